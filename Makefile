@@ -1,0 +1,50 @@
+# Two commands do all set-up on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
+PORT ?= 8000
+
+# Tests run against the real services of this machine unless told otherwise.
+TEST_DATABASE_URL ?= postgres://root@127.0.0.1:5432/pipelines
+TEST_BROKER_URL ?= redis://127.0.0.1:6379/0
+
+.PHONY: run test test-faults lint bench-ingest bench-fanout clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install -q -e .
+	touch $@
+
+$(TEST_STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install -q -e '.[test]'
+	touch $(STAMP) $@
+
+run: $(STAMP)
+	PORT=$(PORT) $(PY) -m pipelines.devserver
+
+test: $(TEST_STAMP)
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} CELERY_BROKER_URL=$${CELERY_BROKER_URL:-$(TEST_BROKER_URL)} \
+		$(PY) -m pipelines.checkservices
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} CELERY_BROKER_URL=$${CELERY_BROKER_URL:-$(TEST_BROKER_URL)} \
+		$(PY) -m pytest -q $(PYTEST_ARGS)
+
+test-faults: $(TEST_STAMP)
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} CELERY_BROKER_URL=$${CELERY_BROKER_URL:-$(TEST_BROKER_URL)} \
+		$(PY) -m pytest -q tests/faults $(PYTEST_ARGS)
+
+lint: $(TEST_STAMP)
+	$(VENV)/bin/ruff check .
+
+bench-ingest: $(TEST_STAMP)
+	$(PY) bench/ingest.py
+
+bench-fanout: $(TEST_STAMP)
+	$(PY) bench/fanout.py
+
+clean:
+	rm -rf $(VENV) var/*.sqlite3* var/broker

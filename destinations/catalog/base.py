@@ -1,0 +1,195 @@
+"""The shape every catalog entry has. See `destinations/catalog/__init__.py` for how to add one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+from ..errors import SettingsError
+from ..http import Exchange
+
+# Setting field types: how the UI renders them and how values are validated.
+SETTING_TYPES = ("string", "text", "url", "number", "integer", "boolean", "choice", "headers")
+# Action field types, as in Segment's action definitions.
+ACTION_FIELD_TYPES = ("string", "number", "integer", "boolean", "datetime", "object", "array", "any")
+
+
+@dataclass(frozen=True)
+class SettingField:
+    key: str
+    label: str
+    type: str = "string"
+    help: str = ""
+    required: bool = False
+    secret: bool = False
+    default: Any = None
+    choices: tuple[tuple[str, str], ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key, "label": self.label, "type": self.type, "help": self.help,
+            "required": self.required, "secret": self.secret, "default": self.default,
+            "choices": [{"value": v, "label": label} for v, label in self.choices],
+        }
+
+
+@dataclass(frozen=True)
+class ActionField:
+    key: str
+    label: str
+    type: str = "string"
+    description: str = ""
+    required: bool = False
+    default: Any = None  # a mapping (see destinations/mapping.py), pre-filled into a new action
+    choices: tuple[tuple[str, str], ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key, "label": self.label, "type": self.type, "description": self.description,
+            "required": self.required, "default": self.default,
+            "choices": [{"value": v, "label": label} for v, label in self.choices],
+        }
+
+
+@dataclass
+class BatchResult:
+    """What perform_batch returns: the exchange, and per-item errors by index (Customer.io's 207)."""
+
+    exchange: Exchange
+    item_errors: dict[int, Exception] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ActionDefinition:
+    """One action of a destination type.
+
+    perform(settings, payload) -> Exchange sends one mapped payload; raises DeliveryError / PayloadError.
+    perform_batch(settings, payloads) -> BatchResult, when the vendor has a batch endpoint.
+    """
+
+    key: str
+    title: str
+    description: str
+    default_trigger: str
+    fields: tuple[ActionField, ...]
+    perform: Callable[[dict[str, Any], dict[str, Any]], Exchange]
+    perform_batch: Callable[[dict[str, Any], list[dict[str, Any]]], BatchResult] | None = None
+    default_enabled: bool = True  # added when a destination of this type is created
+    batch_size: int = 1  # the most payloads one perform_batch call carries
+
+    def default_mapping(self) -> dict[str, Any]:
+        return {f.key: f.default for f in self.fields if f.default is not None}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key, "title": self.title, "description": self.description,
+            "default_trigger": self.default_trigger, "default_enabled": self.default_enabled,
+            "batching": self.perform_batch is not None, "batch_size": self.batch_size,
+            "fields": [f.to_dict() for f in self.fields],
+        }
+
+
+@dataclass(frozen=True)
+class DestinationDefinition:
+    key: str
+    name: str
+    category: str
+    mode: str  # "cloud" or "direct"
+    description: str
+    settings: tuple[SettingField, ...]
+    actions: tuple[ActionDefinition, ...]
+    # test_credentials(settings) -> (ok, message); a cheap authenticated request
+    test_credentials: Callable[[dict[str, Any]], tuple[bool, str]] | None = None
+    # extra validation after field types are checked: settings -> {field: message}
+    validate: Callable[[dict[str, Any]], dict[str, str]] | None = None
+    # direct mode: what the browser settings endpoint shows for a connected JavaScript source
+    browser_settings: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    # the name of the integration in browser settings (direct mode)
+    browser_integration: str = ""
+
+    def action(self, key: str) -> ActionDefinition:
+        for a in self.actions:
+            if a.key == key:
+                return a
+        raise KeyError(key)
+
+    def secret_keys(self) -> frozenset[str]:
+        return frozenset(f.key for f in self.settings if f.secret)
+
+    def clean_settings(self, values: dict[str, Any], *, existing: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Validate and coerce settings. Raises SettingsError({field: message}).
+
+        A secret left empty keeps its `existing` value (forms never echo secrets back)."""
+        existing = existing or {}
+        if not isinstance(values, dict):
+            raise SettingsError({"settings": "Settings must be a JSON object."})
+        unknown = set(values) - {f.key for f in self.settings}
+        errors: dict[str, str] = {k: "Unknown setting." for k in sorted(unknown)}
+        cleaned: dict[str, Any] = {}
+        for f in self.settings:
+            raw = values.get(f.key)
+            if f.secret and raw in (None, "") and existing.get(f.key):
+                cleaned[f.key] = existing[f.key]
+                continue
+            if raw in (None, ""):
+                if f.required:
+                    errors[f.key] = "This field is required."
+                elif f.default is not None:
+                    cleaned[f.key] = f.default
+                continue
+            try:
+                cleaned[f.key] = _coerce(f, raw)
+            except ValueError as exc:
+                errors[f.key] = str(exc)
+        if not errors and self.validate:
+            errors.update(self.validate(cleaned))
+        if errors:
+            raise SettingsError(errors)
+        return cleaned
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key, "name": self.name, "category": self.category, "mode": self.mode,
+            "description": self.description,
+            "settings": [f.to_dict() for f in self.settings],
+            "actions": [a.to_dict() for a in self.actions],
+            "has_credentials_test": self.test_credentials is not None,
+        }
+
+
+def _coerce(f: SettingField, raw: Any) -> Any:
+    if f.type in ("string", "text", "url"):
+        if not isinstance(raw, str):
+            raise ValueError("Must be a string.")
+        value = raw.strip()
+        if f.type == "url" and not value.startswith(("http://", "https://")):
+            raise ValueError("Enter a URL starting with http:// or https://.")
+        return value
+    if f.type == "choice":
+        allowed = [v for v, _ in f.choices]
+        if raw not in allowed:
+            raise ValueError(f"Choose one of: {', '.join(allowed)}.")
+        return raw
+    if f.type == "boolean":
+        if isinstance(raw, bool):
+            return raw
+        if isinstance(raw, str) and raw.lower() in ("true", "false", "on", "off", "1", "0"):
+            return raw.lower() in ("true", "on", "1")
+        raise ValueError("Must be true or false.")
+    if f.type in ("number", "integer"):
+        if isinstance(raw, bool):
+            raise ValueError("Must be a number.")
+        try:
+            return int(raw) if f.type == "integer" else float(raw)
+        except (TypeError, ValueError):
+            raise ValueError("Must be a number.") from None
+    if f.type == "headers":
+        if not isinstance(raw, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in raw.items()):
+            raise ValueError("Must be an object of header names to string values.")
+        return raw
+    raise ValueError(f"Unsupported field type {f.type}.")
+
+
+__all__: Sequence[str] = (
+    "ActionDefinition", "ActionField", "BatchResult", "DestinationDefinition", "SettingField", "Exchange",
+)

@@ -1,0 +1,102 @@
+"""Webhook: POST (or PUT/PATCH) events as JSON to a URL of yours, optionally signed."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import Any
+
+import orjson
+
+from .. import http
+from .base import ActionDefinition, ActionField, BatchResult, DestinationDefinition, SettingField
+
+ALL_TYPES = (
+    'type = "track" or type = "identify" or type = "page" or type = "screen" '
+    'or type = "group" or type = "alias"'
+)
+
+
+def _request_args(settings: dict[str, Any], body: Any) -> dict[str, Any]:
+    headers = dict(settings.get("headers") or {})
+    raw = orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS)
+    headers["Content-Type"] = "application/json"
+    secret = settings.get("shared_secret")
+    if secret:
+        headers["X-Signature"] = hmac.new(secret.encode(), raw, hashlib.sha1).hexdigest()
+    secrets = tuple(v for v in (settings.get("headers") or {}).values()) + ((secret,) if secret else ())
+    return {"data": raw, "headers": headers, "secrets": secrets}
+
+
+def perform(settings: dict[str, Any], payload: dict[str, Any]) -> http.Exchange:
+    return http.send(
+        "webhook", settings.get("method", "POST"), settings["url"], user_url=True,
+        **_request_args(settings, payload.get("data", {})),
+    )
+
+
+def perform_batch(settings: dict[str, Any], payloads: list[dict[str, Any]]) -> BatchResult:
+    body = [p.get("data", {}) for p in payloads]
+    exchange = http.send(
+        "webhook", settings.get("method", "POST"), settings["url"], user_url=True, **_request_args(settings, body)
+    )
+    return BatchResult(exchange=exchange)
+
+
+def _validate(settings: dict[str, Any]) -> dict[str, str]:
+    try:
+        http.check_url(settings["url"])
+    except http.UnsafeURL as exc:
+        return {"url": str(exc)}
+    return {}
+
+
+def _test_credentials(settings: dict[str, Any]) -> tuple[bool, str]:
+    from ..errors import DeliveryError
+
+    try:
+        exchange = http.send(
+            "webhook", settings.get("method", "POST"), settings["url"], user_url=True,
+            **_request_args(settings, {"type": "test", "message": "Test from Pipelines"}),
+        )
+    except DeliveryError as exc:
+        return False, exc.message
+    return True, f"The endpoint answered HTTP {exchange.status}."
+
+
+SEND = ActionDefinition(
+    key="send",
+    title="Send",
+    description="Send the event (or a mapped body) to the webhook URL.",
+    default_trigger=ALL_TYPES,
+    fields=(
+        ActionField("data", "Data", "object", "The JSON body sent for each event.", default={"@path": "$."}),
+    ),
+    perform=perform,
+    perform_batch=perform_batch,
+    batch_size=1,
+)
+
+DEFINITION = DestinationDefinition(
+    key="webhook",
+    name="Webhook",
+    category="Raw data",
+    mode="cloud",
+    description="Send events as JSON to any HTTP endpoint you run.",
+    settings=(
+        SettingField("url", "Webhook URL", "url", "Where events are sent.", required=True),
+        SettingField(
+            "method", "HTTP method", "choice", default="POST",
+            choices=(("POST", "POST"), ("PUT", "PUT"), ("PATCH", "PATCH")),
+        ),
+        SettingField("headers", "Headers", "headers", "Extra headers sent with every request (values are secret).",
+                     secret=True),
+        SettingField("shared_secret", "Shared secret", "string",
+                     "If set, each request carries X-Signature: the hex HMAC-SHA1 of the body.", secret=True),
+        SettingField("batch_size", "Batch size", "integer",
+                     "1 sends one request per event; more sends a JSON array of up to this many.", default=1),
+    ),
+    actions=(SEND,),
+    test_credentials=_test_credentials,
+    validate=_validate,
+)

@@ -1,0 +1,206 @@
+"""The one outbound HTTP module. No destination imports `requests` itself.
+
+- keep-alive sessions (one per thread and destination kind), connect/read timeouts, our User-Agent;
+- the SSRF guard: user-supplied hosts resolving to private, loopback, link-local, multicast or reserved
+  addresses are refused unless OUTBOUND_ALLOW_PRIVATE is on. The check runs on every send (DNS is
+  re-resolved each time, so a name that later points inward is caught);
+- one classification: 2xx ok; 408, 423, 429, 5xx, timeouts and connection errors retryable (Retry-After
+  read); any other status permanent;
+- an Exchange record of the request and response with bodies truncated and secrets redacted.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+import requests
+from django.conf import settings
+
+from .errors import DeliveryError
+
+USER_AGENT = "Pipelines/1.0 (+self-hosted data pipeline)"
+BODY_LIMIT = 4096
+RETRYABLE_STATUSES = frozenset({408, 423, 429})
+REDACTED = "[redacted]"
+SECRET_HEADERS = frozenset({"authorization", "x-api-key", "api-key", "x-signature", "cookie", "proxy-authorization"})
+
+
+@dataclass
+class Exchange:
+    method: str
+    url: str
+    request_headers: dict[str, str]
+    request_body: str
+    status: int | None = None
+    response_headers: dict[str, str] = field(default_factory=dict)
+    response_body: str = ""
+    duration_ms: int = 0
+
+    def as_record(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def json(self) -> Any:
+        try:
+            return orjson.loads(self.response_body)
+        except orjson.JSONDecodeError:
+            return None
+
+
+class UnsafeURL(ValueError):
+    """The URL points at an address we refuse to send to."""
+
+
+def _is_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    return not (
+        ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_multicast or ip.is_reserved
+        or ip.is_unspecified
+    )
+
+
+def check_url(url: str) -> None:
+    """Raise UnsafeURL unless `url` is http(s) and every address its host resolves to is allowed."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UnsafeURL("The URL must start with http:// or https:// and name a host.")
+    if settings.OUTBOUND_ALLOW_PRIVATE:
+        return
+    try:
+        infos = socket.getaddrinfo(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
+    except socket.gaierror as exc:
+        raise UnsafeURL(f"The host {parts.hostname} cannot be resolved.") from exc
+    for info in infos:
+        ip = ipaddress.ip_address(info[4][0].split("%")[0])
+        if not _is_public(ip):
+            raise UnsafeURL(
+                f"The host {parts.hostname} resolves to {ip}, a private or local address; "
+                "sending there is not allowed (OUTBOUND_ALLOW_PRIVATE is off)."
+            )
+
+
+def endpoint(kind: str, default: str) -> str:
+    """The base URL for a vendor API: DESTINATION_ENDPOINTS[kind] when set (tests, proxies), else default."""
+    return settings.DESTINATION_ENDPOINTS.get(kind, default).rstrip("/")
+
+
+_local = threading.local()
+
+
+def _session(kind: str) -> requests.Session:
+    sessions: dict[str, requests.Session] = getattr(_local, "sessions", None) or {}
+    _local.sessions = sessions
+    if kind not in sessions:
+        s = requests.Session()
+        s.headers["User-Agent"] = USER_AGENT
+        adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=16, max_retries=0)
+        s.mount("http://", adapter)
+        s.mount("https://", adapter)
+        sessions[kind] = s
+    return sessions[kind]
+
+
+def _redact_headers(headers: Any, secrets: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for k, v in dict(headers).items():
+        out[k] = REDACTED if k.lower() in SECRET_HEADERS else _redact(str(v), secrets)
+    return out
+
+
+def _redact(text: str, secrets: tuple[str, ...]) -> str:
+    for s in secrets:
+        if s and len(s) >= 4:
+            text = text.replace(s, REDACTED)
+    return text
+
+
+def _truncate(text: str) -> str:
+    return text if len(text) <= BODY_LIMIT else text[:BODY_LIMIT] + f"… [{len(text) - BODY_LIMIT} more bytes]"
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+def send(
+    kind: str,
+    method: str,
+    url: str,
+    *,
+    json: Any = None,
+    data: Any = None,
+    headers: dict[str, str] | None = None,
+    auth: tuple[str, str] | None = None,
+    params: dict[str, Any] | None = None,
+    user_url: bool = False,
+    secrets: tuple[str, ...] = (),
+) -> Exchange:
+    """Send one request and return its Exchange for 2xx; raise DeliveryError otherwise.
+
+    `user_url=True` runs the SSRF guard (for URLs a user typed: webhooks, Slack hooks, warehouse hosts).
+    `secrets` are values to blank out of the recorded request and response.
+    """
+    if user_url:
+        try:
+            check_url(url)
+        except UnsafeURL as exc:
+            raise DeliveryError(str(exc), retryable=False) from exc
+    hdrs = dict(headers or {})
+    body: bytes | None = None
+    if json is not None:
+        body = orjson.dumps(json, option=orjson.OPT_NON_STR_KEYS)
+        hdrs.setdefault("Content-Type", "application/json")
+    req = requests.Request(method, url, data=body if body is not None else data, headers=hdrs, auth=auth, params=params)
+    prepared = _session(kind).prepare_request(req)
+    raw_body = prepared.body or b""
+    body_text = raw_body.decode("utf-8", "replace") if isinstance(raw_body, bytes) else str(raw_body)
+    exchange = Exchange(
+        method=method,
+        url=_redact(prepared.url or url, secrets),
+        request_headers=_redact_headers(prepared.headers, secrets),
+        request_body=_truncate(_redact(body_text, secrets)),
+    )
+    started = time.monotonic()
+    try:
+        resp = _session(kind).send(
+            prepared,
+            timeout=(settings.OUTBOUND_CONNECT_TIMEOUT, settings.OUTBOUND_READ_TIMEOUT),
+            allow_redirects=False,
+        )
+    except requests.Timeout as exc:
+        exchange.duration_ms = int((time.monotonic() - started) * 1000)
+        raise DeliveryError(f"Timed out: {exc.__class__.__name__}", retryable=True, exchange=exchange) from exc
+    except requests.RequestException as exc:
+        exchange.duration_ms = int((time.monotonic() - started) * 1000)
+        raise DeliveryError(f"Connection error: {exc.__class__.__name__}", retryable=True, exchange=exchange) from exc
+    exchange.duration_ms = int((time.monotonic() - started) * 1000)
+    exchange.status = resp.status_code
+    exchange.response_headers = _redact_headers(resp.headers, secrets)
+    exchange.response_body = _truncate(_redact(resp.text, secrets))
+    if 200 <= resp.status_code < 300:
+        return exchange
+    retryable = resp.status_code in RETRYABLE_STATUSES or resp.status_code >= 500
+    raise DeliveryError(
+        f"HTTP {resp.status_code} from {urlsplit(url).hostname}",
+        retryable=retryable,
+        status=resp.status_code,
+        exchange=exchange,
+        retry_after=_retry_after(resp.headers.get("Retry-After")),
+    )

@@ -1,0 +1,62 @@
+"""Delivery records: what happened to each event at each destination action."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from connections.models import Action, Destination
+from ingest.models import Event
+from pipelines.models import Workspace
+
+
+class DeliveryStatus(models.TextChoices):
+    DELIVERED = "delivered", "Delivered"
+    RETRYING = "retrying", "Retrying"
+    FAILED = "failed", "Failed"
+    FILTERED = "filtered", "Filtered"
+
+
+class Delivery(models.Model):
+    """One event at one action of one destination (action empty: filtered before any action matched)."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="deliveries")
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="deliveries")
+    destination = models.ForeignKey(Destination, on_delete=models.CASCADE, related_name="deliveries")
+    action = models.ForeignKey(Action, on_delete=models.SET_NULL, null=True, blank=True, related_name="deliveries")
+    message_id = models.CharField(max_length=200)
+    status = models.CharField(max_length=10, choices=DeliveryStatus.choices)
+    attempts = models.PositiveIntegerField(default=0)
+    last_status_code = models.PositiveIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True, default="")
+    # The last request and response, bodies truncated and secrets redacted.
+    request = models.JSONField(null=True, blank=True)
+    response = models.JSONField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-updated_at", "-id"]
+        indexes = [
+            models.Index(fields=["destination", "status", "-updated_at"], name="delivery_dest_status"),
+            models.Index(fields=["destination", "message_id"], name="delivery_dest_message"),
+            models.Index(fields=["event"], name="delivery_event"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.message_id} → {self.destination_id}: {self.status}"
+
+
+class DeliveryCount(models.Model):
+    """Per-minute outcome counts per destination, for the Event delivery chart."""
+
+    destination = models.ForeignKey(Destination, on_delete=models.CASCADE, related_name="delivery_counts")
+    minute = models.DateTimeField()
+    delivered = models.PositiveIntegerField(default=0)
+    retrying = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    filtered = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["destination", "minute"], name="unique_delivery_minute")]
+        ordering = ["-minute"]

@@ -1,0 +1,37 @@
+"""One error shape for the management API: {"code", "message", "errors"?}, never an HTML 500 page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    data = response.data
+    if isinstance(exc, exceptions.ValidationError):
+        body: dict[str, Any] = {"code": "invalid_request", "message": _first_message(data), "errors": data}
+    else:
+        code = getattr(exc, "default_code", "error")
+        detail = data.get("detail", data) if isinstance(data, dict) else data
+        body = {"code": code, "message": str(detail)}
+    if response.status_code == status.HTTP_404_NOT_FOUND:
+        body["code"] = "not_found"
+    response.data = body
+    return response
+
+
+def _first_message(data: Any) -> str:
+    if isinstance(data, dict):
+        for key, value in data.items():
+            msg = _first_message(value)
+            return msg if key in ("non_field_errors", "detail") else f"{key}: {msg}"
+        return "Invalid request."
+    if isinstance(data, list) and data:
+        return _first_message(data[0])
+    return str(data)
