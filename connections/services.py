@@ -1,0 +1,173 @@
+"""State changes for sources, destinations, connections and actions.
+
+Views, DRF viewsets, admin actions and the bootstrap command all call these; none of them saves these
+models on its own. Every function takes objects already scoped to a workspace the caller may use.
+Validation problems raise django.core.exceptions.ValidationError (with a field dict where it helps).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from destinations.catalog import get_definition
+from destinations.errors import SettingsError
+from pipelines.models import Workspace
+
+from .models import Action, Connection, Destination, Source, SourceKind, check_connectable
+
+
+def create_source(workspace: Workspace, *, name: str, kind: str) -> tuple[Source, str | None]:
+    """Create a source. Returns it and, for Journeys Track API sources, the API key (shown once)."""
+    if kind not in SourceKind.values:
+        raise ValidationError({"kind": f"Unknown source kind {kind!r}."})
+    source = Source(workspace=workspace, name=name.strip(), kind=kind)
+    api_key = source.issue_track_api_key() if kind == SourceKind.JOURNEYS_TRACK_API else None
+    source.save()
+    return source, api_key
+
+
+def rotate_source_key(source: Source) -> str:
+    """Rotate the credential of a source: its write key, or for Track API sources its API key.
+    Returns the new secret."""
+    if source.kind == SourceKind.JOURNEYS_TRACK_API:
+        api_key = source.issue_track_api_key()
+        source.save(update_fields=["site_id", "api_key_hash", "updated_at"])
+        return api_key
+    return source.rotate_write_key()
+
+
+def _definition(kind: str) -> Any:
+    try:
+        return get_definition(kind)
+    except KeyError:
+        raise ValidationError({"kind": f"Unknown destination type {kind!r}."}) from None
+
+
+def _clean_settings(definition: Any, settings: dict[str, Any], existing: dict[str, Any] | None = None) -> dict[str, Any]:
+    try:
+        return definition.clean_settings(settings, existing=existing)
+    except SettingsError as exc:
+        raise ValidationError({f"settings.{k}" if k != "settings" else k: v for k, v in exc.errors.items()}) from None
+
+
+@transaction.atomic
+def create_destination(
+    workspace: Workspace,
+    *,
+    name: str,
+    kind: str,
+    settings: dict[str, Any],
+    enabled: bool = True,
+    sources: Iterable[Source] = (),
+) -> Destination:
+    """Create a destination with the catalog's default actions, connected to `sources`."""
+    definition = _definition(kind)
+    cleaned = _clean_settings(definition, settings)
+    destination = Destination(workspace=workspace, name=name.strip() or definition.name, kind=kind,
+                              mode=definition.mode, enabled=enabled)
+    destination.settings = cleaned
+    destination.save()
+    for position, action_def in enumerate(a for a in definition.actions if a.default_enabled):
+        Action.objects.create(
+            destination=destination, kind=action_def.key, name=action_def.title,
+            trigger=action_def.default_trigger, mapping=action_def.default_mapping(), position=position,
+        )
+    set_sources(destination, sources)
+    return destination
+
+
+def update_destination(
+    destination: Destination,
+    *,
+    name: str | None = None,
+    settings: dict[str, Any] | None = None,
+    enabled: bool | None = None,
+) -> Destination:
+    """Change a destination. Secrets left empty in `settings` keep their stored values."""
+    if name is not None:
+        destination.name = name.strip() or destination.name
+    if enabled is not None:
+        destination.enabled = enabled
+    if settings is not None:
+        destination.settings = _clean_settings(destination.definition, settings, existing=destination.settings)
+    destination.save()
+    return destination
+
+
+@transaction.atomic
+def set_sources(destination: Destination, sources: Iterable[Source]) -> None:
+    """Make `sources` exactly the sources connected to `destination`."""
+    wanted = {s.id: s for s in sources}
+    for source in wanted.values():
+        try:
+            check_connectable(source, destination)
+        except ValidationError as exc:
+            raise ValidationError({"source_ids": f"{source.display_name}: {exc.messages[0]}"}) from None
+    Connection.objects.filter(destination=destination).exclude(source_id__in=wanted).delete()
+    existing = set(Connection.objects.filter(destination=destination).values_list("source_id", flat=True))
+    for source_id, source in wanted.items():
+        if source_id not in existing:
+            Connection.objects.create(source=source, destination=destination)
+
+
+def connect(source: Source, destination: Destination) -> Connection:
+    try:
+        check_connectable(source, destination)
+    except ValidationError as exc:
+        raise ValidationError({"source_ids": exc.messages[0]}) from None
+    connection, _ = Connection.objects.get_or_create(source=source, destination=destination)
+    return connection
+
+
+def disconnect(source: Source, destination: Destination) -> None:
+    Connection.objects.filter(source=source, destination=destination).delete()
+
+
+def add_action(
+    destination: Destination,
+    *,
+    kind: str,
+    name: str | None = None,
+    trigger: str | None = None,
+    mapping: dict[str, Any] | None = None,
+    enabled: bool = True,
+) -> Action:
+    """Add an action of the destination's type; trigger and mapping default to the catalog's."""
+    try:
+        action_def = destination.definition.action(kind)
+    except KeyError:
+        raise ValidationError({"kind": f"{destination.definition.name} has no action {kind!r}."}) from None
+    trigger = action_def.default_trigger if trigger is None else trigger
+    validate_trigger(trigger)
+    position = destination.actions.count()
+    return Action.objects.create(
+        destination=destination, kind=kind, name=(name or action_def.title).strip(), trigger=trigger,
+        mapping=action_def.default_mapping() if mapping is None else mapping, enabled=enabled, position=position,
+    )
+
+
+def update_action(action: Action, **changes: Any) -> Action:
+    """Change name, trigger, mapping, enabled or position of an action."""
+    if "trigger" in changes:
+        validate_trigger(changes["trigger"])
+    for field in ("name", "trigger", "mapping", "enabled", "position"):
+        if field in changes and changes[field] is not None:
+            setattr(action, field, changes[field])
+    action.save()
+    return action
+
+
+def validate_trigger(trigger: str) -> None:
+    """Raise ValidationError({"trigger": message}) when the trigger text does not parse."""
+    try:
+        from destinations.triggers import TriggerSyntaxError, parse
+    except ImportError:  # the trigger language lands with the delivery engine
+        return
+    try:
+        parse(trigger)
+    except TriggerSyntaxError as exc:
+        raise ValidationError({"trigger": str(exc)}) from None
