@@ -160,6 +160,11 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # How long an enqueue may wait for the broker before the request gives up on it (the sweep takes over).
 CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=1.0)
 CELERY_TASK_PUBLISH_RETRY = False
+# Periodic tasks (outbox sweep, due retries); each area adds its entries in its block below.
+CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
+# Queues: "celery" (fan-out), "deliveries" (first attempts), "retries" (retries never block first
+# attempts). A worker must consume all three: `celery -A pipelines worker -Q celery,deliveries,retries`.
+CELERY_WORKER_QUEUES = "celery,deliveries,retries"
 
 # --- Pipeline behaviour ------------------------------------------------------------------------------
 # Events not dispatched after this many seconds are re-enqueued by the outbox sweep.

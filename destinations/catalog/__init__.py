@@ -1,26 +1,31 @@
 """The destination catalog: the only source of truth for destination types.
 
-Each type is one module in this package defining `DEFINITION: DestinationDefinition` (see base.py).
-To add a type: write `destinations/catalog/<key>.py`, add its module name to `_MODULES` below, and add
-tests under tests/destinations/. The UI, the management API, admin and model validation all read
-from `all_definitions()` / `get_definition()`; nothing else looks types up dynamically.
+Each type is one module (or package) in this package defining `DEFINITION: DestinationDefinition`
+(see base.py). To add a type: write `destinations/catalog/<key>.py` and its tests; the registry finds
+every module here except `base`. The UI, the management API, admin and model validation all read from
+`all_definitions()` / `get_definition()`; nothing else looks types up dynamically.
 """
 
 from __future__ import annotations
 
 import functools
 import importlib
+import pkgutil
 
 from .base import DestinationDefinition
 
-_MODULES = ("webhook",)
+_NOT_ENTRIES = frozenset({"base"})
 
 
 @functools.cache
 def _registry() -> dict[str, DestinationDefinition]:
     registry: dict[str, DestinationDefinition] = {}
-    for name in _MODULES:
-        definition = importlib.import_module(f"{__name__}.{name}").DEFINITION
+    for info in pkgutil.iter_modules(__path__):
+        if info.name in _NOT_ENTRIES or info.name.startswith("_"):
+            continue
+        definition = importlib.import_module(f"{__name__}.{info.name}").DEFINITION
+        if definition.key in registry:
+            raise RuntimeError(f"two catalog entries use the key {definition.key!r}")
         registry[definition.key] = definition
     return registry
 
