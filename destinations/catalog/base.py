@@ -53,9 +53,11 @@ class ActionField:
 
 @dataclass
 class BatchResult:
-    """What perform_batch returns: the exchange, and per-item errors by index (Customer.io's 207)."""
+    """What perform_batch returns: the exchange, and per-item errors by index (Customer.io's 207).
 
-    exchange: Exchange
+    `exchange` is None only when nothing was sent because every payload has its own error."""
+
+    exchange: Exchange | None
     item_errors: dict[int, Exception] = field(default_factory=dict)
 
 

@@ -1,0 +1,84 @@
+"""Customer.io (Journeys) through the Track API v2.
+
+- settings: Site ID and API key (HTTP Basic site_id:api_key on every request), account region (US
+  https://track.customer.io, EU https://track-eu.customer.io; DESTINATION_ENDPOINTS["customerio"]
+  overrides both), whether ISO-8601 attribute values become unix timestamps, and the batch size;
+- credentials test: `GET /api/v1/accounts/region`;
+- actions (actions.py): people, objects, devices, events, page and screen views, merges, suppression,
+  delivery metrics. One payload goes to `POST /api/v2/entity`; batches to `POST /api/v2/batch`, whose 207
+  answer marks only the failed items.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ... import http
+from ...errors import DeliveryError
+from ..base import DestinationDefinition, SettingField
+from .actions import ACTIONS, DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE
+from .transport import HOSTS, KIND, base_url
+
+REGION_PATH = "/api/v1/accounts/region"
+
+
+def check_credentials(settings: dict[str, Any]) -> tuple[bool, str]:
+    """(ok, message) from `GET /api/v1/accounts/region`. The endpoint answers on either regional host,
+    so a region that differs from the destination's setting is reported as a problem to fix."""
+    api_key = str(settings.get("api_key") or "")
+    try:
+        exchange = http.send(
+            KIND, "GET", base_url(settings) + REGION_PATH,
+            auth=(str(settings.get("site_id") or ""), api_key), secrets=(api_key,) if api_key else (),
+        )
+    except DeliveryError as exc:
+        if exc.status == 401:
+            return False, "Invalid Site ID or API key"
+        if exc.status is not None:
+            return False, f"Customer.io answered HTTP {exc.status} to the credentials check."
+        return False, f"Could not reach Customer.io: {exc.message}"
+    body = exchange.json()
+    region = body.get("region") if isinstance(body, dict) else None
+    configured = settings.get("region") or "us"
+    if region in HOSTS and region != configured:
+        return False, (
+            f"These credentials belong to a workspace in the {region.upper()} region, but this destination "
+            f"is set to {configured.upper()}: change Account Region to {region.upper()}."
+        )
+    if region in HOSTS:
+        return True, f"Connected to Customer.io ({region.upper()} region)."
+    return True, "Connected to Customer.io."
+
+
+def _validate(settings: dict[str, Any]) -> dict[str, str]:
+    size = settings.get("batch_size", DEFAULT_BATCH_SIZE)
+    if not 1 <= size <= MAX_BATCH_SIZE:
+        return {"batch_size": f"Enter a number from 1 to {MAX_BATCH_SIZE}."}
+    return {}
+
+
+DEFINITION = DestinationDefinition(
+    key="customerio",
+    name="Customer.io",
+    category="Messaging",
+    mode="cloud",
+    description="Send people, objects, devices and events to your Customer.io workspace to message people "
+    "and trigger campaigns.",
+    settings=(
+        SettingField("site_id", "Site ID", "string", "Your Customer.io Site ID (Settings → API Credentials).",
+                     required=True),
+        SettingField("api_key", "API Key", "string", "Your Track API key (Settings → API Credentials).",
+                     required=True, secret=True),
+        SettingField("region", "Account Region", "choice", "The region your Customer.io account is in.",
+                     default="us", choices=(("us", "US"), ("eu", "EU"))),
+        SettingField("convert_timestamps", "Convert timestamps", "boolean",
+                     "Send ISO-8601 date-time attribute values as unix timestamps, which Customer.io "
+                     "segments and filters treat as dates.", default=True),
+        SettingField("batch_size", "Batch size", "integer",
+                     f"Events sent per request to /api/v2/batch (1 to {MAX_BATCH_SIZE}); 1 sends each event on "
+                     "its own.", default=DEFAULT_BATCH_SIZE),
+    ),
+    actions=ACTIONS,
+    test_credentials=check_credentials,
+    validate=_validate,
+)
