@@ -50,7 +50,8 @@ def _pointer(path: str) -> str:
 def validator_for(path: str) -> jsonschema.Draft202012Validator:
     """The request-body validator of `POST <path>` in the Track API spec (KeyError for unknown paths)."""
     spec = json.loads(SPEC_PATH.read_text())
-    spec["paths"][path]["post"]["requestBody"]  # noqa: B018 — fail loudly on a path the spec lacks
+    if "requestBody" not in spec["paths"].get(path, {}).get("post", {}):
+        raise KeyError(f"the Track API spec has no POST {path} with a request body")
     return jsonschema.Draft202012Validator({"$ref": _pointer(path)}, registry=_registry())
 
 
