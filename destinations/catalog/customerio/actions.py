@@ -79,10 +79,7 @@ DEVICE_TOKEN = ActionField(
     "device_id", "Device token", "string", "The push token of the device.", required=True,
     default=_first("$.properties.device_id", "$.context.device.token"),
 )
-OBJECT_TYPE_ID = ActionField(
-    "object_type_id", "Object type ID", "string",
-    'The object type ("1" is the first type you created, e.g. Companies).',
-)
+OBJECT_TYPE_HELP = 'The object type ("1" is the first type you created, e.g. Companies).'
 
 
 def _action(
@@ -132,7 +129,7 @@ CREATE_UPDATE_OBJECT = _action(
     (
         ActionField("object_id", "Object ID", "string", "The object's id.", required=True,
                     default=_path("$.groupId")),
-        ActionField(OBJECT_TYPE_ID.key, OBJECT_TYPE_ID.label, "string", OBJECT_TYPE_ID.description,
+        ActionField("object_type_id", "Object type ID", "string", OBJECT_TYPE_HELP,
                     default=_first("$.traits.object_type_id", "$.traits.objectTypeId", otherwise="1")),
         ActionField("attributes", "Object attributes", "object", "Attributes to set on the object.",
                     default=_path("$.traits")),
@@ -235,7 +232,7 @@ MERGE_PEOPLE = _action(
 _OBJECT_FIELDS = (
     ActionField("object_id", "Object ID", "string", "The object's id.", required=True,
                 default=_first("$.properties.object_id", "$.context.groupId")),
-    ActionField(OBJECT_TYPE_ID.key, OBJECT_TYPE_ID.label, "string", OBJECT_TYPE_ID.description,
+    ActionField("object_type_id", "Object type ID", "string", OBJECT_TYPE_HELP,
                 default=_first("$.properties.object_type_id", "$.context.objectTypeId", otherwise="1")),
 )
 

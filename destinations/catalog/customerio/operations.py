@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -250,7 +251,7 @@ def build_screen(payload: dict[str, Any], settings: dict[str, Any]) -> Operation
     return _build_person_event(payload, settings, "screen")
 
 
-def _build_person_action(action: str):  # type: ignore[no-untyped-def]
+def _build_person_action(action: str) -> Callable[[dict[str, Any], dict[str, Any]], Operation]:
     def build(payload: dict[str, Any], settings: dict[str, Any]) -> Operation:
         return Operation(ENTITY_PATH, {"type": "person", "identifiers": _require_person(payload), "action": action})
 
