@@ -130,7 +130,8 @@ def main() -> int:
     exit_code = 0
     try:
         for name, argv in _children(port, var_dir).items():
-            procs[name] = subprocess.Popen(argv, preexec_fn=_die_with_parent)
+            # preexec_fn is safe here: this process has started no threads of its own.
+            procs[name] = subprocess.Popen(argv, preexec_fn=_die_with_parent)  # noqa: PLW1509
         while not stopping.wait(0.25):
             dead = {name: p.returncode for name, p in procs.items() if p.poll() is not None}
             if dead:

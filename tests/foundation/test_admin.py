@@ -110,7 +110,7 @@ def test_editing_a_destination_in_admin_keeps_secrets_left_empty(admin_client, e
     assert dest.settings["shared_secret"] == SECRET and dest.settings["headers"] == {"Authorization": HEADER_SECRET}
     assert dest.actions.get().name == "Everything"
 
-    response = admin_client.post(url, _destination_form(dest, **{"setting__shared_secret": "replaced-secret-99"}))
+    response = admin_client.post(url, _destination_form(dest, setting__shared_secret="replaced-secret-99"))
     assert response.status_code == 302
     assert Destination.objects.get(pk=dest.pk).settings["shared_secret"] == "replaced-secret-99"
 
@@ -118,7 +118,7 @@ def test_editing_a_destination_in_admin_keeps_secrets_left_empty(admin_client, e
 def test_admin_destination_form_validates_settings_with_the_catalog(admin_client, everything):
     dest = everything["destination"]
     url = reverse("admin:connections_destination_change", args=[dest.pk])
-    response = admin_client.post(url, _destination_form(dest, **{"setting__url": "ftp://nope"}))
+    response = admin_client.post(url, _destination_form(dest, setting__url="ftp://nope"))
     assert response.status_code == 200
     assert "Enter a URL starting with http:// or https://." in response.content.decode()
     assert Destination.objects.get(pk=dest.pk).settings["url"] == "https://93.184.216.34/in"

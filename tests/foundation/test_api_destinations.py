@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import connection
 
-from connections.models import Connection, Destination, SERVER_TO_DIRECT_MESSAGE
+from connections.models import SERVER_TO_DIRECT_MESSAGE, Connection, Destination
 
 from .conftest import HEADER_SECRET, SECRET
 

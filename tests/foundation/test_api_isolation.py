@@ -92,7 +92,7 @@ def test_action_of_another_destination_is_not_found_under_this_one(owner_api, wo
 
 
 def test_lists_show_only_the_callers_objects(outsider_api, owner_api, acme_objects, other_workspace):
-    own_source, _ = services.create_source(other_workspace, name="Globex backend", kind="python")
+    services.create_source(other_workspace, name="Globex backend", kind="python")
     services.create_destination(other_workspace, name="Globex hook", kind="webhook",
                                 settings={"url": "https://93.184.216.34/hook"})
 
