@@ -12,6 +12,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from tests.helpers import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,7 +60,8 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def test_devserver_serves_admin_and_api_then_stops_all_children(tmp_path):
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_devserver_serves_admin_and_api_then_stops_all_children(tmp_path, stop_signal):
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL", "DJANGO_SETTINGS_MODULE")}
     env.update(PORT=str(port), PIPELINES_VAR_DIR=str(tmp_path / "var"), ADMIN_PASSWORD="smoke-test-pass")
@@ -78,7 +81,7 @@ def test_devserver_serves_admin_and_api_then_stops_all_children(tmp_path):
         assert "password smoke-test-pass" in output and f"{base}/admin/" in output
         assert (tmp_path / "var" / "db.sqlite3").exists() and (tmp_path / "var" / "broker" / "queue").is_dir()
 
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(stop_signal)
         assert proc.wait(timeout=40) == 0
         wait_for(lambda: not any(_alive(pid) for pid in children), timeout=20, what="children to exit")
     finally:
