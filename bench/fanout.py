@@ -8,7 +8,7 @@ asyncio HTTP/1.1 server in its own process), it measures:
    arrival at the sink, p50/p95/p99, while events arrive at half the peak single-delivery rate;
 4. the sink's own ceiling (wrk hammering it), so the delivery rate can be read as a fraction of it.
 Events enter through ingest.services.store_events (the same INSERT + on-commit dispatch as /v1/batch),
-100 per call. Environment: BENCH_DATABASE_URL (default postgres://root@127.0.0.1:5432/pipelines_bench,
+100 per call. Environment: BENCH_DATABASE_URL (default postgres://root@127.0.0.1:5432/pipelines_fanout_bench,
 created if missing), BENCH_BROKER_URL (default redis://127.0.0.1:6379/14), --workers (Celery prefork
 processes). The whole run stays under ~3 minutes.
 """
@@ -35,7 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://root@127.0.0.1:5432/pipelines_bench")
+DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://root@127.0.0.1:5432/pipelines_fanout_bench")
 BROKER_URL = os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/14")
 ENV = {
     **os.environ,
