@@ -11,10 +11,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import ipaddress
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -95,6 +98,29 @@ def endpoint(kind: str, default: str) -> str:
 _local = threading.local()
 
 
+@dataclass
+class Capture:
+    """The requests made inside a `capture()` block, in order (each an Exchange)."""
+
+    dry_run: bool
+    exchanges: list[Exchange] = field(default_factory=list)
+
+
+_capture: contextvars.ContextVar[Capture | None] = contextvars.ContextVar("http_capture", default=None)
+
+
+@contextlib.contextmanager
+def capture(*, dry_run: bool) -> Iterator[Capture]:
+    """Record every request `send` prepares inside the block. With `dry_run=True` nothing goes out:
+    `send` returns the prepared Exchange (status None) as if it had succeeded. Used by the action
+    preview to show the exact request a destination would send, through the destination's own code."""
+    token = _capture.set(Capture(dry_run=dry_run))
+    try:
+        yield _capture.get()  # type: ignore[misc]
+    finally:
+        _capture.reset(token)
+
+
 def _session(kind: str) -> requests.Session:
     sessions: dict[str, requests.Session] = getattr(_local, "sessions", None) or {}
     _local.sessions = sessions
@@ -151,11 +177,14 @@ def send(
     params: dict[str, Any] | None = None,
     user_url: bool = False,
     secrets: tuple[str, ...] = (),
+    dry_run: bool = False,
 ) -> Exchange:
     """Send one request and return its Exchange for 2xx; raise DeliveryError otherwise.
 
     `user_url=True` runs the SSRF guard (for URLs a user typed: webhooks, Slack hooks, warehouse hosts).
     `secrets` are values to blank out of the recorded request and response.
+    `dry_run=True` (or an enclosing `capture(dry_run=True)`) prepares the request exactly, records it and
+    returns its Exchange without sending it (status None).
     """
     if user_url:
         try:
@@ -177,6 +206,12 @@ def send(
         request_headers=_redact_headers(prepared.headers, secrets),
         request_body=_truncate(_redact(body_text, secrets)),
     )
+    recorder = _capture.get()
+    if recorder is not None:
+        recorder.exchanges.append(exchange)
+        dry_run = dry_run or recorder.dry_run
+    if dry_run:
+        return exchange
     started = time.monotonic()
     try:
         resp = _session(kind).send(
