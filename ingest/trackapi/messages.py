@@ -123,13 +123,16 @@ def identify(
     update_only: bool = False,
 ) -> dict[str, Any]:
     """identify: attributes → traits. An email identifier becomes traits.email (unless the attributes
-    set one); an `id` attribute becomes the userId when the identifier itself is not an id."""
+    set one); an `id` attribute becomes the userId when the identifier itself is not an id, else an
+    `email` attribute does when the identifier is a cio_id or phone."""
     traits = dict(attributes)
     if person.kind in ("email", "phone"):
         traits.setdefault(person.kind, person.value)
     user_id = person.user_id
     if person.kind != "id" and attributes.get("id") not in (None, ""):
         user_id = str(attributes["id"])
+    elif person.kind in ("cio_id", "phone") and isinstance(attributes.get("email"), str) and attributes["email"]:
+        user_id = attributes["email"].lower()
     context: dict[str, Any] = {"cio_id": person.value} if person.kind == "cio_id" else {}
     if update_only:
         context["cio_update_only"] = True

@@ -31,6 +31,8 @@ DEVICE_PLATFORMS = ("ios", "android")
 _EMAIL_SHAPE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # A ULID: 26 Crockford base-32 characters (no I, L, O, U), the first one 0-7 (48-bit time prefix).
 _ULID = re.compile(r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$", re.IGNORECASE)
+# An escaped NUL in serialized JSON (not preceded by an escaping backslash): PostgreSQL's jsonb refuses it.
+_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 # Unix seconds accepted for timestamps: 1970 .. 9999 (what a datetime can hold).
 _MAX_UNIX_SECONDS = 253402300799
 
@@ -161,3 +163,10 @@ def boolean(value: Any, field: str) -> bool | None:
     if not isinstance(value, bool):
         raise TrackError(f"{field} must be true or false", field=field)
     return value
+
+
+def storable(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The messages, if the database can hold them: text may not contain NUL characters."""
+    if _NUL.search(orjson.dumps(messages)):
+        raise TrackError("text must not contain NUL (\\u0000) characters")
+    return messages

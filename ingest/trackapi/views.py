@@ -175,7 +175,7 @@ def _accept(request: HttpRequest, source: Source, build: Callable[[CallContext],
             ) -> HttpResponse:
     """Build the messages of a v1 call, store them, answer 200 `{}`."""
     call = _call(request, "v1")
-    messages = build(call)
+    messages = v.storable(build(call))
     return _store(source, call, messages, "v1") or _json({})
 
 
@@ -281,7 +281,7 @@ def merge_customers(request: HttpRequest, source: Source) -> HttpResponse:
 def entity(request: HttpRequest, source: Source) -> HttpResponse:
     body = _parse_object(request, v.MAX_ENTITY_BYTES)
     call = _call(request, "v2")
-    messages = ops.v2_operation(call, body)
+    messages = v.storable(ops.v2_operation(call, body))
     return _store(source, call, messages, "v2") or _json({})
 
 
@@ -302,7 +302,7 @@ def batch(request: HttpRequest, source: Source) -> HttpResponse:
         try:
             if isinstance(item, dict) and len(orjson.dumps(item)) > v.MAX_ENTITY_BYTES:
                 raise TrackError(f"operation is larger than {v.MAX_ENTITY_BYTES} bytes", reason="too_large")
-            messages.extend(ops.v2_operation(call, item))
+            messages.extend(v.storable(ops.v2_operation(call, item)))
         except TrackError as exc:
             errors.append({"batch_index": index, **exc.as_v2()})
     if errors and len(errors) == len(items):

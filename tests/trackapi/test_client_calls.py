@@ -64,6 +64,17 @@ def test_identify_by_cio_id_keeps_it_in_context(cio: CustomerIO, track_source: t
     assert p["traits"] == {"plan": "team"}
 
 
+def test_identify_by_cio_id_with_email_attribute_uses_the_email(
+    cio: CustomerIO, track_source: tuple[Source, str]
+) -> None:
+    source, _ = track_source
+    cio.identify("cio_03000001", email="New@Example.com")
+    [p] = stored(source)
+    assert p["userId"] == "new@example.com"
+    assert p["context"]["cio_id"] == "03000001"
+    assert p["traits"] == {"email": "New@Example.com"}
+
+
 def test_identify_reserved_keys_steer_the_call(cio: CustomerIO, track_source: tuple[Source, str]) -> None:
     source, _ = track_source
     cio.identify("u1", anonymous_id="anon-9", _timestamp=1700000000, _update=True, unsubscribed=False)

@@ -231,3 +231,16 @@ def test_events_are_stored_on_the_credentials_source_only(client: Client, worksp
     assert [e.source_id for e in Event.objects.all()] == [mine.id]
     assert Event.objects.get().workspace_id == workspace.id
     assert not Event.objects.filter(source=theirs).exists()
+
+
+def test_nul_characters_are_refused_not_a_server_error(client: Client, auth: dict[str, str]) -> None:
+    response = put(client, "/api/v1/customers/u1", b'{"name": "a\\u0000b"}', auth)
+    assert response.status_code == 400
+    assert response.json() == {"meta": {"errors": ["text must not contain NUL (\\u0000) characters"]}}
+    # An escaped backslash followed by "u0000" is ordinary text.
+    assert put(client, "/api/v1/customers/u1", b'{"name": "a\\\\u0000b"}', auth).status_code == 200
+    response = post(client, "/api/v2/batch", b'{"batch": [{"type": "person", "identifiers": {"id": "1"}, '
+                    b'"action": "event", "name": "e\\u0000"}, {"type": "person", "identifiers": {"id": "1"}, '
+                    b'"action": "event", "name": "ok"}]}', auth)
+    assert response.status_code == 207
+    assert response.json()["errors"][0]["batch_index"] == 0
