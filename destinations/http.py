@@ -134,6 +134,12 @@ def capture(*, dry_run: bool) -> Iterator[Capture]:
         _capture.reset(token)
 
 
+def active_capture() -> Capture | None:
+    """The enclosing `capture()` block's record, if any. Destinations that do not speak HTTP (the
+    warehouse) use it to honour dry runs and to show what they would do."""
+    return _capture.get()
+
+
 def _session(kind: str) -> requests.Session:
     sessions: dict[str, requests.Session] = getattr(_local, "sessions", None) or {}
     _local.sessions = sessions

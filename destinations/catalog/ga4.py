@@ -37,7 +37,7 @@ def _validate(settings: dict[str, Any]) -> dict[str, str]:
     if not MEASUREMENT_ID_RE.match(measurement_id):
         errors["measurement_id"] = "A GA4 measurement id looks like G-XXXXXXXXXX (Admin → Data streams)."
     else:
-        settings["measurement_id"] = measurement_id
+        settings["measurement_id"] = measurement_id  # normalized in the cleaned settings: GA ids are upper case
     expires = settings.get("cookie_expires")
     if expires is not None and not 0 <= expires <= 63_072_000:
         errors["cookie_expires"] = "Between 0 and 63072000 seconds (two years)."
@@ -64,6 +64,7 @@ DEFINITION = DestinationDefinition(
         SettingField("allow_ad_personalization", "Allow ad personalization signals", "boolean", default=False),
     ),
     actions=(),
+    validate=_validate,
     browser_settings=browser_settings,
     browser_integration="Google Analytics 4 Web",
 )
