@@ -27,6 +27,7 @@ import json
 import re
 import threading
 import time
+import unicodedata
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlsplit
@@ -70,7 +71,10 @@ _DDL_TYPES = {"text": "text", "numeric": "numeric", "boolean": "boolean", "times
 def snake_case(name: str) -> str:
     """`Order Completed` → `order_completed`, `firstName` → `first_name`, `2fa on` → `_2fa_on`;
     "" when nothing usable is left. At most 63 characters (PostgreSQL's identifier limit)."""
-    text = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", str(name))
+    # Accented letters keep their base letter (é → e) rather than vanishing.
+    text = unicodedata.normalize("NFKD", str(name)).encode("ascii", "ignore").decode()
+    text = re.sub(r"([a-z])([A-Z])", r"\1_\2", text)
+    text = re.sub(r"([0-9])([A-Z][a-z])", r"\1_\2", text)
     text = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", text).lower()
     text = re.sub(r"[^a-z0-9]+", "_", text).strip("_")
     if text and text[0].isdigit():
