@@ -78,7 +78,7 @@ def test_batch_writes_segment_style_tables(warehouse: str, events: dict[str, Any
 
     assert _query(warehouse, "SELECT id, email, first_name, last_name, logins, created_at::text "
                              "FROM acme_web.identifies") == [
-        ("msg-identify-1", "ada@example.com", "Ada", "Lovelace", Decimal("12"), "2023-01-02 03:04:05+00")]
+        ("msg-identify-1", "ada@example.com", "Ada", "Lovelace", Decimal(12), "2023-01-02 03:04:05+00")]
     assert _query(warehouse, "SELECT id, email, plan, updated_at::text FROM acme_web.users") == [
         ("user-42", "ada@example.com", "pro", "2024-05-01 11:59:00+00")]
     assert _query(warehouse, "SELECT name, category, url, title FROM acme_web.pages") == [
@@ -86,7 +86,7 @@ def test_batch_writes_segment_style_tables(warehouse: str, events: dict[str, Any
     assert _query(warehouse, "SELECT name, variant, context_device_type FROM acme_web.screens") == [
         ("Home", "B", "ios")]
     assert _query(warehouse, "SELECT group_id, name, employees FROM acme_web.groups") == [
-        ("acme-inc", "Acme Inc", Decimal("250"))]
+        ("acme-inc", "Acme Inc", Decimal(250))]
     assert _query(warehouse, "SELECT user_id, previous_id FROM acme_web.aliases") == [("user-42", "anon-7")]
 
 
@@ -102,7 +102,7 @@ def test_new_fields_add_columns_and_odd_values_never_fail(warehouse: str, events
     rows = _query(warehouse, "SELECT id, total, gift, shipping_method, nested_deep_value "
                              "FROM acme_web.order_completed ORDER BY id")
     assert rows == [("msg-track-1", Decimal("99.5"), False, None, None),
-                    ("msg-track-2", None, True, "express", Decimal("3"))]
+                    ("msg-track-2", None, True, "express", Decimal(3))]
 
 
 def test_redelivery_does_not_duplicate_and_users_keep_the_latest(warehouse: str, events: dict[str, Any]) -> None:
