@@ -5,11 +5,17 @@ from __future__ import annotations
 
 import base64
 import copy
+import secrets
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
+import psycopg
 import pytest
+from django.conf import settings as django_settings
 from pytest_httpserver import HTTPServer
+
+from destinations.catalog import postgres
 
 CONTEXT = {
     "ip": "203.0.113.7",
@@ -83,3 +89,32 @@ def received(httpserver: HTTPServer) -> list[Any]:
 
 def body(request: Any) -> Any:
     return orjson.loads(request.get_data())
+
+
+def server_url(dbname: str) -> str:
+    """A URL for `dbname` on the PostgreSQL server the test database lives on."""
+    db = django_settings.DATABASES["default"]
+    assert db["ENGINE"].endswith("postgresql"), "the warehouse tests need DATABASE_URL to be PostgreSQL"
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    return f"postgres://{db['USER']}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{dbname}"
+
+
+@pytest.fixture
+def warehouse(settings: Any) -> Iterator[str]:
+    """A fresh database on the local server, dropped afterwards; yields its URL."""
+    settings.OUTBOUND_ALLOW_PRIVATE = True
+    name = f"warehouse_test_{secrets.token_hex(4)}"
+    with psycopg.connect(server_url("postgres"), autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = server_url(name)
+    try:
+        yield url
+    finally:
+        postgres._discard(url)
+        with psycopg.connect(server_url("postgres"), autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def query(url: str, statement: str, *args: Any) -> list[tuple[Any, ...]]:
+    with psycopg.connect(url) as conn:
+        return conn.execute(statement, args).fetchall()

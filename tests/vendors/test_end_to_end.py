@@ -18,8 +18,7 @@ from ingest.services import store_events
 from pipelines.models import Workspace
 from tests.helpers import wait_for
 
-from .conftest import EVENTS, basic, body, received
-from .test_postgres import _query, warehouse  # noqa: F401  (fixture)
+from .conftest import EVENTS, basic, body, query, received
 
 pytestmark = pytest.mark.usefixtures("celery_worker")
 
@@ -77,12 +76,12 @@ def test_mixpanel_receives_events_profiles_and_per_event_failures(
 
 
 def test_warehouse_receives_every_event(settings: Any, workspace: Workspace, source: Source,
-                                        warehouse: str) -> None:  # noqa: F811
+                                        warehouse: str) -> None:
     services.create_destination(workspace, name="Warehouse", kind="postgres", sources=[source],
                                 settings={"connection_url": warehouse, "schema": "website"})
     events = _store(source, *EVENTS)
     rows = _settled(events, len(EVENTS))
     assert {r.status for r in rows} == {"delivered"}
-    assert _query(warehouse, "SELECT event_text FROM website.tracks") == [("Order Completed",)]
-    assert _query(warehouse, "SELECT id, email FROM website.users") == [("user-42", "ada@example.com")]
-    assert _query(warehouse, "SELECT count(*) FROM website.order_completed") == [(1,)]
+    assert query(warehouse, "SELECT event_text FROM website.tracks") == [("Order Completed",)]
+    assert query(warehouse, "SELECT id, email FROM website.users") == [("user-42", "ada@example.com")]
+    assert query(warehouse, "SELECT count(*) FROM website.order_completed") == [(1,)]

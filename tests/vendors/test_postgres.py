@@ -2,50 +2,20 @@
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 import psycopg
 import pytest
-from django.conf import settings as django_settings
 
 from destinations import http
-from destinations.catalog import get_definition, postgres
+from destinations.catalog import get_definition
 from destinations.errors import DeliveryError, SettingsError
+
+from .conftest import query as _query
 
 WAREHOUSE = get_definition("postgres")
 WRITE = WAREHOUSE.action("write_events")
-
-
-def _server_url(dbname: str) -> str:
-    """A URL for `dbname` on the PostgreSQL server the test database lives on."""
-    db = django_settings.DATABASES["default"]
-    assert db["ENGINE"].endswith("postgresql"), "the warehouse tests need DATABASE_URL to be PostgreSQL"
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    return f"postgres://{db['USER']}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{dbname}"
-
-
-@pytest.fixture
-def warehouse(settings: Any) -> Iterator[str]:
-    """A fresh database on the local server, dropped afterwards; yields its URL."""
-    settings.OUTBOUND_ALLOW_PRIVATE = True
-    name = f"warehouse_test_{secrets.token_hex(4)}"
-    with psycopg.connect(_server_url("postgres"), autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    url = _server_url(name)
-    try:
-        yield url
-    finally:
-        postgres._discard(url)
-        with psycopg.connect(_server_url("postgres"), autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def _query(url: str, statement: str, *args: Any) -> list[tuple[Any, ...]]:
-    with psycopg.connect(url) as conn:
-        return conn.execute(statement, args).fetchall()
 
 
 def _columns(url: str, schema: str, table: str) -> dict[str, str]:
