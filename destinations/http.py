@@ -75,19 +75,32 @@ def check_url(url: str) -> None:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UnsafeURL("The URL must start with http:// or https:// and name a host.")
+    check_host(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
+
+
+def check_host(host: str, port: int) -> list[str]:
+    """Raise UnsafeURL unless every address `host` resolves to is public (or OUTBOUND_ALLOW_PRIVATE is on).
+
+    Returns the resolved addresses (empty when private addresses are allowed, as nothing was resolved),
+    so a non-HTTP client (the warehouse) can connect to exactly the address that was checked."""
     if settings.OUTBOUND_ALLOW_PRIVATE:
-        return
+        return []
+    if not host or host.startswith("/"):
+        raise UnsafeURL("A local socket path is not allowed (OUTBOUND_ALLOW_PRIVATE is off).")
     try:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
+        infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
     except socket.gaierror as exc:
-        raise UnsafeURL(f"The host {parts.hostname} cannot be resolved.") from exc
+        raise UnsafeURL(f"The host {host} cannot be resolved.") from exc
+    addresses = []
     for info in infos:
         ip = ipaddress.ip_address(info[4][0].split("%")[0])
         if not _is_public(ip):
             raise UnsafeURL(
-                f"The host {parts.hostname} resolves to {ip}, a private or local address; "
+                f"The host {host} resolves to {ip}, a private or local address; "
                 "sending there is not allowed (OUTBOUND_ALLOW_PRIVATE is off)."
             )
+        addresses.append(str(ip))
+    return addresses
 
 
 def endpoint(kind: str, default: str) -> str:
@@ -119,6 +132,12 @@ def capture(*, dry_run: bool) -> Iterator[Capture]:
         yield _capture.get()  # type: ignore[misc]
     finally:
         _capture.reset(token)
+
+
+def active_capture() -> Capture | None:
+    """The enclosing `capture()` block's record, if any. Destinations that do not speak HTTP (the
+    warehouse) use it to honour dry runs and to show what they would do."""
+    return _capture.get()
 
 
 def _session(kind: str) -> requests.Session:

@@ -1,9 +1,16 @@
-"""Webhook: POST (or PUT/PATCH) events as JSON to a URL of yours, optionally signed."""
+"""Webhook: POST (or PUT/PATCH) events as JSON to a URL of yours, optionally signed.
+
+One action, "Send", whose `data` field (default: the whole event) is the body. Batch size 1 sends one
+request per event; more sends a JSON array of up to that many (the engine reads the `batch_size` setting).
+With a shared secret, `X-Signature` is the hex HMAC-SHA1 of the exact body bytes (the whole batch when
+batched). Header values are secrets: encrypted at rest and redacted from delivery records.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from typing import Any
 
 import orjson
@@ -18,6 +25,7 @@ ALL_TYPES = (
 
 
 def _request_args(settings: dict[str, Any], body: Any) -> dict[str, Any]:
+    # Serialize once here so the signature covers exactly the bytes sent.
     headers = dict(settings.get("headers") or {})
     raw = orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS)
     headers["Content-Type"] = "application/json"
@@ -29,6 +37,7 @@ def _request_args(settings: dict[str, Any], body: Any) -> dict[str, Any]:
 
 
 def perform(settings: dict[str, Any], payload: dict[str, Any]) -> http.Exchange:
+    """One event, one request: the mapped `data` as the JSON body (SSRF-checked at send time)."""
     return http.send(
         "webhook", settings.get("method", "POST"), settings["url"], user_url=True,
         **_request_args(settings, payload.get("data", {})),
@@ -36,6 +45,7 @@ def perform(settings: dict[str, Any], payload: dict[str, Any]) -> http.Exchange:
 
 
 def perform_batch(settings: dict[str, Any], payloads: list[dict[str, Any]]) -> BatchResult:
+    """Several events in one request: a JSON array of their mapped `data` (used when batch_size > 1)."""
     body = [p.get("data", {}) for p in payloads]
     exchange = http.send(
         "webhook", settings.get("method", "POST"), settings["url"], user_url=True, **_request_args(settings, body)
@@ -43,12 +53,31 @@ def perform_batch(settings: dict[str, Any], payloads: list[dict[str, Any]]) -> B
     return BatchResult(exchange=exchange)
 
 
+MAX_BATCH = 1000
+_HEADER_NAME_RE = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+# Headers the HTTP client must own: letting a user set them would corrupt the request.
+_RESERVED_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection", "content-type"})
+
+
 def _validate(settings: dict[str, Any]) -> dict[str, str]:
+    """Checked on save: the URL passes the SSRF guard now (it is checked again on every send), header
+    names are real header names, and the batch size is 1..MAX_BATCH."""
+    errors: dict[str, str] = {}
     try:
         http.check_url(settings["url"])
     except http.UnsafeURL as exc:
-        return {"url": str(exc)}
-    return {}
+        errors["url"] = str(exc)
+    for name, value in (settings.get("headers") or {}).items():
+        if not _HEADER_NAME_RE.match(name):
+            errors["headers"] = f"{name!r} is not a valid header name."
+        elif name.lower() in _RESERVED_HEADERS:
+            errors["headers"] = f"The {name} header is set by Pipelines and cannot be overridden."
+        elif "\r" in value or "\n" in value:
+            errors["headers"] = f"The value of {name} must be on one line."
+    size = settings.get("batch_size", 1)
+    if not 1 <= size <= MAX_BATCH:
+        errors["batch_size"] = f"Between 1 (one request per event) and {MAX_BATCH}."
+    return errors
 
 
 def _test_credentials(settings: dict[str, Any]) -> tuple[bool, str]:

@@ -1,0 +1,327 @@
+"""Amplitude: events through the HTTP V2 API (or the Batch Event Upload API), users through the Identify API.
+
+API facts followed here (amplitude.com/docs/apis/analytics):
+- `POST /2/httpapi` (or `/batch`, same body, for high volume) with `{"api_key", "events": [...],
+  "options": {"min_id_length"}}`; each event has `user_id` or `device_id`, `event_type`, `time` (ms),
+  `event_properties`, `user_properties`, `insert_id` (deduplicated for 7 days), `ip`, and device fields
+  (platform, os_name, os_version, device_brand, device_manufacturer, device_model, carrier, country,
+  region, city, language, app_version, location_lat/lng, price, quantity, revenue, productId, revenueType).
+- A 400 names rejected events by index (`events_with_invalid_fields`, `events_with_missing_fields`,
+  `events_with_invalid_id_lengths`, `silenced_events`); none of the batch was ingested, so the named ones
+  fail for good and the rest are retried. 429 (throttled) and 5xx are retried.
+- `POST /identify`, form-encoded `api_key=<key>&identification=<JSON array>`, sets user properties
+  without an event.
+- Hosts: api2.amplitude.com, EU api.eu.amplitude.com. The credentials test uses the Dashboard REST API
+  (`GET /api/2/usersearch` on amplitude.com / analytics.eu.amplitude.com, Basic api_key:secret_key).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from .. import http
+from ..errors import DeliveryError, PayloadError
+from ._timestamps import epoch_ms
+from .base import ActionDefinition, ActionField, BatchResult, DestinationDefinition, SettingField
+
+KIND = "amplitude"
+HOSTS = {"us": "https://api2.amplitude.com", "eu": "https://api.eu.amplitude.com"}
+DASHBOARD_HOSTS = {"us": "https://amplitude.com", "eu": "https://analytics.eu.amplitude.com"}
+EVENT_BATCH = 500  # HTTP V2 takes ≤ 2,000 events and ≤ 1 MB per request; 500 keeps typical events well under
+IDENTIFY_BATCH = 100
+
+# Payload fields copied as they are onto an HTTP V2 event / an identification.
+DEVICE_FIELDS = (
+    "platform", "os_name", "os_version", "device_brand", "device_manufacturer", "device_model", "carrier",
+    "country", "region", "city", "dma", "language", "app_version", "location_lat", "location_lng", "idfa",
+    "idfv", "adid", "android_id", "library",
+)
+EVENT_FIELDS = ("ip", "session_id", "price", "quantity", "revenue", "productId", "revenueType", "event_id")
+# Per-event rejection lists in a 400 answer: key → what went wrong.
+_REJECTIONS = {
+    "events_with_invalid_fields": "invalid field",
+    "events_with_missing_fields": "missing field",
+    "events_with_invalid_id_lengths": "id too short",
+}
+
+
+def _base(settings: dict[str, Any]) -> str:
+    return http.endpoint(KIND, HOSTS.get(settings.get("region") or "us", HOSTS["us"]))
+
+
+def _secrets(settings: dict[str, Any]) -> tuple[str, ...]:
+    return tuple(v for v in (settings.get("api_key"), settings.get("secret_key")) if v)
+
+
+def _compact(obj: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in obj.items() if v is not None and v != "" and v != {}}
+
+
+def build_event(payload: dict[str, Any]) -> dict[str, Any]:
+    """One HTTP V2 event from a mapped payload. Raises PayloadError without event_type or an id."""
+    if not payload.get("event_type"):
+        raise PayloadError("missing event_type")
+    if not payload.get("user_id") and not payload.get("device_id"):
+        raise PayloadError("missing user_id and device_id")
+    event = _compact({
+        "user_id": payload.get("user_id"),
+        "device_id": payload.get("device_id"),
+        "event_type": str(payload["event_type"]),
+        "time": epoch_ms(payload.get("time")),
+        "insert_id": payload.get("insert_id"),
+        "event_properties": payload.get("event_properties"),
+        "user_properties": payload.get("user_properties"),
+        "groups": payload.get("groups"),
+    })
+    for key in DEVICE_FIELDS + EVENT_FIELDS:
+        if payload.get(key) not in (None, ""):
+            event[key] = payload[key]
+    return event
+
+
+def _events_body(settings: dict[str, Any], events: list[dict[str, Any]]) -> dict[str, Any]:
+    body: dict[str, Any] = {"api_key": settings["api_key"], "events": events}
+    if settings.get("min_id_length"):
+        body["options"] = {"min_id_length": int(settings["min_id_length"])}
+    return body
+
+
+def events_batch(settings: dict[str, Any], payloads: list[dict[str, Any]]) -> BatchResult:
+    """Send events in one request to /2/httpapi, or /batch when the Batch API is chosen."""
+    item_errors: dict[int, Exception] = {}
+    events: list[dict[str, Any]] = []
+    positions: list[int] = []
+    for i, payload in enumerate(payloads):
+        try:
+            events.append(build_event(payload))
+            positions.append(i)
+        except PayloadError as exc:
+            item_errors[i] = exc
+    if not events:
+        raise PayloadError("; ".join(sorted({str(e) for e in item_errors.values()})))
+    path = "/batch" if settings.get("use_batch_api") else "/2/httpapi"
+    try:
+        exchange = http.send(KIND, "POST", f"{_base(settings)}{path}", json=_events_body(settings, events),
+                             secrets=_secrets(settings))
+    except DeliveryError as exc:
+        rejected = _rejected_events(exc, len(events))
+        if rejected is None:
+            raise
+        # Amplitude ingested none of the batch: the named events fail, the others go again.
+        for index in range(len(events)):
+            if index in rejected:
+                item_errors[positions[index]] = DeliveryError(
+                    f"Amplitude rejected the event: {rejected[index]}", retryable=False, status=exc.status,
+                    exchange=exc.exchange)
+            else:
+                item_errors[positions[index]] = DeliveryError(
+                    "Amplitude rejected other events of the batch; this one is sent again.", retryable=True,
+                    status=exc.status, exchange=exc.exchange)
+        assert exc.exchange is not None
+        return BatchResult(exchange=exc.exchange, item_errors=item_errors)
+    return BatchResult(exchange=exchange, item_errors=item_errors)
+
+
+def _rejected_events(exc: DeliveryError, count: int) -> dict[int, str] | None:
+    """index → reason from a 400 that names events, else None (the whole request failed as one)."""
+    if exc.status != 400 or exc.exchange is None:
+        return None
+    body = exc.exchange.json()
+    if not isinstance(body, dict):
+        return None
+    reasons: dict[int, list[str]] = {}
+    for key, what in _REJECTIONS.items():
+        for field, indexes in (body.get(key) or {}).items() if isinstance(body.get(key), dict) else ():
+            for index in indexes if isinstance(indexes, list) else ():
+                if isinstance(index, int) and 0 <= index < count:
+                    reasons.setdefault(index, []).append(f"{what} {field}")
+    for index in body.get("silenced_events") or ():
+        if isinstance(index, int) and 0 <= index < count:
+            reasons.setdefault(index, []).append("silenced device")
+    return {i: ", ".join(r) for i, r in reasons.items()} or None
+
+
+def build_identification(payload: dict[str, Any]) -> dict[str, Any]:
+    if not payload.get("user_id") and not payload.get("device_id"):
+        raise PayloadError("missing user_id and device_id")
+    ident = _compact({
+        "user_id": payload.get("user_id"),
+        "device_id": payload.get("device_id"),
+        "user_properties": payload.get("user_properties") or None,
+        "groups": payload.get("groups"),
+        "paying": payload.get("paying"),
+        "start_version": payload.get("start_version"),
+    })
+    for key in DEVICE_FIELDS:
+        if payload.get(key) not in (None, ""):
+            ident[key] = payload[key]
+    return ident
+
+
+def identify_batch(settings: dict[str, Any], payloads: list[dict[str, Any]]) -> BatchResult:
+    """POST identifications to /identify, form-encoded as the Identify API requires."""
+    item_errors: dict[int, Exception] = {}
+    idents = []
+    for i, payload in enumerate(payloads):
+        try:
+            idents.append(build_identification(payload))
+        except PayloadError as exc:
+            item_errors[i] = exc
+    if not idents:
+        raise PayloadError("missing user_id and device_id")
+    form = {"api_key": settings["api_key"], "identification": orjson.dumps(idents).decode()}
+    exchange = http.send(KIND, "POST", f"{_base(settings)}/identify", data=form, secrets=_secrets(settings))
+    return BatchResult(exchange=exchange, item_errors=item_errors)
+
+
+def _single(batch: Any) -> Any:
+    def perform(settings: dict[str, Any], payload: dict[str, Any]) -> http.Exchange:
+        result = batch(settings, [payload])
+        if 0 in result.item_errors:
+            raise result.item_errors[0]
+        return result.exchange
+
+    return perform
+
+
+def test_credentials(settings: dict[str, Any]) -> tuple[bool, str]:
+    """The Dashboard REST API's user search, authenticated with api_key:secret_key (401 means wrong keys)."""
+    if not settings.get("secret_key"):
+        return False, "Add the secret key to test the credentials (Amplitude checks keys with the Dashboard API)."
+    region = settings.get("region") or "us"
+    base = http.endpoint("amplitude_dashboard", DASHBOARD_HOSTS.get(region, DASHBOARD_HOSTS["us"]))
+    try:
+        http.send(KIND, "GET", f"{base}/api/2/usersearch", params={"user": "testUser@example.com"},
+                  auth=(settings["api_key"], settings["secret_key"]), secrets=_secrets(settings))
+    except DeliveryError as exc:
+        if exc.status in (401, 403):
+            return False, "Amplitude rejected the API key and secret key (check them and the region)."
+        return False, exc.message
+    return True, "Amplitude accepted the API key and secret key."
+
+
+# --- definitions -------------------------------------------------------------------------------------------
+
+def _path(p: str) -> dict[str, str]:
+    return {"@path": p}
+
+
+def _device_fields() -> tuple[ActionField, ...]:
+    return (
+        ActionField("platform", "Platform", "string", "ios, android or Web.", default={
+            "@if": {"exists": _path("$.context.device.type"), "then": _path("$.context.device.type"),
+                    "else": {"@if": {"exists": _path("$.context.page"), "then": "Web"}}}}),
+        ActionField("os_name", "OS name", "string", default=_path("$.context.os.name")),
+        ActionField("os_version", "OS version", "string", default=_path("$.context.os.version")),
+        ActionField("device_brand", "Device brand", "string", default=_path("$.context.device.brand")),
+        ActionField("device_manufacturer", "Device manufacturer", "string",
+                    default=_path("$.context.device.manufacturer")),
+        ActionField("device_model", "Device model", "string", default=_path("$.context.device.model")),
+        ActionField("carrier", "Carrier", "string", default=_path("$.context.network.carrier")),
+        ActionField("country", "Country", "string", default=_path("$.context.location.country")),
+        ActionField("region", "Region", "string", default=_path("$.context.location.region")),
+        ActionField("city", "City", "string", default=_path("$.context.location.city")),
+        ActionField("language", "Language", "string", default=_path("$.context.locale")),
+        ActionField("app_version", "App version", "string", default=_path("$.context.app.version")),
+        ActionField("location_lat", "Latitude", "number", default=_path("$.context.location.latitude")),
+        ActionField("location_lng", "Longitude", "number", default=_path("$.context.location.longitude")),
+        ActionField("library", "Library", "string", default=_path("$.context.library.name")),
+    )
+
+
+DEVICE_ID = {"@if": {"exists": _path("$.context.device.id"), "then": _path("$.context.device.id"),
+                     "else": _path("$.anonymousId")}}
+
+
+def _event_fields(event_type_default: Any) -> tuple[ActionField, ...]:
+    return (
+        ActionField("user_id", "User ID", "string", "Amplitude's user_id.", default=_path("$.userId")),
+        ActionField("device_id", "Device ID", "string", "The device id, else the anonymous id.", default=DEVICE_ID),
+        ActionField("event_type", "Event type", "string", "The event's name.", required=True,
+                    default=event_type_default),
+        ActionField("time", "Timestamp", "datetime", "Sent in milliseconds.", default=_path("$.timestamp")),
+        ActionField("insert_id", "Insert ID", "string", "Amplitude deduplicates on it for 7 days.",
+                    default=_path("$.messageId")),
+        ActionField("event_properties", "Event properties", "object", default=_path("$.properties")),
+        ActionField("user_properties", "User properties", "object", default=_path("$.context.traits")),
+        ActionField("ip", "IP address", "string", "Used for location.", default=_path("$.context.ip")),
+        ActionField("revenue", "Revenue", "number", default=_path("$.properties.revenue")),
+        ActionField("price", "Price", "number", default=_path("$.properties.price")),
+        ActionField("quantity", "Quantity", "integer", default=_path("$.properties.quantity")),
+        ActionField("productId", "Product ID", "string", default=_path("$.properties.product_id")),
+        ActionField("revenueType", "Revenue type", "string", default=_path("$.properties.revenueType")),
+        ActionField("session_id", "Session ID", "integer", "Session start time in ms (-1 for no session).",
+                    default=_path("$.integrations.Amplitude.session_id")),
+        *_device_fields(),
+    )
+
+
+def _viewed(fallback: str) -> dict[str, Any]:
+    return {"@if": {"exists": _path("$.name"), "then": {"@template": "Viewed {{name}}"}, "else": fallback}}
+
+
+_events_perform = _single(events_batch)
+
+LOG_EVENT = ActionDefinition(
+    key="log_event", title="Log Event", description="Send track calls to Amplitude as events.",
+    default_trigger='type = "track"', fields=_event_fields(_path("$.event")),
+    perform=_events_perform, perform_batch=events_batch, batch_size=EVENT_BATCH,
+)
+LOG_PAGE = ActionDefinition(
+    key="log_page_view", title="Log Page View", description='Send page calls as "Viewed <name>" events.',
+    default_trigger='type = "page"', fields=_event_fields(_viewed("Loaded a Page")),
+    perform=_events_perform, perform_batch=events_batch, batch_size=EVENT_BATCH,
+)
+LOG_SCREEN = ActionDefinition(
+    key="log_screen_view", title="Log Screen View", description='Send screen calls as "Viewed <name>" events.',
+    default_trigger='type = "screen"', fields=_event_fields(_viewed("Loaded a Screen")),
+    perform=_events_perform, perform_batch=events_batch, batch_size=EVENT_BATCH,
+)
+IDENTIFY_USER = ActionDefinition(
+    key="identify_user", title="Identify User",
+    description="Set user properties with the Identify API (no event is logged).",
+    default_trigger='type = "identify"',
+    fields=(
+        ActionField("user_id", "User ID", "string", default=_path("$.userId")),
+        ActionField("device_id", "Device ID", "string", "The device id, else the anonymous id.", default=DEVICE_ID),
+        ActionField("user_properties", "User properties", "object", "Set on the user.", default=_path("$.traits")),
+        ActionField("paying", "Paying", "boolean", "Whether the user is paying."),
+        ActionField("start_version", "Start version", "string", "The app version the user started with."),
+        *_device_fields(),
+    ),
+    perform=_single(identify_batch), perform_batch=identify_batch, batch_size=IDENTIFY_BATCH,
+)
+
+
+def _validate(settings: dict[str, Any]) -> dict[str, str]:
+    value = settings.get("min_id_length")
+    if value is not None and not 1 <= int(value) <= 128:
+        return {"min_id_length": "Between 1 and 128."}
+    return {}
+
+
+DEFINITION = DestinationDefinition(
+    key=KIND,
+    name="Amplitude",
+    category="Analytics",
+    mode="cloud",
+    description="Product analytics: events and user properties.",
+    settings=(
+        SettingField("api_key", "API key", "string", "Settings → Projects → your project → General.",
+                     required=True, secret=True),
+        SettingField("secret_key", "Secret key", "string",
+                     "Only used to test the credentials (Dashboard REST API).", secret=True),
+        SettingField("region", "Data residency", "choice", default="us",
+                     choices=(("us", "US (api2.amplitude.com)"), ("eu", "EU (api.eu.amplitude.com)"))),
+        SettingField("use_batch_api", "Use the Batch API", "boolean",
+                     "Send events to /batch (higher per-user limits, for backfills and heavy traffic) "
+                     "instead of /2/httpapi.", default=False),
+        SettingField("min_id_length", "Minimum id length", "integer",
+                     "Amplitude rejects user and device ids shorter than 5 characters unless you lower this."),
+    ),
+    actions=(LOG_EVENT, LOG_PAGE, LOG_SCREEN, IDENTIFY_USER),
+    test_credentials=test_credentials,
+    validate=_validate,
+)
