@@ -61,6 +61,10 @@ class UnsafeURL(ValueError):
     """The URL points at an address we refuse to send to."""
 
 
+class UnresolvableHost(UnsafeURL):
+    """The host name does not resolve now. At send time this is retried: DNS failures are often passing."""
+
+
 def _is_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
         ip = ip.ipv4_mapped
@@ -90,7 +94,7 @@ def check_host(host: str, port: int) -> list[str]:
     try:
         infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
     except socket.gaierror as exc:
-        raise UnsafeURL(f"The host {host} cannot be resolved.") from exc
+        raise UnresolvableHost(f"The host {host} cannot be resolved.") from exc
     addresses = []
     for info in infos:
         ip = ipaddress.ip_address(info[4][0].split("%")[0])
@@ -209,7 +213,7 @@ def send(
         try:
             check_url(url)
         except UnsafeURL as exc:
-            raise DeliveryError(str(exc), retryable=False) from exc
+            raise DeliveryError(str(exc), retryable=isinstance(exc, UnresolvableHost)) from exc
     hdrs = dict(headers or {})
     body: bytes | None = None
     if json is not None:
