@@ -193,3 +193,9 @@ LOGGING = {
 
 if not DEBUG and SECRET_KEY.startswith("dev-insecure") and env.bool("REQUIRE_SECRET_KEY", default=False):
     raise ImproperlyConfigured("SECRET_KEY must be set in production (REQUIRE_SECRET_KEY is on).")
+
+# --- Connections UI ------------------------------------------------------------------------------------
+# Where the JavaScript snippet loads analytics.js from; "{host}" and "{writeKey}" are filled in. Empty:
+# this server's /v1/analytics-js/snippet/{writeKey}/analytics.min.js (serve a copy there, or point this at
+# the copy you host). The loader always passes cdnURL = this server, so settings and events come to us.
+ANALYTICS_JS_URL = env.str("ANALYTICS_JS_URL", default="")
