@@ -5,6 +5,7 @@ Contract of `normalize` (input already passed validation.message_errors):
 - `receivedAt` is ours; the client's time is kept as `originalTimestamp`, and `timestamp` is corrected for
   the device clock's skew: `receivedAt − (sentAt − originalTimestamp)` when a `sentAt` is known (event or
   batch level), the client time as-is without one, `receivedAt` when the client gave no time at all;
+- a client time that does not parse is treated as absent (dropped);
 - all of those as ISO-8601 UTC with milliseconds and `Z`;
 - batch-level `context` / `integrations` merged under each message's own (the message's keys win);
 - `context.ip` filled with the request's client address unless the message has one;
@@ -87,5 +88,9 @@ def normalize(message: dict[str, Any], type_: str | None, envelope: Envelope) ->
         out["timestamp"] = timestamps.format_utc(corrected)
     if sent_at is not None:
         out["sentAt"] = timestamps.format_utc(sent_at)
+    else:
+        out.pop("sentAt", None)
+    if client_time is None:
+        out.pop("originalTimestamp", None)
     out["receivedAt"] = envelope.received_iso
     return out

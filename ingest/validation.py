@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import timestamps
-
 TYPES = frozenset({"identify", "track", "page", "screen", "group", "alias"})
 
 # Segment's limits.
@@ -19,6 +17,10 @@ MAX_REQUEST_BYTES = 500 * 1024
 MAX_BATCH_EVENTS = 2500
 # The stored message_id column is 200 characters.
 MAX_MESSAGE_ID = 200
+
+# Customer.io's reporting events identify a message delivery, not a person: no userId/anonymousId needed
+# (and a track event may be attributed to a group, an "object", by groupId alone).
+ANONYMOUS_TRACK_EVENTS = frozenset({"Report Delivery Event", "Report Content Event"})
 
 _OBJECT_FIELDS = ("context", "integrations", "properties", "traits")
 _STRING_FIELDS = ("name", "category")
@@ -53,7 +55,12 @@ def message_errors(message: Any, type_: str | None) -> list[tuple[str, str]]:
         for field in ("previousId", "userId"):
             if not _present(message.get(field)):
                 errors.append((field, f"{field} is required for alias."))
-    elif not _present(message.get("userId")) and not _present(message.get("anonymousId")):
+    elif (
+        not _present(message.get("userId"))
+        and not _present(message.get("anonymousId"))
+        and not (type_ == "track" and (message.get("event") in ANONYMOUS_TRACK_EVENTS
+                                       or _present(message.get("groupId"))))
+    ):
         errors.append(("userId", "userId or anonymousId is required."))
     if type_ == "track":
         event = message.get("event")
@@ -77,9 +84,11 @@ def message_errors(message: Any, type_: str | None) -> list[tuple[str, str]]:
         elif len(str(message_id)) > MAX_MESSAGE_ID:
             errors.append(("messageId", f"messageId must be at most {MAX_MESSAGE_ID} characters."))
     for field in _TIME_FIELDS:
+        # A string that is not a date-time is ignored by normalization (as if absent), like Customer.io
+        # does: even its own documentation sends "2015-02-23T22:28:55.111Z,". Other types are refused.
         value = message.get(field)
-        if value is not None and not (isinstance(value, str) and timestamps.parse(value)):
-            errors.append((field, f"{field} must be an ISO-8601 date-time."))
+        if value is not None and not isinstance(value, str):
+            errors.append((field, f"{field} must be an ISO-8601 date-time string."))
     return errors
 
 
@@ -96,6 +105,6 @@ def envelope_errors(body: dict[str, Any]) -> list[tuple[str, str]]:
         if value is not None and not isinstance(value, dict):
             errors.append((field, f"{field} must be an object."))
     sent_at = body.get("sentAt")
-    if sent_at is not None and not (isinstance(sent_at, str) and timestamps.parse(sent_at)):
-        errors.append(("sentAt", "sentAt must be an ISO-8601 date-time."))
+    if sent_at is not None and not isinstance(sent_at, str):
+        errors.append(("sentAt", "sentAt must be an ISO-8601 date-time string."))
     return errors

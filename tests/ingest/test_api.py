@@ -225,7 +225,8 @@ INVALID_SINGLE = [
     ("alias", {"previousId": "a1"}, "userId"),
     ("page", {"userId": "u1", "name": 5}, "name"),
     ("page", {"userId": "u1", "category": {}}, "category"),
-    ("track", {"userId": "u1", "event": "E", "timestamp": "yesterday"}, "timestamp"),
+    ("track", {"userId": "u1", "event": "E", "timestamp": 1700000000}, "timestamp"),
+    ("track", {"userId": "u1", "event": "E", "originalTimestamp": {}}, "originalTimestamp"),
     ("track", {"userId": "u1", "event": "E", "sentAt": 1700000000}, "sentAt"),
     ("track", {"userId": "u1", "event": "E", "messageId": {"a": 1}}, "messageId"),
     ("track", {"userId": "u1", "event": "E", "messageId": "m" * 201}, "messageId"),
@@ -274,7 +275,7 @@ def test_batch_with_bad_events_is_rejected_whole_listing_each(api: TrackingClien
     ({"batch": {"type": "track"}}, "batch"),
     ({"batch": [], "context": "x"}, "context"),
     ({"batch": [], "integrations": []}, "integrations"),
-    ({"batch": [], "sentAt": "soon"}, "sentAt"),
+    ({"batch": [], "sentAt": 1700000000}, "sentAt"),
 ])
 def test_bad_batch_envelope_is_400(api: TrackingClient, body, field):
     out = assert_error(api.post("/v1/batch", body), 400, "invalid_request")
@@ -394,6 +395,25 @@ def test_no_timestamp_means_received_at(api: TrackingClient, source: Source):
     assert payload["timestamp"] == payload["receivedAt"]
     assert payload["receivedAt"].endswith("Z") and len(payload["receivedAt"]) == 24
     assert "originalTimestamp" not in payload
+
+
+def test_unparsable_client_times_are_ignored(api: TrackingClient, source: Source):
+    body = {**TRACK, "timestamp": "yesterday", "originalTimestamp": "2015-02-23T22:28:55.111Z,", "sentAt": "soon"}
+    assert api.post("/v1/track", body).status_code == 200
+    [payload] = stored(source)
+    assert payload["timestamp"] == payload["receivedAt"]
+    assert "originalTimestamp" not in payload and "sentAt" not in payload
+
+
+def test_reporting_events_need_no_person(api: TrackingClient, source: Source):
+    body = {"event": "Report Delivery Event", "properties": {"deliveryId": "d1", "metric": "opened"}}
+    assert api.post("/v1/track", body).status_code == 200
+    assert_error(api.post("/v1/track", {"event": "Other", "properties": {}}), 400, "invalid_request")
+
+
+def test_track_event_may_belong_to_a_group_alone(api: TrackingClient, source: Source):
+    assert api.post("/v1/track", {"event": "Plan Changed", "groupId": "acme"}).status_code == 200
+    assert stored(source)[0]["groupId"] == "acme"
 
 
 def test_client_received_at_is_replaced_by_ours(api: TrackingClient, source: Source):
