@@ -55,6 +55,16 @@ def statuses(destinations: list[Destination]) -> dict[int, DestinationStatus]:
     return result
 
 
+def _nice_step(raw: float) -> int:
+    """The smallest of 1, 2, 5, 10, 20, 50, ... that is >= raw: round axis ticks."""
+    step = 1
+    while True:
+        for factor in (1, 2, 5):
+            if step * factor >= raw:
+                return step * factor
+        step *= 10
+
+
 SERIES = (("delivered", "Delivered"), ("retrying", "Retrying"), ("failed", "Failed"))
 
 
@@ -96,11 +106,11 @@ def hourly_chart(destination: Destination, *, hours: int = 24, now: datetime | N
     chart.totals = {key: sum(b[1][key] for b in buckets) for key, _ in SERIES}
     peak = max((sum(values.values()) for _, values in buckets), default=0)
     chart.peak = peak
-    scale_max = max(peak, 4)
+    scale_max = 4 * _nice_step(peak / 4)
     slot = (width - left - right) / hours
     bar_width = max(slot * 0.7, 2)
     for step in range(5):
-        value = round(scale_max * step / 4)
+        value = scale_max * step // 4
         y = bottom - (bottom - top) * step / 4
         chart.gridlines.append({"y": round(y, 1), "value": value, "x1": left, "x2": width - right})
     for i, (hour, values) in enumerate(buckets):

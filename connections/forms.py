@@ -63,7 +63,11 @@ class DestinationSettingsForm(forms.Form):
         self.existing = existing or {}
         masked = masked or {}
         for setting in definition.settings:
-            self.fields[setting.key] = self._field(setting, masked.get(setting.key))
+            field = self._field(setting, masked.get(setting.key))
+            # Required-ness is checked by the definition (a kept secret satisfies it), so the Django field
+            # stays optional; the label still marks what the catalog requires.
+            field.show_required = setting.required  # type: ignore[attr-defined]
+            self.fields[setting.key] = field
             if setting.key not in self.initial and not setting.secret:
                 value = self.existing.get(setting.key, setting.default)
                 if setting.type == "headers":

@@ -19,7 +19,7 @@ from pipelines.models import Workspace
 
 from .. import delivery_summary, services
 from ..forms import ActionForm, DestinationSettingsForm
-from ..models import Action, Destination, DestinationMode, Source, check_connectable
+from ..models import Destination, DestinationMode, Source, check_connectable
 from .access import action_for, destination_for, render_page, source_for, workspace_for
 from .wizard import run_credentials_test
 

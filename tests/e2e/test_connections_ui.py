@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta
 from typing import Any
 
 import requests
+from django.utils import timezone
 from playwright.sync_api import Page, expect
 from pytest_httpserver import HTTPServer
 
 from connections import services
 from connections.models import Destination, Source, SourceKind
+from destinations.models import DeliveryCount
 from pipelines.models import Workspace
 from tests.helpers import wait_for
 
@@ -113,6 +116,16 @@ def test_add_webhook_destination_through_the_wizard_then_edit_and_test_an_action
     assert len(httpserver.log) == 2
     assert json.loads(httpserver.log[1][0].data) == {"order_id": "A-1001", "total": 42.5, "currency": "USD"}
 
+    # Event delivery: the chart of the last 24 hours and the latest failures
+    now = timezone.now().replace(second=0, microsecond=0)
+    for hours_ago, delivered, failed in ((0, 12, 2), (2, 30, 0), (5, 8, 5)):
+        DeliveryCount.objects.create(destination=destination, minute=now - timedelta(hours=hours_ago),
+                                     delivered=delivered, retrying=1, failed=failed)
+    page.get_by_role("link", name="Event delivery").click()
+    expect(page.locator("svg.chart rect.bar-delivered")).to_have_count(3)
+    expect(page.locator(".legend")).to_contain_text("Delivered 50")
+    shot("9-event-delivery")
+
 
 def test_add_javascript_source_and_watch_an_event_in_the_live_debugger(
     logged_in: Page, live_server: Any, workspace: Workspace, shot: Any
@@ -122,14 +135,14 @@ def test_add_javascript_source_and_watch_an_event_in_the_live_debugger(
         "link", name="Add New").click()
     page.get_by_role("link", name="Add Source JavaScript (website)").click()
     page.get_by_label("Name").fill("Production Javascript")
-    shot("9-source-name")
+    shot("10-source-name")
     page.get_by_role("button", name="Submit").click()
     expect(page.get_by_role("heading", name="Installation Instructions")).to_be_visible()
     source = Source.objects.get(name="Production Javascript")
     snippet = page.locator("#snippet-1")
     expect(snippet).to_contain_text(f'analytics.load("{source.write_key}"')
     expect(snippet).to_contain_text(f'"cdnURL": "{live_server.url}"')
-    shot("10-source-snippet")
+    shot("11-source-snippet")
 
     page.get_by_role("link", name="Go to the source and its live debugger").click()
     expect(page.locator("[data-debugger-state]")).to_have_text("Live")
@@ -144,7 +157,7 @@ def test_add_javascript_source_and_watch_an_event_in_the_live_debugger(
     expect(event).to_be_visible(timeout=10_000)
     event.locator("summary").click()
     expect(event.locator("pre")).to_contain_text('"userId": "user-42"')
-    shot("11-debugger")
+    shot("12-debugger")
     wait_for(lambda: source.events.filter(payload__event="Checkout Started").exists())
 
 
