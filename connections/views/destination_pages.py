@@ -14,12 +14,13 @@ from django.views.decorators.http import require_POST
 
 from destinations.models import Delivery, DeliveryStatus
 from destinations.preview import preview_action
+from destinations.triggers import TriggerSyntaxError, parse
 from ingest.models import Event
 from pipelines.models import Workspace
 
 from .. import delivery_summary, services
 from ..forms import ActionForm, DestinationSettingsForm
-from ..models import Destination, DestinationMode, Source, check_connectable
+from ..models import Action, Destination, DestinationMode, Source, check_connectable
 from .access import action_for, destination_for, render_page, source_for, workspace_for
 from .wizard import run_credentials_test
 
@@ -212,6 +213,15 @@ SAMPLE_EVENTS: dict[str, dict[str, Any]] = {
     },
 }
 
+def _sample_for(action: Action) -> dict[str, Any]:
+    """The first sample event the action's trigger matches (a track event when none does)."""
+    try:
+        trigger = parse(action.trigger)
+    except TriggerSyntaxError:
+        return SAMPLE_EVENTS["track"]
+    return next((e for e in SAMPLE_EVENTS.values() if trigger.matches(e)), SAMPLE_EVENTS["track"])
+
+
 COMMON_PATHS = (
     "$.userId", "$.anonymousId", "$.event", "$.type", "$.messageId", "$.timestamp", "$.name",
     "$.traits", "$.traits.email", "$.traits.first_name", "$.traits.last_name", "$.properties",
@@ -277,9 +287,7 @@ def action_page(request: HttpRequest, slug: str, pk: int, action_id: int) -> Htt
         if picked is not None:
             test["event_text"] = json.dumps(picked.payload, indent=2)
         else:
-            sample = SAMPLE_EVENTS["identify" if '"identify"' in action.trigger else
-                                   "page" if '"page"' in action.trigger and '"track"' not in action.trigger
-                                   else "track"]
+            sample = _sample_for(action)
             test["event_text"] = json.dumps(sample, indent=2)
     paths = list(COMMON_PATHS)
     if recent:

@@ -367,3 +367,11 @@ def test_add_source_to_destination_refuses_another_workspaces_source(
     response = owner_client.post(f"/w/acme/destinations/{webhook.id}/sources/add/", {"source_id": foreign.id})
     assert response.status_code == 404
     assert not webhook.sources.filter(id=foreign.id).exists()
+
+
+def test_test_panel_starts_with_a_sample_the_trigger_matches(owner_client: Client, webhook: Destination) -> None:
+    action = webhook.actions.get()
+    url = f"/w/acme/destinations/{webhook.id}/actions/{action.id}/"
+    assert "&quot;event&quot;: &quot;Order Completed&quot;" in owner_client.get(url).content.decode()
+    services.update_action(action, trigger='type = "identify"')
+    assert "&quot;email&quot;: &quot;ada@example.com&quot;" in owner_client.get(url).content.decode()
