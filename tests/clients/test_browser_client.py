@@ -232,3 +232,28 @@ def test_analytics_next_loads_settings_from_us_and_delivers_every_call_type(
 
     assert Event.objects.filter(source=web_source).count() == 6
     _assert_browser_payloads(events, sent, _wire_messages(posts), f"{site.url}/checkout.html?utm_source=newsletter&utm_campaign=spring")
+
+
+def test_analytics_next_batching_strategy_delivers_through_v1_b(
+    page: tuple[Page, Traffic], site: StaticSite, live_server: Any, web_source: Source
+):
+    browser_page, traffic = page
+    # The library's batching delivery: calls are buffered and sent together to /v1/b once `size` are queued.
+    batching = {"integrations": {"Segment.io": {
+        "deliveryStrategy": {"strategy": "batching", "config": {"size": 6, "timeout": 10_000}},
+    }}}
+    _load(browser_page, traffic, site, web_source, live_server.url, batching)
+    sent = browser_page.evaluate(SEND_ALL_CALLS)
+    events = _stored(web_source, 6)
+
+    (post,) = traffic.wait_for_posts(browser_page, live_server.url, 1)
+    assert urlsplit(post.url).path == "/v1/b"
+    assert post.response().status == 200, traffic.summary()
+    assert post.response().json() == {"success": True}
+    body = json.loads(post.post_data or "")
+    assert body["writeKey"] == web_source.write_key and len(body["batch"]) == 6
+    assert (traffic.failed, traffic.external) == ([], []), traffic.summary()
+
+    assert Event.objects.filter(source=web_source).count() == 6
+    _assert_browser_payloads(events, sent, _wire_messages([post]),
+                             f"{site.url}/checkout.html?utm_source=newsletter&utm_campaign=spring")
