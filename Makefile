@@ -10,7 +10,11 @@ PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://root@127.0.0.1:5432/pipelines
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: run test test-faults lint bench-ingest bench-fanout clean
+# The analytics.js browser build this server serves to websites (ingest/analytics_js.py), from npm, pinned
+# by js/package-lock.json. npm writes node_modules/.package-lock.json on install: our up-to-date stamp.
+AJS_STAMP := js/node_modules/.package-lock.json
+
+.PHONY: run test test-faults lint bench-ingest bench-fanout clean analytics-js
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -24,10 +28,22 @@ $(TEST_STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install -q -e '.[test]'
 	touch $(STAMP) $@
 
+$(AJS_STAMP): js/package.json js/package-lock.json
+	npm ci --prefix js --no-audit --no-fund --loglevel=error
+	touch $@
+
+analytics-js: $(AJS_STAMP)
+
+# Without npm the server still runs; websites then get a 404 telling the operator what to do.
 run: $(STAMP)
+	@if command -v npm >/dev/null 2>&1; then \
+		$(MAKE) --no-print-directory analytics-js || echo "warning: 'make analytics-js' failed; the JavaScript source's library will not be served."; \
+	else \
+		echo "note: npm not found; /analytics.js/ answers 404 until you run 'make analytics-js' or set ANALYTICS_JS_URL."; \
+	fi
 	PORT=$(PORT) $(PY) -m pipelines.devserver
 
-test: $(TEST_STAMP)
+test: $(TEST_STAMP) analytics-js
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} CELERY_BROKER_URL=$${CELERY_BROKER_URL:-$(TEST_BROKER_URL)} \
 		$(PY) -m pipelines.checkservices
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} CELERY_BROKER_URL=$${CELERY_BROKER_URL:-$(TEST_BROKER_URL)} \
@@ -47,4 +63,4 @@ bench-fanout: $(TEST_STAMP)
 	$(PY) bench/fanout.py
 
 clean:
-	rm -rf $(VENV) var/*.sqlite3* var/broker
+	rm -rf $(VENV) var/*.sqlite3* var/broker js/node_modules

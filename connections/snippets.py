@@ -30,20 +30,21 @@ def public_base_url(request_base: str) -> str:
 
 def analytics_js_url(base_url: str, write_key: str) -> str:
     """Where the page loads the analytics.js library from (ANALYTICS_JS_URL may point at your own copy)."""
-    template = getattr(settings, "ANALYTICS_JS_URL", "") or "{host}/v1/analytics-js/snippet/{writeKey}/analytics.min.js"
+    template = getattr(settings, "ANALYTICS_JS_URL", "") or "{host}/analytics.js/v1/{writeKey}/analytics.min.js"
     return template.replace("{host}", base_url).replace("{writeKey}", write_key)
 
 
 def javascript_snippet(write_key: str, base_url: str) -> str:
-    """The analytics.js loader: queues calls made before the library arrives, loads it asynchronously,
-    and points it at this server (cdnURL) so it fetches /v1/projects/{writeKey}/settings from us and posts
-    events to our /v1 API."""
+    """The analytics.js loader: queues calls made before the library arrives, loads it asynchronously
+    from this server (ingest/analytics_js.py; ANALYTICS_JS_URL overrides), and points it at this server.
+
+    The pointing is `analytics._cdn`, set before the library loads: the standalone build reads its CDN
+    from there (a `cdnURL` load option is ignored by it), then fetches /v1/projects/{writeKey}/settings and
+    its lazy-loaded bundles from that host. The Segment.io apiHost option sends events to our /v1 even
+    before the settings say so."""
     parts = urlsplit(base_url)
     api_host = f"{parts.netloc}{parts.path}/v1"
-    options = {
-        "cdnURL": base_url,
-        "integrations": {"Segment.io": {"apiHost": api_host, "protocol": parts.scheme or "https"}},
-    }
+    options = {"integrations": {"Segment.io": {"apiHost": api_host, "protocol": parts.scheme or "https"}}}
     src = analytics_js_url(base_url, "\" + key + \"")
     return f"""<script>
 (function () {{
@@ -82,6 +83,8 @@ def javascript_snippet(write_key: str, base_url: str) -> str:
     analytics._loadOptions = options;
   }};
   analytics.SNIPPET_VERSION = "4.15.3";
+  // Settings and the library's lazy-loaded code come from this server, not from Segment's CDN.
+  analytics._cdn = {json.dumps(base_url)};
   analytics.load("{write_key}", {json.dumps(options)});
   analytics.page();
 }})();

@@ -1,9 +1,10 @@
 """The tracking API routes (/v1/*). Single calls carry their type in the route; the browser library uses
-one-letter short forms; /v1/import is Segment's alias of batch."""
+one-letter short forms; /v1/import is Segment's alias of batch. Also the browser library itself, at the
+paths Segment's CDN uses (/analytics.js/v1/..., /analytics-next/bundles/...): see ingest/analytics_js.py."""
 
 from django.urls import path, re_path
 
-from . import views
+from . import analytics_js, views
 
 _TYPES = {
     "identify": "identify", "i": "identify",
@@ -22,4 +23,8 @@ urlpatterns = [
     re_path(r"^v1/(?:batch|b|import)/?$", views.batch, name="v1-batch"),
     re_path(r"^v1/m/?$", views.metrics, name="v1-metrics"),
     path("v1/projects/<str:write_key>/settings", views.browser_settings, name="v1-settings"),
+    re_path(r"^analytics\.js/v1/(?P<write_key>[^/]+)/analytics\.min\.js$", analytics_js.analytics_min_js,
+            name="analytics-js"),
+    # <path:...> so that names with slashes (traversal attempts) still reach the view and get its 404 JSON.
+    path("analytics-next/bundles/<path:name>", analytics_js.bundle, name="analytics-js-bundle"),
 ]

@@ -248,6 +248,14 @@ CELERY_BEAT_SCHEDULE["outbox-sweep"] = {
 
 # --- Connections UI ------------------------------------------------------------------------------------
 # Where the JavaScript snippet loads analytics.js from; "{host}" and "{writeKey}" are filled in. Empty:
-# this server's /v1/analytics-js/snippet/{writeKey}/analytics.min.js (serve a copy there, or point this at
-# the copy you host). The loader always passes cdnURL = this server, so settings and events come to us.
+# this server's /analytics.js/v1/{writeKey}/analytics.min.js (served from ANALYTICS_JS_DIR, see below).
+# The snippet always sets analytics._cdn = this server, so settings and events come to us either way.
 ANALYTICS_JS_URL = env.str("ANALYTICS_JS_URL", default="")
+
+# --- Browser library (analytics.js) ---------------------------------------------------------------------
+# The @segment/analytics-next browser build this server serves at /analytics.js/v1/<key>/analytics.min.js
+# and /analytics-next/bundles/* (ingest/analytics_js.py); `make analytics-js` installs it from npm.
+ANALYTICS_JS_DIR = Path(env.str(
+    "ANALYTICS_JS_DIR",
+    default=str(BASE_DIR / "js" / "node_modules" / "@segment" / "analytics-next" / "dist" / "umd"),
+))

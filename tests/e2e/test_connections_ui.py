@@ -142,7 +142,7 @@ def test_add_javascript_source_and_watch_an_event_in_the_live_debugger(
     source = Source.objects.get(name="Production Javascript")
     snippet = page.locator("#snippet-1")
     expect(snippet).to_contain_text(f'analytics.load("{source.write_key}"')
-    expect(snippet).to_contain_text(f'"cdnURL": "{live_server.url}"')
+    expect(snippet).to_contain_text(f'analytics._cdn = "{live_server.url}";')
     shot("11-source-snippet")
 
     page.get_by_role("link", name="Go to the source and its live debugger").click()

@@ -249,7 +249,8 @@ def test_add_javascript_source_shows_the_snippet_with_write_key_and_host(owner_c
     body = response.content.decode()
     assert "Installation Instructions" in body
     assert f'analytics.load(&quot;{source.write_key}&quot;' in body
-    assert "&quot;cdnURL&quot;: &quot;http://testserver&quot;" in body
+    assert "analytics._cdn = &quot;http://testserver&quot;;" in body
+    assert "http://testserver/analytics.js/v1/&quot; + key + &quot;/analytics.min.js" in body
     assert "testserver/v1" in body and "Copy" in body
 
 
@@ -271,7 +272,8 @@ def test_every_source_type_gets_its_real_snippet(owner_client: Client, workspace
 def test_public_url_setting_wins_over_the_request_host(owner_client: Client, js_source: Source, settings: Any) -> None:
     settings.PUBLIC_URL = "https://pipelines.example.com/"
     body = owner_client.get(f"/w/acme/sources/{js_source.id}/setup/").content.decode()
-    assert "&quot;cdnURL&quot;: &quot;https://pipelines.example.com&quot;" in body
+    assert "analytics._cdn = &quot;https://pipelines.example.com&quot;;" in body
+    assert "https://pipelines.example.com/analytics.js/v1/&quot; + key" in body
 
 
 def test_track_api_source_shows_the_api_key_once(owner_client: Client) -> None:
