@@ -30,6 +30,18 @@ def create_source(workspace: Workspace, *, name: str, kind: str) -> tuple[Source
     return source, api_key
 
 
+def update_source(source: Source, *, name: str | None = None, enabled: bool | None = None) -> Source:
+    """Rename or enable/disable a source. Its kind and credentials never change here."""
+    if name is not None:
+        if not name.strip():
+            raise ValidationError({"name": "A source needs a name."})
+        source.name = name.strip()
+    if enabled is not None:
+        source.enabled = enabled
+    source.save()
+    return source
+
+
 def rotate_source_key(source: Source) -> str:
     """Rotate the credential of a source: its write key, or for Track API sources its API key.
     Returns the new secret."""

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, DjangoValidationError):
+        # Services (connections.services, ...) speak Django's ValidationError; the API answers 400 for it.
+        exc = as_drf_validation_error(exc)
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
@@ -35,3 +39,12 @@ def _first_message(data: Any) -> str:
     if isinstance(data, list) and data:
         return _first_message(data[0])
     return str(data)
+
+
+def as_drf_validation_error(exc: DjangoValidationError) -> exceptions.ValidationError:
+    """The same problem as a DRF ValidationError, field errors kept by field name."""
+    if hasattr(exc, "error_dict"):
+        return exceptions.ValidationError(
+            {("non_field_errors" if k == "__all__" else k): v for k, v in exc.message_dict.items()}
+        )
+    return exceptions.ValidationError({"non_field_errors": exc.messages})
