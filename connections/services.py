@@ -155,6 +155,8 @@ def add_action(
         raise ValidationError({"kind": f"{destination.definition.name} has no action {kind!r}."}) from None
     trigger = action_def.default_trigger if trigger is None else trigger
     validate_trigger(trigger)
+    if mapping is not None:
+        validate_action_mapping(mapping)
     position = destination.actions.count()
     return Action.objects.create(
         destination=destination, kind=kind, name=(name or action_def.title).strip(), trigger=trigger,
@@ -166,6 +168,8 @@ def update_action(action: Action, **changes: Any) -> Action:
     """Change name, trigger, mapping, enabled or position of an action."""
     if "trigger" in changes:
         validate_trigger(changes["trigger"])
+    if changes.get("mapping") is not None:
+        validate_action_mapping(changes["mapping"])
     for field in ("name", "trigger", "mapping", "enabled", "position"):
         if field in changes and changes[field] is not None:
             setattr(action, field, changes[field])
@@ -183,3 +187,13 @@ def validate_trigger(trigger: str) -> None:
         parse(trigger)
     except TriggerSyntaxError as exc:
         raise ValidationError({"trigger": str(exc)}) from None
+
+
+def validate_action_mapping(mapping: Any) -> None:
+    """Raise ValidationError({"mapping": message}) when a mapping has a malformed directive."""
+    from destinations.mapping import MappingError, validate_mapping
+
+    try:
+        validate_mapping(mapping)
+    except MappingError as exc:
+        raise ValidationError({"mapping": str(exc)}) from None

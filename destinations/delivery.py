@@ -9,13 +9,24 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
+import time
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
 from .catalog.base import ActionDefinition, BatchResult
+from .counts import add_counts
 from .errors import DeliveryError, PayloadError
 from .http import Exchange
+from .models import DeliveryStatus
 
 log = logging.getLogger(__name__)
 
@@ -97,3 +108,360 @@ def backoff_seconds(attempts: int, retry_after: float | None = None) -> float:
 
 def next_attempt(now: datetime, attempts: int, retry_after: float | None) -> datetime:
     return now + timedelta(seconds=backoff_seconds(attempts, retry_after))
+
+
+# --- running deliveries -------------------------------------------------------------------------------
+#
+# `deliver(ids)` (the task "destinations.deliver") claims the rows with a lease, sends them through the
+# action definition and writes every outcome back in one statement per task. `sweep()` (the periodic
+# task "destinations.sweep") re-enqueues due retries and rows whose task was lost.
+
+
+@dataclass
+class _Row:
+    id: int
+    event_id: int
+    destination_id: int
+    action_id: int | None
+    status: str
+    attempts: int
+    payload: Any
+
+
+@dataclass
+class _Update:
+    id: int
+    status: str
+    attempts: int
+    last_status_code: int | None
+    last_error: str
+    request: Any
+    response: Any
+    next_attempt_at: datetime | None
+
+
+# Per-process circuit breaker: destination id → (monotonic time until which first attempts are held
+# back, the error that opened it). It keeps a dead or slow destination from occupying the first-attempt
+# workers: its new rows go straight to the retry queue, where due retries still probe it.
+_breaker: dict[int, tuple[float, str]] = {}
+BREAKER_MAX_SECONDS = 30.0
+
+
+def reset_breakers() -> None:
+    _breaker.clear()
+
+
+def _lease_seconds() -> float:
+    return max(float(settings.DELIVERY_LEASE_SECONDS),
+               3 * (settings.OUTBOUND_CONNECT_TIMEOUT + settings.OUTBOUND_READ_TIMEOUT) + 10)
+
+
+def _claim(ids: list[int], now: datetime, lease_until: datetime) -> list[_Row]:
+    """Lease the rows among `ids` that are pending/retrying, due and not leased; one UPDATE ... RETURNING.
+    On PostgreSQL a row another worker is updating is re-checked after its lock is released, so two
+    workers never both win it."""
+    if not ids:
+        return []
+    marks = ",".join(["%s"] * len(ids))
+    sql = (
+        "UPDATE destinations_delivery SET locked_until = %s "
+        f"WHERE id IN ({marks}) AND status IN ('pending', 'retrying') "
+        "AND (next_attempt_at IS NULL OR next_attempt_at <= %s) "
+        "AND (locked_until IS NULL OR locked_until < %s) "
+        "RETURNING id, event_id, destination_id, action_id, status, attempts, payload"
+    )
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, [lease_until, *ids, now, now])
+        fetched = cursor.fetchall()
+    rows = []
+    for r in fetched:
+        payload = r[6]
+        if isinstance(payload, (str, bytes)):
+            payload = orjson.loads(payload)
+        rows.append(_Row(r[0], r[1], r[2], r[3], r[4], r[5], payload))
+    rows.sort(key=lambda row: row.id)
+    return rows
+
+
+def _record(exchange: Exchange | None) -> tuple[Any, Any]:
+    if exchange is None:
+        return None, None
+    request = {"method": exchange.method, "url": exchange.url, "headers": exchange.request_headers,
+               "body": exchange.request_body}
+    response = None
+    if exchange.status is not None:
+        response = {"status": exchange.status, "headers": exchange.response_headers,
+                    "body": exchange.response_body, "duration_ms": exchange.duration_ms}
+    return request, response
+
+
+def _destination_level(outcomes: list[ItemOutcome]) -> DeliveryError | None:
+    """The request-level retryable error when a whole chunk failed that way (timeouts, refused
+    connections, 5xx, 429): a sign the destination itself is struggling."""
+    if outcomes and all(o.retryable for o in outcomes):
+        error = outcomes[0].error
+        assert isinstance(error, DeliveryError)
+        return error
+    return None
+
+
+@dataclass
+class DeliverResult:
+    claimed: int = 0
+    delivered: int = 0
+    retrying: int = 0
+    failed: int = 0
+    filtered: int = 0
+    requests: int = 0
+
+
+def deliver(delivery_ids: list[int]) -> DeliverResult:
+    """Send the given Delivery rows that are still pending/retrying and due (others are skipped, so a
+    duplicate task does nothing). Outcomes: delivered; retrying with next_attempt_at (exponential
+    backoff, full jitter, at least Retry-After) while within DELIVERY_RETRY_WINDOW of the event's
+    received_at; failed otherwise or when the error is not retryable; filtered on PayloadError."""
+    from connections.models import Action, Destination
+
+    result = DeliverResult()
+    now = timezone.now()
+    lease_until = now + timedelta(seconds=_lease_seconds())
+    rows = _claim(list(delivery_ids), now, lease_until)
+    result.claimed = len(rows)
+    if not rows:
+        return result
+    groups: dict[tuple[int, int | None], list[_Row]] = defaultdict(list)
+    for row in rows:
+        groups[(row.destination_id, row.action_id)].append(row)
+    destinations = {d.id: d for d in Destination.objects.filter(id__in={r.destination_id for r in rows})}
+    actions = {a.id: a for a in Action.objects.filter(id__in={r.action_id for r in rows if r.action_id})}
+
+    updates: list[_Update] = []
+    for (dest_id, action_id), group in groups.items():
+        destination = destinations.get(dest_id)
+        action = actions.get(action_id) if action_id else None
+        reason = ""
+        if destination is None or action is None:
+            reason = "filtered: the action was deleted"
+        elif not destination.enabled:
+            reason = "filtered: the destination is disabled"
+        elif not action.enabled:
+            reason = "filtered: the action is disabled"
+        if reason:
+            updates.extend(_Update(r.id, DeliveryStatus.FILTERED, r.attempts, None, reason, None, None, None)
+                           for r in group)
+            continue
+        assert destination is not None and action is not None
+        try:
+            action_def = destination.definition.action(action.kind)
+        except KeyError:
+            updates.extend(_Update(r.id, DeliveryStatus.FAILED, r.attempts, None,
+                                   f"Unknown action {action.kind!r} for {destination.kind}", None, None, None)
+                           for r in group)
+            continue
+        updates.extend(_send_group(destination, action_def, group, result))
+
+    _finish(rows, updates, lease_until, result)
+    return result
+
+
+def _send_group(destination: Any, action_def: ActionDefinition, group: list[_Row],
+                result: DeliverResult) -> list[_Update]:
+    settings_ = destination.settings
+    size = batch_size(action_def, settings_)
+    held = _breaker.get(destination.id)
+    held_until = held[0] if held and held[0] > time.monotonic() else None
+    out: list[_Update] = []
+    to_send = []
+    for row in group:
+        if held_until is not None and row.status == DeliveryStatus.PENDING:
+            # first attempts wait in the retry queue while the destination is failing
+            wait = held_until - time.monotonic() + random.uniform(0, BACKOFF_BASE_SECONDS)
+            out.append(_Update(row.id, DeliveryStatus.RETRYING, row.attempts, None,
+                               f"Not attempted yet: the destination is failing ({held[1]})",  # type: ignore[index]
+                               None, None, timezone.now() + timedelta(seconds=wait)))
+        else:
+            to_send.append(row)
+    chunks = [to_send[i:i + size] for i in range(0, len(to_send), size)]
+    tripped = threading.Event()
+
+    def run(chunk: list[_Row]) -> list[ItemOutcome] | None:
+        if tripped.is_set():
+            return None  # the destination just failed at request level: don't pile on
+        outcomes = send_chunk(action_def, settings_, [r.payload or {} for r in chunk], size=size)
+        if _destination_level(outcomes) is not None:
+            tripped.set()
+        return outcomes
+
+    if len(chunks) > 1:
+        with ThreadPoolExecutor(max_workers=min(len(chunks), settings.DELIVERY_SEND_THREADS)) as pool:
+            results = list(pool.map(run, chunks))
+    else:
+        results = [run(c) for c in chunks]
+
+    now = timezone.now()
+    for chunk, outcomes in zip(chunks, results, strict=True):
+        if outcomes is None:
+            for row in chunk:
+                out.append(_Update(row.id, DeliveryStatus.RETRYING, row.attempts, None,
+                                   "Not attempted: another request to this destination just failed",
+                                   None, None, next_attempt(now, row.attempts + 1, None)))
+            continue
+        result.requests += 1 if size > 1 else len(chunk)
+        level = _destination_level(outcomes)
+        if level is not None:
+            hold = min(BREAKER_MAX_SECONDS, max(BACKOFF_BASE_SECONDS, level.retry_after or 0))
+            _breaker[destination.id] = (time.monotonic() + hold, level.message)
+        elif any(o.ok for o in outcomes):
+            _breaker.pop(destination.id, None)
+        records: dict[int, tuple[Any, Any]] = {}
+        for row, outcome in zip(chunk, outcomes, strict=True):
+            key = id(outcome.exchange)
+            if key not in records:
+                records[key] = _record(outcome.exchange)
+            request, response = records[key]
+            status_code = outcome.exchange.status if outcome.exchange is not None else None
+            attempts = row.attempts + 1
+            error = outcome.error
+            if error is None:
+                out.append(_Update(row.id, DeliveryStatus.DELIVERED, attempts, status_code, "", request, response,
+                                   None))
+            elif isinstance(error, PayloadError):
+                out.append(_Update(row.id, DeliveryStatus.FILTERED, attempts, status_code, f"filtered: {error}",
+                                   request, response, None))
+            elif isinstance(error, DeliveryError) and error.retryable:
+                out.append(_Update(row.id, DeliveryStatus.RETRYING, attempts, error.status or status_code,
+                                   error.message, request, response,
+                                   next_attempt(now, attempts, error.retry_after)))
+            else:
+                message = error.message if isinstance(error, DeliveryError) else str(error)
+                code = error.status if isinstance(error, DeliveryError) else None
+                out.append(_Update(row.id, DeliveryStatus.FAILED, attempts, code or status_code, message,
+                                   request, response, None))
+    return out
+
+
+def _apply_window(rows: list[_Row], updates: list[_Update], now: datetime) -> None:
+    """Turn retries whose event is older than DELIVERY_RETRY_WINDOW into failures; clamp the others so
+    the last attempt happens when the window closes."""
+    from ingest.models import Event
+
+    retrying = [u for u in updates if u.status == DeliveryStatus.RETRYING]
+    if not retrying:
+        return
+    event_of = {r.id: r.event_id for r in rows}
+    received = dict(Event.objects.filter(id__in={event_of[u.id] for u in retrying})
+                    .values_list("id", "received_at"))
+    window = timedelta(seconds=settings.DELIVERY_RETRY_WINDOW)
+    for u in retrying:
+        received_at = received.get(event_of[u.id])
+        if received_at is None:
+            continue
+        deadline = received_at + window
+        if now >= deadline:
+            u.status = DeliveryStatus.FAILED
+            hours = settings.DELIVERY_RETRY_WINDOW / 3600
+            u.last_error = f"Gave up: the retry window ({hours:g} h) ran out. Last error: {u.last_error}"
+            u.next_attempt_at = None
+        elif u.next_attempt_at is not None and u.next_attempt_at > deadline:
+            u.next_attempt_at = deadline
+
+
+def _finish(rows: list[_Row], updates: list[_Update], lease_until: datetime, result: DeliverResult) -> None:
+    """Write every outcome of this task in one statement (plus the per-minute counts), guarded by the
+    lease: if it ran out and another worker took a row over, that worker's outcome wins."""
+    now = timezone.now()
+    _apply_window(rows, updates, now)
+    dest_of = {r.id: r.destination_id for r in rows}
+    minute = now.replace(second=0, microsecond=0)
+    counts: dict[tuple[int, datetime], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for u in updates:
+        counts[(dest_of[u.id], minute)][u.status] += 1
+        setattr(result, u.status, getattr(result, u.status) + 1)
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            _write_postgres(updates, lease_until, now)
+        else:
+            _write_portable(updates, lease_until, now)
+        add_counts(counts)
+
+
+def _dump(value: Any) -> str | None:
+    return None if value is None else orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+def _write_postgres(updates: list[_Update], lease_until: datetime, now: datetime) -> None:
+    if not updates:
+        return
+    params: list[Any] = []
+    dumped: dict[int, str | None] = {}
+    for u in updates:
+        # rows of one batch share their request/response objects: serialize each once
+        for obj in (u.request, u.response):
+            if id(obj) not in dumped:
+                dumped[id(obj)] = _dump(obj)
+        params.extend((u.id, u.status, u.attempts, u.last_status_code, u.last_error, dumped[id(u.request)],
+                       dumped[id(u.response)], u.next_attempt_at))
+    values = ", ".join(["(%s::bigint, %s, %s::integer, %s::integer, %s, %s::jsonb, %s::jsonb, %s::timestamptz)"]
+                       * len(updates))
+    sql = (
+        "UPDATE destinations_delivery AS d SET status = v.status, attempts = v.attempts, "
+        "last_status_code = v.code, last_error = v.error, request = v.request, response = v.response, "
+        "next_attempt_at = v.next_at, locked_until = NULL, enqueued_at = NULL, updated_at = %s "
+        f"FROM (VALUES {values}) AS v(id, status, attempts, code, error, request, response, next_at) "
+        "WHERE d.id = v.id AND d.locked_until = %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [now, *params, lease_until])
+
+
+def _write_portable(updates: list[_Update], lease_until: datetime, now: datetime) -> None:
+    """SQLite (embedded mode): one UPDATE per distinct outcome; batches share one."""
+    from .models import Delivery
+
+    grouped: dict[tuple[Any, ...], list[int]] = defaultdict(list)
+    values: dict[tuple[Any, ...], _Update] = {}
+    for u in updates:
+        key = (u.status, u.attempts, u.last_status_code, u.last_error, id(u.request), id(u.response),
+               u.next_attempt_at)
+        grouped[key].append(u.id)
+        values[key] = u
+    for key, ids in grouped.items():
+        u = values[key]
+        Delivery.objects.filter(id__in=ids, locked_until=lease_until).update(
+            status=u.status, attempts=u.attempts, last_status_code=u.last_status_code, last_error=u.last_error,
+            request=u.request, response=u.response, next_attempt_at=u.next_attempt_at, locked_until=None,
+            enqueued_at=None, updated_at=now,
+        )
+
+
+def sweep(*, limit: int = 5000) -> int:
+    """Enqueue (on the "retries" queue) rows that are due and have no live task: retries whose
+    next_attempt_at has come, and pending rows whose task never ran within DELIVERY_LOST_TASK_GRACE
+    seconds (a killed worker, a wiped broker) or whose lease ran out. Returns the number of rows."""
+    from django.db.models import Q
+
+    from .fanout import enqueue_deliveries
+    from .models import Delivery
+
+    now = timezone.now()
+    lost_before = now - timedelta(seconds=settings.DELIVERY_LOST_TASK_GRACE)
+    with transaction.atomic():
+        due = list(
+            Delivery.objects.select_for_update(skip_locked=True)
+            .filter(status__in=[DeliveryStatus.PENDING, DeliveryStatus.RETRYING])
+            .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+            .filter(Q(locked_until__isnull=True) | Q(locked_until__lt=now))
+            .filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=lost_before))
+            .order_by("next_attempt_at", "id")
+            .values_list("id", "destination_id", "action_id")[:limit]
+        )
+        if not due:
+            return 0
+        Delivery.objects.filter(id__in=[d[0] for d in due]).update(enqueued_at=now)
+        groups: dict[tuple[int, int | None], list[int]] = defaultdict(list)
+        for row_id, dest_id, action_id in due:
+            groups[(dest_id, action_id)].append(row_id)
+        step = settings.DELIVERY_TASK_SIZE
+        tasks = [(ids[i:i + step], "retries") for ids in groups.values() for i in range(0, len(ids), step)]
+        transaction.on_commit(lambda: enqueue_deliveries(tasks))
+    return len(due)

@@ -428,9 +428,19 @@ def validate_mapping(mapping: Any) -> None:
     _validate(mapping, "", 0)
 
 
+@functools.lru_cache(maxsize=2048)
+def _validated(serialized: bytes) -> None:
+    _validate(orjson.loads(serialized), "", 0)
+
+
 def resolve(mapping: Any, event: Any) -> Any:
     """Evaluate `mapping` against `event`. Undefined object keys / array items are dropped; a mapping
-    that is undefined as a whole returns UNDEFINED (falsy). Raises MappingError for bad directives."""
+    that is undefined as a whole returns UNDEFINED (falsy). Raises MappingError for bad directives
+    (each distinct mapping is validated once, then remembered)."""
+    try:
+        _validated(orjson.dumps(mapping, option=orjson.OPT_NON_STR_KEYS))
+    except orjson.JSONEncodeError:
+        _validate(mapping, "", 0)
     try:
         return _resolve(mapping, event, "", 0)
     # A malformed directive argument caught late (a saved mapping that skipped validate_mapping): a

@@ -10,6 +10,7 @@ from pipelines.models import Workspace
 
 
 class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
     DELIVERED = "delivered", "Delivered"
     RETRYING = "retrying", "Retrying"
     FAILED = "failed", "Failed"
@@ -32,6 +33,13 @@ class Delivery(models.Model):
     request = models.JSONField(null=True, blank=True)
     response = models.JSONField(null=True, blank=True)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # The mapped payload, fixed at fan-out: every attempt sends exactly this (null for filtered rows).
+    payload = models.JSONField(null=True, blank=True)
+    # Lease: a worker sending this row holds it until then; a dead worker's lease simply runs out.
+    locked_until = models.DateTimeField(null=True, blank=True)
+    # When a task carrying this row was last put on the broker; the sweep re-enqueues rows whose task
+    # seems lost (never ran within the grace period: a killed worker, a wiped broker).
+    enqueued_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -41,6 +49,10 @@ class Delivery(models.Model):
             models.Index(fields=["destination", "status", "-updated_at"], name="delivery_dest_status"),
             models.Index(fields=["destination", "message_id"], name="delivery_dest_message"),
             models.Index(fields=["event"], name="delivery_event"),
+            models.Index(
+                fields=["next_attempt_at"], name="delivery_due",
+                condition=models.Q(status__in=["pending", "retrying"]),
+            ),
         ]
 
     def __str__(self) -> str:

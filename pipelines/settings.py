@@ -198,6 +198,34 @@ LOGGING = {
 if not DEBUG and SECRET_KEY.startswith("dev-insecure") and env.bool("REQUIRE_SECRET_KEY", default=False):
     raise ImproperlyConfigured("SECRET_KEY must be set in production (REQUIRE_SECRET_KEY is on).")
 
+# --- Delivery engine (destinations/fanout.py, destinations/delivery.py) ----------------------------------
+# Worker layout: `celery -A pipelines worker -Q celery,deliveries` for fan-out and first attempts, and
+# at least one `celery -A pipelines worker -Q retries` so retries never hold up first attempts (a single
+# worker consuming all three queues also works: CELERY_WORKER_QUEUES).
+DELIVERY_SWEEP_INTERVAL = env.float("DELIVERY_SWEEP_INTERVAL", default=5.0)
+# A pending row whose task has not run this long is presumed lost (killed worker, wiped broker).
+DELIVERY_LOST_TASK_GRACE = env.int("DELIVERY_LOST_TASK_GRACE", default=60)
+# How long a worker holds the rows it is sending (at least 3 × the outbound timeouts).
+DELIVERY_LEASE_SECONDS = env.int("DELIVERY_LEASE_SECONDS", default=120)
+# Rows per delivery task for one-event-per-request actions (batching actions: at least one batch).
+DELIVERY_TASK_SIZE = env.int("DELIVERY_TASK_SIZE", default=100)
+# Requests one delivery task sends concurrently to its destination.
+DELIVERY_SEND_THREADS = env.int("DELIVERY_SEND_THREADS", default=8)
+# Seconds a worker caches a source's routing (connections, destinations, actions).
+DELIVERY_ROUTING_TTL = env.float("DELIVERY_ROUTING_TTL", default=5.0)
+CELERY_BEAT_SCHEDULE["delivery-retries"] = {
+    "task": "destinations.sweep",
+    "schedule": DELIVERY_SWEEP_INTERVAL,
+    "options": {"queue": "retries", "expires": DELIVERY_SWEEP_INTERVAL * 2},
+}
+CELERY_TASK_ROUTES = {
+    "destinations.fan_out": {"queue": "celery"},
+    "destinations.deliver": {"queue": "deliveries"},
+    "destinations.sweep": {"queue": "retries"},
+}
+# Declared so a worker started without -Q consumes all three queues (and the test worker does too).
+CELERY_TASK_QUEUES = {name: {"exchange": name, "routing_key": name} for name in CELERY_WORKER_QUEUES.split(",")}
+
 # --- Security (reliability) -------------------------------------------------------------------------
 # Production sets (see docs/reliability.md): DEBUG=false, SECRET_KEY, FIELD_ENCRYPTION_KEY, ALLOWED_HOSTS,
 # SECURE_SSL_REDIRECT=true (or BEHIND_TLS_PROXY=true behind a TLS-terminating proxy), SECURE_HSTS_SECONDS,

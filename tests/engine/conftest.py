@@ -22,6 +22,16 @@ def _allow_loopback(settings: Any) -> None:
     settings.OUTBOUND_ALLOW_PRIVATE = True
 
 
+@pytest.fixture(autouse=True)
+def _fresh_engine_state() -> None:
+    """Routing caches and circuit breakers are per process; start every test without them."""
+    from destinations.delivery import reset_breakers
+    from destinations.fanout import clear_routing_cache
+
+    clear_routing_cache()
+    reset_breakers()
+
+
 @pytest.fixture
 def source(workspace: Workspace) -> Source:
     src, _ = services.create_source(workspace, name="Website", kind="javascript")

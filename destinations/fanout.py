@@ -1,0 +1,247 @@
+"""Fan-out: turn stored events into Delivery rows, one per event × matching action.
+
+`fan_out(event_ids)` is what the Celery task "destinations.fan_out" runs. In ONE transaction it claims the
+events still undispatched (rows locked with SKIP LOCKED on PostgreSQL, so two workers never fan out the
+same event), evaluates every enabled action of every enabled cloud-mode destination connected to the
+event's source, maps the payloads, inserts the Delivery rows (pending with their payload, or filtered
+with the reason) and sets Event.dispatched_at. Only after that commit are the delivery tasks enqueued,
+grouped by (destination, action). If the broker loses them, the rows stay pending and the sweep
+(destinations.sweep) re-enqueues them: nothing acknowledged is lost, at worst delayed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from connections.models import Action, Connection, DestinationMode
+from ingest.models import Event
+
+from .catalog import get_definition
+from .catalog.base import ActionDefinition
+from .counts import add_counts
+from .delivery import batch_size
+from .errors import PayloadError
+from .mapping import MappingError, apply_fields
+from .models import DeliveryStatus
+from .triggers import Trigger, TriggerSyntaxError, parse
+
+log = logging.getLogger(__name__)
+
+NO_MATCH = "filtered: no matching action"
+
+
+@dataclass(frozen=True)
+class RouteAction:
+    id: int
+    name: str
+    trigger: Trigger | None  # None: the stored trigger does not parse, so it never matches
+    mapping: Any
+    definition: ActionDefinition
+    batch_size: int
+
+
+@dataclass(frozen=True)
+class Route:
+    destination_id: int
+    actions: tuple[RouteAction, ...]
+
+
+_routes: dict[int, tuple[float, list[Route]]] = {}
+_routes_lock = threading.Lock()
+
+
+def clear_routing_cache() -> None:
+    with _routes_lock:
+        _routes.clear()
+
+
+def routes_for(source_id: int) -> list[Route]:
+    """The enabled cloud-mode destinations connected to a source and their enabled actions, cached for
+    DELIVERY_ROUTING_TTL seconds per process (a change to actions takes effect within that delay)."""
+    now = time.monotonic()
+    cached = _routes.get(source_id)
+    if cached and cached[0] > now:
+        return cached[1]
+    routes: list[Route] = []
+    connections = (
+        Connection.objects.filter(
+            source_id=source_id, enabled=True, destination__enabled=True, destination__mode=DestinationMode.CLOUD
+        )
+        .select_related("destination")
+        .order_by("destination_id")
+    )
+    destinations = {c.destination_id: c.destination for c in connections}
+    actions_by_dest: dict[int, list[Action]] = defaultdict(list)
+    for action in Action.objects.filter(destination_id__in=destinations, enabled=True).order_by("position", "id"):
+        actions_by_dest[action.destination_id].append(action)
+    for dest_id, destination in destinations.items():
+        try:
+            definition = get_definition(destination.kind)
+        except KeyError:
+            log.error("destination %s has unknown kind %r; skipped", dest_id, destination.kind)
+            continue
+        route_actions = []
+        for action in actions_by_dest.get(dest_id, []):
+            try:
+                action_def = definition.action(action.kind)
+            except KeyError:
+                log.error("action %s has unknown kind %r; skipped", action.id, action.kind)
+                continue
+            try:
+                trigger: Trigger | None = parse(action.trigger)
+            except TriggerSyntaxError:
+                trigger = None
+            # the batch size only depends on non-secret settings (config): no need to decrypt here
+            size = batch_size(action_def, destination.config)
+            route_actions.append(RouteAction(action.id, action.name, trigger, action.mapping, action_def, size))
+        routes.append(Route(dest_id, tuple(route_actions)))
+    with _routes_lock:
+        _routes[source_id] = (now + settings.DELIVERY_ROUTING_TTL, routes)
+    return routes
+
+
+@dataclass
+class _NewRow:
+    workspace_id: int
+    event_id: int
+    destination_id: int
+    action_id: int | None
+    message_id: str
+    status: str
+    last_error: str
+    payload: Any
+
+
+_COLUMNS = (
+    "workspace_id", "event_id", "destination_id", "action_id", "message_id", "status", "attempts",
+    "last_error", "payload", "created_at", "updated_at", "enqueued_at",
+)
+_INSERT_CHUNK = 1000
+
+
+def _insert(rows: list[_NewRow], now: datetime) -> list[tuple[int, str, int, int | None]]:
+    """Insert rows with one multi-row INSERT per 1000; return (id, status, destination_id, action_id)."""
+    out: list[tuple[int, str, int, int | None]] = []
+    json_cast = "::jsonb" if connection.vendor == "postgresql" else ""
+    placeholder = "(" + ",".join(f"%s{json_cast}" if c == "payload" else "%s" for c in _COLUMNS) + ")"
+    for start in range(0, len(rows), _INSERT_CHUNK):
+        chunk = rows[start:start + _INSERT_CHUNK]
+        params: list[Any] = []
+        for r in chunk:
+            pending = r.status == DeliveryStatus.PENDING
+            params.extend((
+                r.workspace_id, r.event_id, r.destination_id, r.action_id, r.message_id, r.status, 0,
+                r.last_error,
+                orjson.dumps(r.payload, option=orjson.OPT_NON_STR_KEYS).decode() if r.payload is not None else None,
+                now, now, now if pending else None,
+            ))
+        sql = (
+            f"INSERT INTO destinations_delivery ({', '.join(_COLUMNS)}) VALUES "
+            f"{', '.join([placeholder] * len(chunk))} RETURNING id, status, destination_id, action_id"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            out.extend(cursor.fetchall())
+    return out
+
+
+def _route_event(event: Event, routes: list[Route], rows: list[_NewRow]) -> None:
+    body = event.payload if isinstance(event.payload, dict) else {}
+    for route in routes:
+        matched = False
+        for ra in route.actions:
+            if ra.trigger is None or not ra.trigger.matches(body):
+                continue
+            matched = True
+            status, error, payload = DeliveryStatus.PENDING, "", None
+            try:
+                payload = apply_fields(ra.definition, ra.mapping, body)
+            except PayloadError as exc:
+                status, error = DeliveryStatus.FILTERED, f"filtered: {exc}"
+            except MappingError as exc:
+                # a broken saved mapping is the user's to fix; show it as a failure, never retry it
+                status, error = DeliveryStatus.FAILED, f"Mapping error in {ra.name!r}: {exc}"
+            rows.append(_NewRow(event.workspace_id, event.id, route.destination_id, ra.id, event.message_id,
+                                status, error, payload))
+        if not matched:
+            rows.append(_NewRow(event.workspace_id, event.id, route.destination_id, None, event.message_id,
+                                DeliveryStatus.FILTERED, NO_MATCH, None))
+
+
+@dataclass
+class FanOutResult:
+    events: int = 0
+    pending: int = 0
+    filtered: int = 0
+    failed: int = 0
+    tasks: int = 0
+
+
+def fan_out(event_ids: list[int]) -> FanOutResult:
+    """Create the Delivery rows for the events among `event_ids` not yet dispatched (see module doc).
+    Safe to run any number of times for the same ids: already dispatched events are skipped."""
+    result = FanOutResult()
+    now = timezone.now()
+    groups: dict[tuple[int, int], list[int]] = defaultdict(list)
+    sizes: dict[tuple[int, int], int] = {}
+    with transaction.atomic():
+        events = list(
+            Event.objects.select_for_update(skip_locked=True)
+            .filter(id__in=list(event_ids), dispatched_at__isnull=True)
+            .only("id", "workspace_id", "source_id", "message_id", "payload")
+            .order_by("id")
+        )
+        if not events:
+            return result
+        rows: list[_NewRow] = []
+        for event in events:
+            routes = routes_for(event.source_id)
+            for route in routes:
+                for ra in route.actions:
+                    sizes[(route.destination_id, ra.id)] = ra.batch_size
+            _route_event(event, routes, rows)
+        counts: dict[tuple[int, datetime], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        minute = now.replace(second=0, microsecond=0)
+        for row_id, status, dest_id, action_id in _insert(rows, now):
+            if status == DeliveryStatus.PENDING:
+                groups[(dest_id, action_id)].append(row_id)
+                result.pending += 1
+            else:
+                counts[(dest_id, minute)][status] += 1
+                result.filtered += status == DeliveryStatus.FILTERED
+                result.failed += status == DeliveryStatus.FAILED
+        Event.objects.filter(id__in=[e.id for e in events]).update(dispatched_at=now)
+        add_counts(counts)
+        result.events = len(events)
+        tasks = [(ids[i:i + step], "deliveries")
+                 for key, ids in groups.items()
+                 for step in [max(settings.DELIVERY_TASK_SIZE, sizes.get(key, 1))]
+                 for i in range(0, len(ids), step)]
+        result.tasks = len(tasks)
+        transaction.on_commit(lambda: enqueue_deliveries(tasks))
+    return result
+
+
+def enqueue_deliveries(tasks: list[tuple[list[int], str]]) -> bool:
+    """Send "destinations.deliver" tasks. Never raises: on broker trouble the rows stay pending and the
+    sweep re-enqueues them after DELIVERY_LOST_TASK_GRACE seconds."""
+    from pipelines.celery import app
+
+    try:
+        for ids, queue in tasks:
+            app.send_task("destinations.deliver", args=[ids], queue=queue, retry=False)
+    except Exception:  # any broker failure: the rows are safe in the database
+        log.warning("broker unavailable; %d delivery tasks left for the sweep", len(tasks), exc_info=True)
+        return False
+    return True

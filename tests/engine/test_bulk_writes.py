@@ -1,0 +1,91 @@
+"""The hot path writes in bulk: a delivery task claims its rows in one statement and records every
+outcome in one statement, however many requests it sent; per-item batch errors touch only their items."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from pytest_httpserver import HTTPServer
+
+from destinations import delivery, fanout
+from destinations.catalog.base import ActionDefinition, ActionField, BatchResult
+from destinations.delivery import send_chunk
+from destinations.errors import DeliveryError
+from destinations.http import Exchange
+from destinations.models import Delivery
+
+TRACK = {"type": "track", "event": "Viewed", "userId": "u-1"}
+
+
+def _delivery_writes(ctx: CaptureQueriesContext) -> list[str]:
+    return [q["sql"] for q in ctx.captured_queries
+            if q["sql"].startswith(("UPDATE destinations_delivery", 'UPDATE "destinations_delivery"'))]
+
+
+def test_five_single_requests_are_recorded_in_one_write(make_webhook: Callable[..., Any], store: Callable[..., Any],
+                                                        httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/hook").respond_with_data("ok")
+    destination = make_webhook()
+    events = store(*({**TRACK, "messageId": f"bulk-{i}"} for i in range(5)))
+    fanout.fan_out([e.id for e in events])
+    ids = list(Delivery.objects.filter(destination=destination).values_list("id", flat=True))
+
+    with CaptureQueriesContext(connection) as ctx:
+        result = delivery.deliver(ids)
+    assert result.delivered == 5
+    assert result.requests == 5
+    assert len(httpserver.log) == 5
+    writes = _delivery_writes(ctx)
+    assert len(writes) == 2, writes  # the claim, and one statement recording all five outcomes
+    assert set(Delivery.objects.filter(id__in=ids).values_list("status", "attempts")) == {("delivered", 1)}
+    bodies = {json.loads(r[0].data)["messageId"] for r in httpserver.log}
+    assert bodies == {f"bulk-{i}" for i in range(5)}
+
+
+def test_fan_out_inserts_all_rows_in_one_statement(make_webhook: Callable[..., Any],
+                                                   store: Callable[..., Any]) -> None:
+    make_webhook("/a")
+    make_webhook("/b")
+    events = store(*({**TRACK, "messageId": f"fo-{i}"} for i in range(10)))
+    with CaptureQueriesContext(connection) as ctx:
+        result = fanout.fan_out([e.id for e in events])
+    assert (result.events, result.pending, result.tasks) == (10, 20, 2)
+    inserts = [q for q in ctx.captured_queries if q["sql"].startswith("INSERT INTO destinations_delivery")]
+    assert len(inserts) == 1
+    assert fanout.fan_out([e.id for e in events]).events == 0
+    assert Delivery.objects.count() == 20
+
+
+def _exchange() -> Exchange:
+    return Exchange(method="POST", url="http://x", request_headers={}, request_body="[]", status=207)
+
+
+def test_per_item_batch_errors_apply_to_their_items_only() -> None:
+    failures = {1: DeliveryError("item too big", retryable=False, status=400),
+                2: DeliveryError("try later", retryable=True, status=503)}
+    action = ActionDefinition(
+        key="batchy", title="Batchy", description="", default_trigger='type = "track"',
+        fields=(ActionField("data", "Data", "object"),),
+        perform=lambda settings, payload: _exchange(),
+        perform_batch=lambda settings, payloads: BatchResult(exchange=_exchange(), item_errors=failures),
+        batch_size=10,
+    )
+    outcomes = send_chunk(action, {}, [{"data": i} for i in range(4)], size=10)
+    assert [o.ok for o in outcomes] == [True, False, False, True]
+    assert [o.retryable for o in outcomes] == [False, False, True, False]
+    assert all(o.exchange is not None and o.exchange.status == 207 for o in outcomes)
+
+
+def test_a_crashing_catalog_entry_is_retried_not_lost() -> None:
+    def explode(settings: dict, payload: dict) -> Exchange:
+        raise KeyError("oops")
+
+    action = ActionDefinition(key="boom", title="Boom", description="", default_trigger="", fields=(),
+                              perform=explode)
+    [outcome] = send_chunk(action, {}, [{}], size=1)
+    assert outcome.retryable
+    assert "Internal error in boom" in str(outcome.error)

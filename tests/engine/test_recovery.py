@@ -1,0 +1,65 @@
+"""Recovery: a delivery task the broker lost (Redis restarted empty, a worker killed) only delays the
+delivery; the sweep finds the row and enqueues it again."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.utils import timezone
+from pytest_httpserver import HTTPServer
+
+from destinations import delivery, fanout
+from destinations.models import Delivery
+from ingest.models import Event
+from tests.helpers import wait_for
+
+TRACK = {"type": "track", "event": "Signed Up", "userId": "u-9", "messageId": "lost-1"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_wiped_broker_only_delays_delivery(request: pytest.FixtureRequest, make_webhook: Callable[..., Any],
+                                             httpserver: HTTPServer, source: Any) -> None:
+    httpserver.expect_request("/hook").respond_with_data("ok")
+    make_webhook()
+    event = Event.objects.create(workspace=source.workspace, source=source, message_id="lost-1", type="track",
+                                 payload=TRACK, received_at=timezone.now())
+    fanout.fan_out([event.id])  # commits the rows and enqueues their task; no worker is running yet
+    [row] = Delivery.objects.filter(event=event)
+    assert row.status == "pending"
+
+    request.getfixturevalue("celery_worker")  # purges the queues first: the broker lost the task
+    assert delivery.sweep() == 0  # within the grace period its task may still be on its way
+    assert Delivery.objects.get(id=row.id).status == "pending"
+
+    Delivery.objects.filter(id=row.id).update(enqueued_at=timezone.now() - timedelta(seconds=61))
+    assert delivery.sweep() == 1
+    wait_for(lambda: Delivery.objects.filter(id=row.id, status="delivered").exists(), what="the recovered delivery")
+    assert len(httpserver.log) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_expired_lease_lets_another_worker_take_the_row(request: pytest.FixtureRequest,
+                                                           make_webhook: Callable[..., Any],
+                                                           httpserver: HTTPServer, source: Any) -> None:
+    """A worker that claimed rows and died (SIGKILL) leaves a lease; until it runs out nobody else sends
+    the rows, after it they are swept and delivered."""
+    httpserver.expect_request("/hook").respond_with_data("ok")
+    make_webhook()
+    event = Event.objects.create(workspace=source.workspace, source=source, message_id="lease-1", type="track",
+                                 payload={**TRACK, "messageId": "lease-1"}, received_at=timezone.now())
+    fanout.fan_out([event.id])
+    [row] = Delivery.objects.filter(event=event)
+    now = timezone.now()
+    Delivery.objects.filter(id=row.id).update(locked_until=now + timedelta(minutes=2),
+                                              enqueued_at=now - timedelta(minutes=5))
+    assert delivery.deliver([row.id]).claimed == 0  # leased by the "dead" worker
+    assert delivery.sweep() == 0
+
+    request.getfixturevalue("celery_worker")
+    Delivery.objects.filter(id=row.id).update(locked_until=now - timedelta(seconds=1))
+    assert delivery.sweep() == 1
+    wait_for(lambda: Delivery.objects.filter(id=row.id, status="delivered").exists(), what="the delivery")
+    assert len(httpserver.log) == 1
