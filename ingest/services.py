@@ -3,16 +3,20 @@
 `store_events` is the one way events enter the database (the /v1 API and the Track API sources both
 call it): one multi-row INSERT ... ON CONFLICT (source_id, message_id) DO NOTHING per request, inside the
 caller's transaction; after commit the new ids are enqueued for fan-out. If the broker is down the
-events stay with dispatched_at empty and the outbox sweep dispatches them later.
+events stay with dispatched_at empty and the outbox sweep (ingest.outbox) dispatches them later.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Sequence
+from typing import Any
 
 import orjson
+from django.conf import settings
 from django.db import connection, transaction
 
 from connections.models import Source
@@ -50,13 +54,46 @@ def store_events(source: Source, messages: Sequence[dict[str, Any]], received_at
     return ids
 
 
-def dispatch(event_ids: list[int]) -> bool:
-    """Enqueue one fan-out task for these events. Never raises: on broker trouble the sweep catches up."""
+class _BrokerBreaker:
+    """Remembers a failed publish so the next requests skip the broker for a while.
+
+    Without it every request would wait for the broker's connect timeouts (redis-py retries a refused
+    connection for about two seconds) while it is down. Skipped events are safe: the sweep sends them.
+    """
+
+    def __init__(self) -> None:
+        self._open_until = 0.0
+        self._lock = threading.Lock()
+
+    def is_open(self) -> bool:
+        return time.monotonic() < self._open_until
+
+    def trip(self) -> None:
+        with self._lock:
+            self._open_until = time.monotonic() + float(getattr(settings, "INGEST_BROKER_BACKOFF_SECONDS", 5.0))
+
+    def reset(self) -> None:
+        self._open_until = 0.0
+
+
+broker_breaker = _BrokerBreaker()
+
+
+def dispatch(event_ids: list[int], *, force: bool = False) -> bool:
+    """Enqueue one fan-out task for these events; True when the broker took it. Never raises.
+
+    After a broker failure, publishing is skipped for INGEST_BROKER_BACKOFF_SECONDS (the events stay
+    undispatched for the outbox sweep) unless `force` is given, as the sweep itself does.
+    """
     from pipelines.celery import app
 
+    if not force and broker_breaker.is_open():
+        return False
     try:
         app.send_task(FAN_OUT_TASK, args=[event_ids], retry=False)
-    except Exception:  # noqa: BLE001 - any broker failure; the events are safe in the database
+    except Exception:
+        broker_breaker.trip()
         log.warning("broker unavailable; %d events left for the outbox sweep", len(event_ids), exc_info=True)
         return False
+    broker_breaker.reset()
     return True

@@ -226,6 +226,21 @@ CELERY_TASK_ROUTES = {
 # Declared so a worker started without -Q consumes all three queues (and the test worker does too).
 CELERY_TASK_QUEUES = {name: {"exchange": name, "routing_key": name} for name in CELERY_WORKER_QUEUES.split(",")}
 
+# --- Ingest ---------------------------------------------------------------------------------------------
+# Write key → source lookups are cached per process for this long (hits and misses).
+INGEST_KEY_CACHE_SECONDS = env.float("INGEST_KEY_CACHE_SECONDS", default=10.0)
+# After a failed publish, requests skip the broker for this long (the outbox sweep sends their events).
+INGEST_BROKER_BACKOFF_SECONDS = env.float("INGEST_BROKER_BACKOFF_SECONDS", default=5.0)
+if not CELERY_BROKER_URL.startswith("filesystem://"):
+    # A publish must fail fast, not hang, when the broker is unreachable: bound the TCP connect
+    # (redis-py's default is none at all) so an ingest request never waits long on the broker.
+    CELERY_BROKER_TRANSPORT_OPTIONS.setdefault("socket_connect_timeout", CELERY_BROKER_CONNECTION_TIMEOUT)
+CELERY_BEAT_SCHEDULE["outbox-sweep"] = {
+    "task": "ingest.outbox_sweep",
+    "schedule": OUTBOX_SWEEP_INTERVAL,
+    "options": {"expires": OUTBOX_SWEEP_INTERVAL},
+}
+
 # --- Security (reliability) -------------------------------------------------------------------------
 # Production sets (see docs/reliability.md): DEBUG=false, SECRET_KEY, FIELD_ENCRYPTION_KEY, ALLOWED_HOSTS,
 # SECURE_SSL_REDIRECT=true (or BEHIND_TLS_PROXY=true behind a TLS-terminating proxy), SECURE_HSTS_SECONDS,

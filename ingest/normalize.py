@@ -1,0 +1,96 @@
+"""Normalization of validated messages into the form we store and fan out.
+
+Contract of `normalize` (input already passed validation.message_errors):
+- `type` set (from the route for single calls); `messageId` kept, or a new uuid4 when missing;
+- `receivedAt` is ours; the client's time is kept as `originalTimestamp`, and `timestamp` is corrected for
+  the device clock's skew: `receivedAt − (sentAt − originalTimestamp)` when a `sentAt` is known (event or
+  batch level), the client time as-is without one, `receivedAt` when the client gave no time at all;
+- a client time that does not parse is treated as absent (dropped);
+- all of those as ISO-8601 UTC with milliseconds and `Z`;
+- batch-level `context` / `integrations` merged under each message's own (the message's keys win);
+- `context.ip` filled with the request's client address unless the message has one;
+- `writeKey` removed (it is a credential, and it is not part of the event).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from . import timestamps
+
+
+class Envelope:
+    """What a request contributes to every message in it."""
+
+    __slots__ = ("context", "integrations", "ip", "received_at", "received_iso", "sent_at")
+
+    def __init__(
+        self,
+        received_at: datetime,
+        ip: str,
+        context: dict[str, Any] | None = None,
+        integrations: dict[str, Any] | None = None,
+        sent_at: str | None = None,
+    ) -> None:
+        self.received_at = received_at
+        self.received_iso = timestamps.format_utc(received_at)
+        self.ip = ip
+        self.context = context or None
+        self.integrations = integrations or None
+        self.sent_at = timestamps.parse(sent_at) if sent_at else None
+
+
+def normalize(message: dict[str, Any], type_: str | None, envelope: Envelope) -> dict[str, Any]:
+    """Return the stored form of `message` (a new dict; the input is not modified)."""
+    out = dict(message)
+    out.pop("writeKey", None)
+    if type_ is not None:
+        out["type"] = type_
+    message_id = out.get("messageId")
+    if message_id is None or message_id == "":
+        out["messageId"] = str(uuid.uuid4())
+    elif not isinstance(message_id, str):
+        out["messageId"] = str(message_id)
+    for field in ("userId", "anonymousId", "previousId", "groupId"):
+        value = out.get(field)
+        if value is not None and not isinstance(value, str):
+            out[field] = str(value)
+
+    context = out.get("context")
+    if envelope.context:
+        context = {**envelope.context, **context} if context else dict(envelope.context)
+    else:
+        context = dict(context) if context else {}
+    if not context.get("ip") and envelope.ip:
+        context["ip"] = envelope.ip
+    out["context"] = context
+    if envelope.integrations:
+        integrations = out.get("integrations")
+        out["integrations"] = {**envelope.integrations, **integrations} if integrations else dict(envelope.integrations)
+
+    received = envelope.received_at
+    raw_client = out.get("originalTimestamp") or out.get("timestamp")
+    client_time = timestamps.parse(raw_client) if raw_client else None
+    raw_sent = out.get("sentAt")
+    sent_at = timestamps.parse(raw_sent) if raw_sent else envelope.sent_at
+    if client_time is None:
+        out["timestamp"] = envelope.received_iso
+    else:
+        out["originalTimestamp"] = timestamps.format_utc(client_time)
+        corrected = client_time
+        if sent_at is not None:
+            try:
+                corrected = received - (sent_at - client_time)
+            except OverflowError:  # absurd client clocks: keep their time rather than fail
+                corrected = client_time
+        out["timestamp"] = timestamps.format_utc(corrected)
+    if sent_at is not None:
+        out["sentAt"] = timestamps.format_utc(sent_at)
+    else:
+        out.pop("sentAt", None)
+    if client_time is None:
+        out.pop("originalTimestamp", None)
+    out["receivedAt"] = envelope.received_iso
+    return out

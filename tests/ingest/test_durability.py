@@ -1,0 +1,160 @@
+"""Nothing acknowledged is lost: broker outages leave events for the outbox sweep, database outages
+answer 503 (clients retry) instead of a 200 for an event that was not stored."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+from django.db import connection
+from kombu import Connection
+
+from connections.models import Source
+from connections.services import create_source
+from ingest.models import Event
+from ingest.tasks import outbox_sweep
+from pipelines.celery import app
+from pipelines.models import Workspace
+
+from .conftest import TrackingClient
+
+TRACK = {"userId": "user-1", "event": "Order Completed"}
+CLOSED_PORT_BROKER = "redis://127.0.0.1:1/0"
+
+
+@pytest.fixture
+def live_source(transactional_db: Any, workspace: Workspace) -> Source:
+    """A source in a database whose commits are real, so on-commit hand-offs run."""
+    return create_source(workspace, name="Backend", kind="python")[0]
+
+
+def _use_broker(url: str | None) -> None:
+    """Publish to `url` (None: the configured broker). Celery builds its producer pools lazily from the
+    write URL; dropping them makes the next publish connect afresh."""
+    app.conf.broker_write_url = url
+    app._pool = None
+    if "amqp" in app.__dict__:
+        app.amqp._producer_pool = None
+
+
+@pytest.fixture
+def fan_out_queue() -> Iterator[Any]:
+    """The real "celery" queue on the test broker, emptied first; yields a function draining it."""
+    with Connection(settings.CELERY_BROKER_URL) as conn:
+        queue = conn.SimpleQueue("celery", no_ack=True)
+        queue.clear()
+
+        def drain() -> list[tuple[str, Any]]:
+            messages = []
+            while True:
+                try:
+                    message = queue.get(timeout=0.5)
+                except queue.Empty:
+                    return messages
+                args = orjson.loads(message.body)[0] if isinstance(message.body, (bytes, str)) else message.body[0]
+                messages.append((message.headers["task"], args))
+
+        yield drain
+        queue.close()
+
+
+@pytest.fixture
+def broker_down() -> Iterator[None]:
+    _use_broker(CLOSED_PORT_BROKER)
+    yield
+    _use_broker(None)
+
+
+def test_request_is_acknowledged_and_event_dispatched_when_the_broker_is_up(live_source: Source, fan_out_queue):
+    api = TrackingClient(live_source.write_key)
+    assert api.post("/v1/batch", {"batch": [{**TRACK, "type": "track"}] * 2}).status_code == 200
+    ids = sorted(Event.objects.values_list("id", flat=True))
+    assert fan_out_queue() == [("destinations.fan_out", [ids])]
+
+
+def test_broker_down_still_stores_and_the_sweep_dispatches_later(live_source: Source, fan_out_queue, broker_down):
+    api = TrackingClient(live_source.write_key)
+    first = api.post("/v1/batch", {"batch": [{**TRACK, "type": "track", "messageId": f"m{i}"} for i in range(3)]})
+    second = api.post("/v1/track", {**TRACK, "messageId": "m3"})
+    assert (first.status_code, second.status_code) == (200, 200)
+    assert orjson.loads(first.content) == {"success": True}
+    events = list(Event.objects.order_by("id"))
+    assert [e.message_id for e in events] == ["m0", "m1", "m2", "m3"]
+    assert all(e.dispatched_at is None for e in events)
+
+    # Within the grace period the sweep leaves them alone (their own hand-off may still be under way).
+    assert outbox_sweep() == 0
+
+    # The broker comes back; once the events are older than the grace period the sweep sends them.
+    _use_broker(None)
+    Event.objects.update(received_at=datetime.now(UTC) - timedelta(seconds=settings.OUTBOX_GRACE_SECONDS + 1))
+    assert outbox_sweep() == 4
+    assert fan_out_queue() == [("destinations.fan_out", [[e.id for e in events]])]
+
+
+def test_sweep_command_sends_undispatched_events_in_chunks(live_source: Source, fan_out_queue, broker_down):
+    api = TrackingClient(live_source.write_key)
+    batch = [{**TRACK, "type": "track", "messageId": f"m{i}"} for i in range(1200)]
+    assert api.post("/v1/batch", {"batch": batch}).status_code == 200
+    Event.objects.filter(message_id="m0").update(dispatched_at=datetime.now(UTC))  # fan-out already took it
+    _use_broker(None)
+    call_command("sweep_outbox", "--grace", "0")
+    messages = fan_out_queue()
+    assert [task for task, _ in messages] == ["destinations.fan_out"] * 3
+    chunks = [args[0] for _, args in messages]
+    assert [len(c) for c in chunks] == [500, 500, 199]
+    expected = list(Event.objects.filter(dispatched_at__isnull=True).order_by("received_at", "id")
+                    .values_list("id", flat=True))
+    assert [i for c in chunks for i in c] == expected
+
+
+def test_outbox_sweep_is_scheduled_by_beat():
+    entry = settings.CELERY_BEAT_SCHEDULE["outbox-sweep"]
+    assert entry["task"] == "ingest.outbox_sweep"
+    assert entry["schedule"] == settings.OUTBOX_SWEEP_INTERVAL
+    app.loader.import_default_modules()
+    assert "ingest.outbox_sweep" in app.tasks
+
+
+@pytest.fixture
+def break_database() -> Iterator[Any]:
+    """Returns a function pointing the default connection at a closed port, as in a real outage.
+    The real settings are restored afterwards (before the test database is flushed)."""
+    saved = connection.settings_dict["PORT"]
+
+    def down() -> None:
+        connection.close()
+        connection.settings_dict["PORT"] = 1
+
+    yield down
+    connection.settings_dict["PORT"] = saved
+    connection.close()
+
+
+def test_database_outage_answers_503_never_200(live_source: Source, break_database):
+    api = TrackingClient(live_source.write_key)
+    assert api.post("/v1/track", {**TRACK, "messageId": "before"}).status_code == 200  # key now cached
+    break_database()
+    for response in (
+        api.post("/v1/track", {**TRACK, "messageId": "during"}),
+        api.post("/v1/batch", {"batch": [{**TRACK, "type": "track"}]}),
+        TrackingClient("never-seen-key").post("/v1/track", TRACK),  # lookup fails: 503, not 401
+    ):
+        assert response.status_code == 503
+        body = orjson.loads(response.content)
+        assert body["code"] == "unavailable" and body["message"]
+        assert response["Access-Control-Allow-Origin"] == "*"
+
+
+def test_database_outage_on_browser_settings_is_503(live_source: Source, break_database):
+    break_database()
+    from django.test import Client
+
+    response = Client().get(f"/v1/projects/{live_source.write_key}/settings")
+    assert response.status_code == 503
+    assert orjson.loads(response.content)["code"] == "unavailable"
