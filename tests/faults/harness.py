@@ -30,6 +30,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -222,6 +223,11 @@ def message_ids_in(body: bytes) -> list[str]:
     return [str(i["messageId"]) for i in items if isinstance(i, dict) and "messageId" in i]
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A sender hanging up (timeout, killed worker) is expected here, not worth a traceback."""
+
+
 class Sink:
     """A local HTTP endpoint that records every request and answers as told.
 
@@ -278,7 +284,7 @@ class Sink:
             do_PUT = do_POST  # noqa: N815
             do_PATCH = do_POST  # noqa: N815
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _QuietServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.port = int(self.server.server_address[1])
         self.thread = threading.Thread(target=self.server.serve_forever, name=f"sink-{name}", daemon=True)
@@ -339,10 +345,11 @@ FAULT_ENV = {
     "CELERY_VISIBILITY_TIMEOUT": "8",
     "CELERY_BROKER_CONNECTION_TIMEOUT": "0.5",
     "CELERY_PREFETCH": "1",
-    # Retries quickly, so a test can watch several in a few seconds.
-    "DELIVERY_RETRY_BASE_SECONDS": "0.5",
-    "DELIVERY_RETRY_MAX_SECONDS": "2",
-    "DELIVERY_RETRY_SWEEP_INTERVAL": "1",
+    # The delivery sweep runs every second; a task presumed lost (killed worker, wiped broker) is re-sent
+    # after 5 s; a dead worker's lease runs out after its floor, 3 × (connect + read timeout) + 10 s.
+    "DELIVERY_SWEEP_INTERVAL": "1",
+    "DELIVERY_LOST_TASK_GRACE": "5",
+    "DELIVERY_LEASE_SECONDS": "5",
     "CONN_MAX_AGE": "0",
     "LOG_LEVEL": "INFO",
     "PYTHONUNBUFFERED": "1",
@@ -466,6 +473,7 @@ class Stack:
 class SendResult:
     sent: list[str] = field(default_factory=list)
     failed: set[str] = field(default_factory=set)
+    handed: dict[str, float] = field(default_factory=dict)  # messageId → monotonic time given to the client
     started: float = 0.0
     finished: float = 0.0
 
@@ -509,6 +517,7 @@ class Sender(threading.Thread):
                                      properties={"i": i, "run": self.prefix}, message_id=mid)
                 with self._lock:
                     self.result.sent.append(mid)
+                    self.result.handed[mid] = time.monotonic()
                     if not ok:  # the client's queue was full: dropped before sending, never acknowledged
                         self.result.failed.add(mid)
                 self.progress = i + 1
@@ -599,6 +608,7 @@ class Scenario:
         return str(self.pipeline["write_key"])
 
 
+@contextmanager
 def scenario(stack: Stack, names: list[str], settings: Callable[[Sink], dict[str, Any]] | None = None
              ) -> Iterator[Scenario]:
     """A fresh workspace with one webhook destination per name, each pointing at its own sink."""
