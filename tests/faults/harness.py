@@ -356,6 +356,10 @@ FAULT_ENV = {
 }
 
 
+# role → (queues, concurrency)
+WORKER_ROLES = {"main": ("celery,deliveries", 4), "retries": ("retries", 2)}
+
+
 class Stack:
     """Private PostgreSQL + Redis, the web server, one Celery worker and beat, all started here."""
 
@@ -367,6 +371,7 @@ class Stack:
         self.env: dict[str, str] = {}
         self.web: Process | None = None
         self.worker: Process | None = None
+        self.retry_worker: Process | None = None
         self.beat: Process | None = None
         self._worker_runs = 0
 
@@ -392,7 +397,8 @@ class Stack:
                            env, self.base / "web.log")
         self.web.start()
         wait_for(lambda: _port_open(self.web_port), timeout=30, what=f"the web server\n{self.web.log_tail()}")
-        self.start_worker()
+        self.start_worker("main")
+        self.start_worker("retries")
         self.beat = Process("beat", [str(VENV_BIN / "celery"), "-A", "pipelines", "beat", "--loglevel", "INFO",
                                      "--schedule", str(self.base / "beat-schedule")], env, self.base / "beat.log")
         self.beat.start()
@@ -404,20 +410,30 @@ class Stack:
             raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
         return done.stdout
 
-    def start_worker(self) -> None:
-        """Start (or restart) the Celery worker and wait until it consumes."""
+    def start_worker(self, role: str = "main") -> None:
+        """Start (or restart) a Celery worker and wait until it consumes.
+
+        The layout is the one production should run (see the Procfile): a "main" worker for fan-out and
+        first attempts (queues celery, deliveries) and a "retries" worker of its own, so retries to a
+        failing destination never occupy the processes that first attempts need.
+        """
         self._worker_runs += 1
-        log = self.base / "worker.log"
-        self.worker = Process(
-            "worker",
-            [str(VENV_BIN / "celery"), "-A", "pipelines", "worker", "-Q", "celery,deliveries,retries", "-c", "4",
-             "--loglevel", "INFO", "-n", f"faults{self._worker_runs}@%h", "--without-gossip", "--without-mingle"],
+        queues, concurrency = WORKER_ROLES[role]
+        log = self.base / f"worker-{role}.log"
+        name = f"{role}{self._worker_runs}"
+        worker = Process(
+            f"worker-{role}",
+            [str(VENV_BIN / "celery"), "-A", "pipelines", "worker", "-Q", queues, "-c", str(concurrency),
+             "--loglevel", "INFO", "-n", f"{name}@%h", "--without-gossip", "--without-mingle"],
             self.env, log,
         )
-        marker = f"faults{self._worker_runs}@"
-        self.worker.start()
-        wait_for(lambda: any(marker in line and "ready." in line for line in _tail(log, 400).splitlines()),
-                 timeout=60, interval=0.2, what=f"the celery worker\n{self.worker.log_tail()}")
+        worker.start()
+        if role == "main":
+            self.worker = worker
+        else:
+            self.retry_worker = worker
+        wait_for(lambda: any(f"{name}@" in line and "ready." in line for line in _tail(log, 400).splitlines()),
+                 timeout=60, interval=0.2, what=f"the celery worker\n{worker.log_tail()}")
 
     def bootstrap(self, destinations: dict[str, dict[str, Any]]) -> dict[str, Any]:
         """Create a workspace, a Python source and webhook destinations ({name: settings}) connected to it.
@@ -432,7 +448,7 @@ class Stack:
         return json.loads(out.stdout.strip().splitlines()[-1])
 
     def stop(self) -> None:
-        for proc in (self.beat, self.worker, self.web):
+        for proc in (self.beat, self.worker, self.retry_worker, self.web):
             if proc is not None:
                 proc.stop()
         self.redis.stop() if self.redis.proc else None
@@ -444,7 +460,7 @@ class Stack:
 
     def logs(self) -> str:
         parts = []
-        for name in ("web.log", "worker.log", "beat.log", "postgres.log", "redis.log"):
+        for name in ("web.log", "worker-main.log", "worker-retries.log", "beat.log", "postgres.log", "redis.log"):
             parts.append(f"===== {name}\n{_tail(self.base / name, 60)}")
         return "\n".join(parts)
 
