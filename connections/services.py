@@ -139,6 +139,16 @@ def disconnect(source: Source, destination: Destination) -> None:
     Connection.objects.filter(source=source, destination=destination).delete()
 
 
+def delete_destination(destination: Destination) -> None:
+    """Delete a destination with its actions, connections and delivery records."""
+    destination.delete()
+
+
+def delete_action(action: Action) -> None:
+    """Remove an action from its destination; its past deliveries stay (their action becomes empty)."""
+    action.delete()
+
+
 def add_action(
     destination: Destination,
     *,

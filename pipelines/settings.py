@@ -241,6 +241,12 @@ CELERY_BEAT_SCHEDULE["outbox-sweep"] = {
     "options": {"expires": OUTBOX_SWEEP_INTERVAL},
 }
 
+# --- Connections UI ------------------------------------------------------------------------------------
+# Where the JavaScript snippet loads analytics.js from; "{host}" and "{writeKey}" are filled in. Empty:
+# this server's /v1/analytics-js/snippet/{writeKey}/analytics.min.js (serve a copy there, or point this at
+# the copy you host). The loader always passes cdnURL = this server, so settings and events come to us.
+ANALYTICS_JS_URL = env.str("ANALYTICS_JS_URL", default="")
+
 # --- Security (reliability) -------------------------------------------------------------------------
 # Production sets (see docs/reliability.md): DEBUG=false, SECRET_KEY, FIELD_ENCRYPTION_KEY, ALLOWED_HOSTS,
 # SECURE_SSL_REDIRECT=true (or BEHIND_TLS_PROXY=true behind a TLS-terminating proxy), SECURE_HSTS_SECONDS,

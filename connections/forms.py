@@ -1,0 +1,238 @@
+"""Forms of the Connections UI.
+
+`DestinationSettingsForm` is generated from a catalog entry's setting fields and serves both the wizard's
+Configure step and a destination's Settings tab. Values are validated by the definition itself
+(`clean_settings`), so the form, the management API and the services all agree on what is valid.
+Secrets are rendered as empty password inputs: left empty they keep the stored value, typed in they
+replace it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from destinations.catalog.base import DestinationDefinition, SettingField
+from destinations.errors import SettingsError
+from destinations.mapping import MappingError, validate_mapping
+
+from .models import Action, SourceKind
+
+
+def _headers_to_text(headers: dict[str, Any] | None) -> str:
+    return "\n".join(f"{k}: {v}" for k, v in (headers or {}).items())
+
+
+def _text_to_headers(text: str) -> dict[str, str]:
+    """Parse "Name: value" lines. Raises ValueError naming the first bad line."""
+    headers: dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        name, sep, value = line.partition(":")
+        if not sep or not name.strip() or any(c.isspace() for c in name.strip()):
+            raise ValueError(f"Line {number}: write each header as “Name: value”.")
+        headers[name.strip()] = value.strip()
+    return headers
+
+
+class DestinationSettingsForm(forms.Form):
+    """A destination's name plus one input per catalog setting.
+
+    `existing` are the stored settings (secrets decrypted, used only to keep secrets that are left
+    empty); `masked` the same settings safe to show. After `is_valid()`, `cleaned_data["settings"]`
+    holds the settings as the definition cleaned them.
+    """
+
+    name = forms.CharField(label="Destination name", max_length=120,
+                           help_text="How this destination appears on the Connections page.")
+
+    def __init__(
+        self,
+        definition: DestinationDefinition,
+        *args: Any,
+        existing: dict[str, Any] | None = None,
+        masked: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.definition = definition
+        self.existing = existing or {}
+        masked = masked or {}
+        for setting in definition.settings:
+            field = self._field(setting, masked.get(setting.key))
+            # Required-ness is checked by the definition (a kept secret satisfies it), so the Django field
+            # stays optional; the label still marks what the catalog requires.
+            field.show_required = setting.required  # type: ignore[attr-defined]
+            self.fields[setting.key] = field
+            if setting.key not in self.initial and not setting.secret:
+                value = self.existing.get(setting.key, setting.default)
+                if setting.type == "headers":
+                    value = _headers_to_text(value)
+                if value is not None:
+                    self.initial[setting.key] = value
+
+    def _field(self, setting: SettingField, masked: Any) -> forms.Field:
+        common: dict[str, Any] = {"label": setting.label, "help_text": setting.help, "required": False}
+        if setting.type == "boolean":
+            return forms.BooleanField(**common)
+        if setting.type == "choice":
+            choices = list(setting.choices)
+            if not setting.required:
+                choices = [("", "—")] + choices
+            return forms.ChoiceField(choices=choices, **common)
+        if setting.type == "headers":
+            placeholder = _headers_to_text(masked) if setting.secret and masked else "Authorization: Bearer …"
+            hint = " Stored values are hidden: leave empty to keep them, or type all headers to replace them." \
+                if setting.secret and masked else ""
+            common["help_text"] = (setting.help + hint).strip()
+            return forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "placeholder": placeholder,
+                                                                "spellcheck": "false"}), **common)
+        if setting.secret:
+            attrs = {"autocomplete": "new-password"}
+            if masked:
+                attrs["placeholder"] = f"{masked} (leave empty to keep)"
+            return forms.CharField(widget=forms.PasswordInput(attrs=attrs, render_value=False), **common)
+        if setting.type == "text":
+            return forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), **common)
+        if setting.type == "url":
+            return forms.CharField(widget=forms.URLInput(attrs={"placeholder": "https://"}), **common)
+        if setting.type in ("number", "integer"):
+            return forms.CharField(widget=forms.TextInput(attrs={"inputmode": "numeric"}), **common)
+        return forms.CharField(**common)
+
+    def settings_values(self) -> dict[str, Any]:
+        """The raw values to hand to clean_settings; empty inputs are left out (defaults, kept secrets)."""
+        values: dict[str, Any] = {}
+        for setting in self.definition.settings:
+            raw = self.cleaned_data.get(setting.key)
+            if setting.type == "boolean":
+                values[setting.key] = bool(raw)
+                continue
+            if raw in (None, ""):
+                continue
+            if setting.type == "headers":
+                try:
+                    raw = _text_to_headers(raw)
+                except ValueError as exc:
+                    self.add_error(setting.key, str(exc))
+                    continue
+                if not raw:
+                    continue
+            values[setting.key] = raw
+        return values
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        values = self.settings_values()
+        if self.errors:
+            return cleaned
+        try:
+            cleaned["settings"] = self.definition.clean_settings(values, existing=self.existing)
+        except SettingsError as exc:
+            for key, message in exc.errors.items():
+                self.add_error(key if key in self.fields else None, message)
+        return cleaned
+
+
+class SourceSelectionForm(forms.Form):
+    """The sources to connect, limited to ids the view offers as eligible."""
+
+    source_ids = forms.TypedMultipleChoiceField(coerce=int, required=False, widget=forms.CheckboxSelectMultiple)
+
+    def __init__(self, *args: Any, eligible: list[tuple[int, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["source_ids"].choices = eligible
+
+
+SOURCE_DESCRIPTIONS: dict[str, str] = {
+    SourceKind.JAVASCRIPT: "Identify people and track events on your website; loads direct-mode destinations "
+                           "in the browser. Recommended.",
+    SourceKind.PYTHON: "Send data from your Python server (segment-analytics-python or "
+                       "customerio-cdp-analytics).",
+    SourceKind.NODE: "Send data from your Node.js server with @segment/analytics-node.",
+    SourceKind.GO: "Send data from your Go server.",
+    SourceKind.IOS: "Identify people and track events in your iOS app.",
+    SourceKind.ANDROID: "Identify people and track events in your Android app.",
+    SourceKind.REACT_NATIVE: "Identify people and track events in your React Native or Expo app.",
+    SourceKind.FLUTTER: "Identify people and track events in your Flutter app.",
+    SourceKind.HTTP: "Call the HTTP API directly from any language or tool.",
+    SourceKind.JOURNEYS_TRACK_API: "Credentials (site id and API key) for the older Journeys Track API and the "
+                                   "integrations built on it.",
+    SourceKind.WEBHOOK: "Receive data posted by an external service.",
+}
+
+
+class SourceNameForm(forms.Form):
+    name = forms.CharField(
+        label="Name", max_length=120,
+        help_text="Name the medium and what you capture data from, e.g. “Production Javascript” or "
+                  "“Test Environment”.",
+        widget=forms.TextInput(attrs={"placeholder": "Production Javascript", "autofocus": True}),
+    )
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"].strip()
+        if not name:
+            raise ValidationError("Give the source a name.")
+        return name
+
+
+class ActionForm(forms.Form):
+    """An action's name, trigger and one JSON mapping per field of its catalog definition."""
+
+    name = forms.CharField(label="Name", max_length=200)
+    trigger = forms.CharField(
+        label="Trigger", widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false", "class": "code"}),
+        help_text='Which events run this action, e.g. type = "track" and event = "Order Completed".',
+    )
+    enabled = forms.BooleanField(label="Enabled", required=False)
+
+    def __init__(self, action: Action, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.action = action
+        self.action_definition = action.destination.definition.action(action.kind)
+        self.initial.setdefault("name", action.name)
+        self.initial.setdefault("trigger", action.trigger)
+        self.initial.setdefault("enabled", action.enabled)
+        self.mapping_keys: list[str] = []
+        for field in self.action_definition.fields:
+            key = f"map__{field.key}"
+            self.mapping_keys.append(key)
+            help_text = field.description + (" Required." if field.required else "")
+            self.fields[key] = forms.CharField(
+                label=field.label, required=False, help_text=help_text,
+                widget=forms.Textarea(attrs={"rows": 2, "spellcheck": "false", "class": "code mapping-input",
+                                             "data-field-type": field.type}),
+            )
+            if field.key in action.mapping:
+                self.initial.setdefault(key, json.dumps(action.mapping[field.key], indent=None))
+
+    def mapping_fields(self) -> list[forms.BoundField]:
+        return [self[key] for key in self.mapping_keys]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        mapping: dict[str, Any] = {}
+        for field in self.action_definition.fields:
+            key = f"map__{field.key}"
+            raw = (cleaned.get(key) or "").strip()
+            if not raw:
+                if field.required:
+                    self.add_error(key, "This field is required: map it from the event or give a value.")
+                continue
+            try:
+                mapping[field.key] = json.loads(raw)
+            except json.JSONDecodeError as exc:
+                self.add_error(key, f"Not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno}). "
+                                    'Write a path as {"@path": "$.userId"} and text in double quotes.')
+        if not any(k in self.errors for k in self.mapping_keys):
+            try:
+                validate_mapping(mapping)
+            except MappingError as exc:
+                self.add_error(None, f"Mapping: {exc}")
+        cleaned["mapping"] = mapping
+        return cleaned

@@ -1,0 +1,160 @@
+"""Sources: the Add Source wizard, Installation instructions, the source page with its write key and the
+live debugger (a page polling a small JSON view of the newest events)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect
+
+from destinations.models import Delivery
+from ingest.models import Event
+
+from .. import services, snippets
+from ..forms import SOURCE_DESCRIPTIONS, SourceNameForm
+from ..models import Source, SourceKind
+from .access import render_page, source_for, workspace_for
+
+# The Track API key is shown once, right after it is issued: kept in the session until that page shows it.
+_ONCE_KEY = "connections:track-api-key:{id}"
+
+
+def _kinds() -> list[dict[str, str]]:
+    return [{"value": value, "label": label, "description": SOURCE_DESCRIPTIONS.get(value, "")}
+            for value, label in SourceKind.choices]
+
+
+def _base_url(request: HttpRequest) -> str:
+    return snippets.public_base_url(request.build_absolute_uri("/"))
+
+
+@login_required
+def add_source(request: HttpRequest, slug: str) -> HttpResponse:
+    """Step 1: pick the type. Each type is a button leading to step 2."""
+    workspace = workspace_for(request, slug)
+    return render_page(request, workspace, "connections/source/add.html", {"kinds": _kinds(), "nav": "connections"})
+
+
+@login_required
+def name_source(request: HttpRequest, slug: str, kind: str) -> HttpResponse:
+    """Step 2: name it and Submit; then the installation instructions."""
+    workspace = workspace_for(request, slug)
+    if kind not in SourceKind.values:
+        raise Http404("No such source type")
+    form = SourceNameForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            source, api_key = services.create_source(workspace, name=form.cleaned_data["name"], kind=kind)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            if api_key:
+                request.session[_ONCE_KEY.format(id=source.id)] = api_key
+            messages.success(request, f"Created the source {source.display_name}.")
+            return redirect("connections:source-setup", slug=slug, pk=source.pk)
+    return render_page(request, workspace, "connections/source/name.html", {
+        "form": form, "kind": SourceKind(kind), "description": SOURCE_DESCRIPTIONS.get(kind, ""),
+        "nav": "connections",
+    }, status=400 if form.is_bound and form.errors else 200)
+
+
+@login_required
+def setup(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    """Installation instructions for a source, filled with its write key and our host."""
+    workspace = workspace_for(request, slug)
+    source = source_for(workspace, pk)
+    base_url = _base_url(request)
+    api_key = request.session.pop(_ONCE_KEY.format(id=source.id), None)
+    if source.kind == SourceKind.JOURNEYS_TRACK_API:
+        items = snippets.track_api_instructions(source, base_url, api_key=api_key or "YOUR_API_KEY")
+    else:
+        items = snippets.instructions(source, base_url)
+    return render_page(request, workspace, "connections/source/setup.html", {
+        "source": source, "snippets": items, "api_key": api_key, "base_url": base_url, "nav": "connections",
+        "source_tab": "setup",
+    })
+
+
+@login_required
+def source_page(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    workspace = workspace_for(request, slug)
+    source = source_for(workspace, pk)
+    return render_page(request, workspace, "connections/source/detail.html", {
+        "source": source, "destinations": source.destinations.all(), "events": _events_json(source, None)["events"],
+        "nav": "connections", "source_tab": "overview",
+    })
+
+
+@login_required
+def rotate_key(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    """GET asks for confirmation; POST rotates (the old key stops working at once)."""
+    workspace = workspace_for(request, slug)
+    source = source_for(workspace, pk)
+    if request.method == "POST":
+        secret = services.rotate_source_key(source)
+        if source.kind == SourceKind.JOURNEYS_TRACK_API:
+            request.session[_ONCE_KEY.format(id=source.id)] = secret
+            messages.success(request, "Issued a new API key. Copy it now: it is shown only once.")
+            return redirect("connections:source-setup", slug=slug, pk=pk)
+        messages.success(request, "The write key was rotated. Update your installations with the new key.")
+        return redirect("connections:source", slug=slug, pk=pk)
+    return render_page(request, workspace, "connections/source/rotate.html", {"source": source,
+                                                                             "nav": "connections"})
+
+
+def _delivery_rows(event_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    rows: dict[int, list[dict[str, Any]]] = {i: [] for i in event_ids}
+    deliveries = (
+        Delivery.objects.filter(event_id__in=event_ids)
+        .select_related("destination", "action")
+        .order_by("destination__name", "id")
+    )
+    for d in deliveries:
+        rows[d.event_id].append({
+            "destination": d.destination.name, "action": d.action.name if d.action else "",
+            "status": d.status, "attempts": d.attempts, "status_code": d.last_status_code,
+            "error": d.last_error, "updated_at": d.updated_at.isoformat(),
+        })
+    return rows
+
+
+def _events_json(source: Source, after: int | None, limit: int = 30) -> dict[str, Any]:
+    events = Event.objects.filter(workspace=source.workspace, source=source)
+    if after is not None:
+        events = events.filter(id__gt=after)
+    newest = list(events.order_by("-id")[:limit])
+    deliveries = _delivery_rows([e.id for e in newest])
+    return {"events": [
+        {
+            "id": e.id, "type": e.type, "message_id": e.message_id, "received_at": e.received_at.isoformat(),
+            "summary": _summary(e), "payload": e.payload, "deliveries": deliveries[e.id],
+        }
+        for e in newest
+    ]}
+
+
+def _summary(event: Event) -> str:
+    payload = event.payload if isinstance(event.payload, dict) else {}
+    if event.type == "track":
+        return str(payload.get("event", ""))
+    if event.type in ("page", "screen"):
+        return str(payload.get("name") or (payload.get("properties") or {}).get("path", ""))
+    who = payload.get("userId") or payload.get("anonymousId") or ""
+    return str(who)
+
+
+@login_required
+def events_feed(request: HttpRequest, slug: str, pk: int) -> JsonResponse:
+    """The newest events of a source (newest first), optionally only those after event id `after`."""
+    workspace = workspace_for(request, slug)
+    source = source_for(workspace, pk)
+    after_raw = request.GET.get("after", "")
+    try:
+        after = int(after_raw) if after_raw else None
+    except ValueError:
+        return JsonResponse({"code": "invalid_request", "message": "after must be an event id."}, status=400)
+    return JsonResponse(_events_json(source, after))

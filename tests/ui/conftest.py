@@ -1,0 +1,47 @@
+"""Fixtures for the Connections UI tests: logged-in browsers (Django test client) per persona, and a
+small workspace with sources and a Webhook destination."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from connections import services
+from connections.models import Destination, Source, SourceKind
+from pipelines.models import Workspace
+
+
+@pytest.fixture
+def owner_client(owner: Any) -> Client:
+    client = Client()
+    client.force_login(owner)
+    return client
+
+
+@pytest.fixture
+def outsider_client(outsider: Any) -> Client:
+    client = Client()
+    client.force_login(outsider)
+    return client
+
+
+@pytest.fixture
+def js_source(workspace: Workspace) -> Source:
+    return services.create_source(workspace, name="Production Javascript", kind=SourceKind.JAVASCRIPT)[0]
+
+
+@pytest.fixture
+def server_source(workspace: Workspace) -> Source:
+    return services.create_source(workspace, name="Backend", kind=SourceKind.PYTHON)[0]
+
+
+@pytest.fixture
+def webhook(workspace: Workspace, js_source: Source, settings: Any) -> Destination:
+    settings.OUTBOUND_ALLOW_PRIVATE = True
+    return services.create_destination(
+        workspace, name="My webhook", kind="webhook",
+        settings={"url": "http://127.0.0.1:9/hook", "shared_secret": "s3cret-value-123456"},
+        sources=[js_source],
+    )
