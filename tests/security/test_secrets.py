@@ -11,6 +11,7 @@ import pytest
 from cryptography.fernet import Fernet, InvalidToken
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.utils import timezone
 from pytest_httpserver import HTTPServer
 
 from connections import services
@@ -149,16 +150,43 @@ def test_delivery_records_redact_secrets_from_request_and_response(settings: Any
     assert httpserver.log[0][0].headers["Authorization"] == f"Bearer {TOKEN}"
 
 
-def test_a_failing_delivery_logs_no_secret(settings: Any, caplog: Any, httpserver: HTTPServer, keys: list[str],
-                                           workspace: Any) -> None:
+@pytest.mark.parametrize("status", [500, 401])
+def test_a_failing_delivery_leaks_no_secret_into_logs_or_records(settings: Any, caplog: Any, httpserver: HTTPServer,
+                                                                 keys: list[str], workspace: Any,
+                                                                 status: int) -> None:
+    """A real event through the real fan-out and delivery code to a destination that fails and echoes
+    the credentials back: neither the logs (every logger, DEBUG) nor the Delivery record hold a secret."""
+    from destinations import delivery, fanout
+    from destinations.models import Delivery
+    from ingest.services import store_events
+
     settings.OUTBOUND_ALLOW_PRIVATE = True
-    httpserver.expect_request("/hook").respond_with_data(f"nope {TOKEN}", status=500)
-    destination = _hook(workspace, url=httpserver.url_for("/hook"))
+    fanout.clear_routing_cache()
+    delivery.reset_breakers()
+    httpserver.expect_request("/hook").respond_with_data(
+        f'{{"error": "bad credentials Bearer {TOKEN} / {SHARED}"}}', status=status,
+        headers={"WWW-Authenticate": f"Bearer {TOKEN}"}, content_type="application/json")
+    source, _ = services.create_source(workspace, name="Backend", kind="python")
+    services.create_destination(
+        workspace, name="Hook", kind="webhook", sources=[source],
+        settings={"url": httpserver.url_for("/hook"),
+                  "headers": {"Authorization": f"Bearer {TOKEN}"}, "shared_secret": SHARED},
+    )
     caplog.set_level(logging.DEBUG)
-    action = get_definition("webhook").action("send")
-    with pytest.raises(DeliveryError) as caught:
-        action.perform(destination.settings, {"data": {"type": "track", "event": "Ping"}})
-    logging.getLogger("destinations").warning("delivery failed: %s", caught.value)
-    assert caught.value.retryable is True
-    assert TOKEN not in str(caught.value) and SHARED not in str(caught.value)
-    assert TOKEN not in caplog.text and SHARED not in caplog.text
+    ids = store_events(source, [{"type": "track", "messageId": "leak-1", "userId": "u1", "event": "Signed Up"}],
+                       timezone.now())
+    fanout.fan_out(ids)
+    rows = list(Delivery.objects.filter(message_id="leak-1"))
+    delivery.deliver([r.id for r in rows])
+    assert len(httpserver.log) == 1
+    assert httpserver.log[0][0].headers["Authorization"] == f"Bearer {TOKEN}"  # the real request had it
+    record = Delivery.objects.get(message_id="leak-1")
+    assert record.status == ("retrying" if status == 500 else "failed")
+    assert record.last_status_code == status
+    stored = repr((record.request, record.response, record.last_error))
+    assert TOKEN not in stored and SHARED not in stored
+    assert "bad credentials" in stored  # the response is kept, only the secrets are blanked
+    ours = [r for r in caplog.records if not r.name.startswith("werkzeug")]  # werkzeug: the test's own server
+    assert ours, "expected the engine to log something about the failure"
+    text = "\n".join(f"{r.name} {r.getMessage()} {r.exc_text or ''}" for r in ours)
+    assert TOKEN not in text and SHARED not in text
