@@ -254,7 +254,7 @@ class Sink:
             def log_message(self, *args: Any) -> None:  # quiet
                 pass
 
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
                 mode, status, retry_after, delay, hang = sink._behaviour()
@@ -281,8 +281,8 @@ class Sink:
                 except OSError:  # the sender gave up (timeout): that is the point of "hang"
                     pass
 
-            do_PUT = do_POST  # noqa: N815
-            do_PATCH = do_POST  # noqa: N815
+            do_PUT = do_POST
+            do_PATCH = do_POST
 
         self.server = _QuietServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
@@ -374,6 +374,10 @@ class Stack:
         self.retry_worker: Process | None = None
         self.beat: Process | None = None
         self._worker_runs = 0
+        # Unplanned exits the supervisor restarted, by role (see _supervise).
+        self.crashes: Counter[str] = Counter()
+        self._supervising = threading.Event()
+        self._supervisor: threading.Thread | None = None
 
     @property
     def host(self) -> str:
@@ -402,9 +406,35 @@ class Stack:
         self.beat = Process("beat", [str(VENV_BIN / "celery"), "-A", "pipelines", "beat", "--loglevel", "INFO",
                                      "--schedule", str(self.base / "beat-schedule")], env, self.base / "beat.log")
         self.beat.start()
+        self._supervising.set()
+        self._supervisor = threading.Thread(target=self._supervise, name="fault-supervisor", daemon=True)
+        self._supervisor.start()
+
+    def _supervise(self) -> None:
+        """Restart a worker or beat that exited on its own, as systemd or a Procfile platform would.
+
+        A Celery worker can exit on broker loss (kombu raises inside its reconnect path and the worker
+        calls it unrecoverable); production runs workers under a supervisor, so the fault stack does too,
+        and counts each restart in `crashes` for the report. Processes stopped on purpose (kill/stop set
+        `proc` to None) are left alone.
+        """
+        pause = threading.Event()
+        while self._supervising.is_set():
+            for role, proc in (("main", self.worker), ("retries", self.retry_worker)):
+                if proc is not None and proc.proc is not None and proc.proc.poll() is not None:
+                    self.crashes[role] += 1
+                    proc.proc = None
+                    try:
+                        self.start_worker(role)
+                    except AssertionError:
+                        pass  # retried on the next round
+            if self.beat is not None and self.beat.proc is not None and self.beat.proc.poll() is not None:
+                self.crashes["beat"] += 1
+                self.beat.start()
+            pause.wait(0.5)
 
     def manage(self, *args: str, timeout: float = 180) -> str:
-        done = subprocess.run([PYTHON, "manage.py", *args], env=self.env, cwd=REPO, capture_output=True, text=True,
+        done = subprocess.run([PYTHON, "manage.py", *args], check=False, env=self.env, cwd=REPO, capture_output=True, text=True,
                               timeout=timeout)
         if done.returncode != 0:
             raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
@@ -441,13 +471,16 @@ class Stack:
         Returns {"write_key": ..., "workspace": slug, "destinations": {name: id}}.
         """
         spec = json.dumps({"destinations": destinations})
-        out = subprocess.run([PYTHON, "-m", "tests.faults.bootstrap", spec], env=self.env, cwd=REPO,
+        out = subprocess.run([PYTHON, "-m", "tests.faults.bootstrap", spec], check=False, env=self.env, cwd=REPO,
                              capture_output=True, text=True, timeout=120)
         if out.returncode != 0:
             raise RuntimeError(f"bootstrap failed:\n{out.stdout}\n{out.stderr}")
         return json.loads(out.stdout.strip().splitlines()[-1])
 
     def stop(self) -> None:
+        self._supervising.clear()
+        if self._supervisor is not None:
+            self._supervisor.join(timeout=70)
         for proc in (self.beat, self.worker, self.retry_worker, self.web):
             if proc is not None:
                 proc.stop()

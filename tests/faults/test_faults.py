@@ -64,6 +64,7 @@ def test_broker_lost_during_ingest_is_swept_and_delivered(stack: Stack) -> None:
     sweep dispatches what was stored meanwhile, the delivery sweep re-sends tasks the broker lost."""
     with scenario(stack, ["broker"]) as sc:
         sink = sc.sinks["broker"]
+        crashes_before = sum(stack.crashes.values())
         sender = Sender(stack.host, sc.write_key, 300, prefix=f"broker-{uuid.uuid4().hex[:6]}", pace=0.01)
         sender.start()
         wait_for(lambda: len(stack.stored_message_ids(sc.write_key)) >= 50, timeout=60, what="ingest under way")
@@ -82,7 +83,8 @@ def test_broker_lost_during_ingest_is_swept_and_delivered(stack: Stack) -> None:
         record(Figures("broker (Redis) stopped and restarted empty", len(result.sent) + 1, len(acknowledged),
                        len(set(sink.delivered()) & set(acknowledged)), duplicates(sink, acknowledged),
                        len(set(acknowledged) - set(sink.delivered())), drain,
-                       {"stored_during_outage": stored_during_outage}))
+                       {"stored_during_outage": stored_during_outage,
+                        "worker_restarts_by_supervisor": sum(stack.crashes.values()) - crashes_before}))
 
 
 def test_database_restart_during_ingest_answers_503_and_clients_retry(stack: Stack) -> None:
@@ -90,6 +92,7 @@ def test_database_restart_during_ingest_answers_503_and_clients_retry(stack: Sta
     not stored; the client's own retries deliver everything once the database is back."""
     with scenario(stack, ["database"]) as sc:
         sink = sc.sinks["database"]
+        crashes_before = sum(stack.crashes.values())
         sender = Sender(stack.host, sc.write_key, 300, prefix=f"db-{uuid.uuid4().hex[:6]}", pace=0.01)
         sender.start()
         wait_for(lambda: len(stack.stored_message_ids(sc.write_key)) >= 50, timeout=60, what="ingest under way")
@@ -110,7 +113,8 @@ def test_database_restart_during_ingest_answers_503_and_clients_retry(stack: Sta
         record(Figures("PostgreSQL crash-restarted during ingest", len(result.sent), len(acknowledged),
                        len(set(sink.delivered()) & set(acknowledged)), duplicates(sink, acknowledged),
                        len(set(acknowledged) - set(sink.delivered())), drain,
-                       {"client_gave_up": len(result.failed), "probe_status": refused.status_code}))
+                       {"client_gave_up": len(result.failed), "probe_status": refused.status_code,
+                        "worker_restarts_by_supervisor": sum(stack.crashes.values()) - crashes_before}))
         assert result.failed == set(), "the client gave up on events (its retries should outlast the outage)"
 
 

@@ -17,7 +17,6 @@ from pytest_httpserver import HTTPServer
 from connections import services
 from connections.models import Destination
 from destinations import http
-from destinations.catalog import get_definition
 from destinations.errors import DeliveryError
 from pipelines import crypto
 
