@@ -16,9 +16,9 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 
 from .models import Event
-from .services import dispatch
+from .services import MAX_IDS_PER_TASK, dispatch
 
-CHUNK = 500
+CHUNK = MAX_IDS_PER_TASK
 # Most events one sweep re-enqueues; the next sweep continues where the backlog is.
 DEFAULT_LIMIT = 50_000
 

@@ -231,6 +231,11 @@ CELERY_TASK_QUEUES = {name: {"exchange": name, "routing_key": name} for name in 
 INGEST_KEY_CACHE_SECONDS = env.float("INGEST_KEY_CACHE_SECONDS", default=10.0)
 # After a failed publish, requests skip the broker for this long (the outbox sweep sends their events).
 INGEST_BROKER_BACKOFF_SECONDS = env.float("INGEST_BROKER_BACKOFF_SECONDS", default=5.0)
+# 0: each request publishes its fan-out task right after commit, before answering. > 0: a thread per
+# process publishes the ids of all requests committed within this many milliseconds as one task (much
+# cheaper per request under load; the response no longer waits for the broker). Either way the outbox
+# sweep covers a publish that never happens.
+INGEST_DISPATCH_WINDOW_MS = env.float("INGEST_DISPATCH_WINDOW_MS", default=0)
 if not CELERY_BROKER_URL.startswith("filesystem://"):
     # A publish must fail fast, not hang, when the broker is unreachable: bound the TCP connect
     # (redis-py's default is none at all) so an ingest request never waits long on the broker.

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gzip
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import orjson
 import pytest
@@ -542,3 +544,53 @@ def test_browser_settings_preflight(db):
     response = Client().options("/v1/projects/anything/settings", HTTP_ACCESS_CONTROL_REQUEST_HEADERS="x-a")
     assert "GET" in response["Access-Control-Allow-Methods"]
     assert response["Access-Control-Allow-Origin"] == "*"
+
+
+@pytest.fixture
+def pixel_definition() -> Iterator[Any]:
+    """A direct-mode catalog entry (the catalog's own entries may not include one yet), registered for
+    the duration of the test."""
+    from destinations.catalog import _registry
+    from destinations.catalog.base import DestinationDefinition, SettingField
+
+    definition = DestinationDefinition(
+        key="test_pixel", name="Test Pixel", category="Advertising", mode="direct", description="",
+        settings=(SettingField("pixelId", "Pixel ID", required=True),
+                  SettingField("token", "Token", secret=True)),
+        actions=(),
+        browser_settings=lambda s: {"pixelId": s["pixelId"], "hasToken": bool(s.get("token"))},
+        browser_integration="Test Pixel",
+    )
+    _registry()[definition.key] = definition
+    yield definition
+    del _registry()[definition.key]
+
+
+def test_browser_settings_list_connected_direct_destinations(web_source: Source, workspace, pixel_definition):
+    from connections.services import create_destination
+
+    other_web = create_source(workspace, name="Blog", kind="javascript")[0]
+    create_destination(workspace, name="Pixel", kind="test_pixel",
+                       settings={"pixelId": "px-1", "token": "s3cret"}, sources=[web_source])
+    create_destination(workspace, name="Blog pixel", kind="test_pixel", settings={"pixelId": "px-2"},
+                       sources=[other_web])
+    body = orjson.loads(Client().get(f"/v1/projects/{web_source.write_key}/settings").content)
+    assert body["integrations"]["Test Pixel"] == {"pixelId": "px-1", "hasToken": True}
+    assert set(body["integrations"]) == {"Segment.io", "Customer.io Data Pipelines", "Test Pixel"}
+
+
+def test_browser_settings_skip_disabled_destinations_and_connections(web_source: Source, workspace,
+                                                                   pixel_definition):
+    from connections.models import Connection
+    from connections.services import create_destination
+
+    disabled = create_destination(workspace, name="Off", kind="test_pixel", settings={"pixelId": "px-1"},
+                                  sources=[web_source], enabled=False)
+    assert disabled.pk
+    path = f"/v1/projects/{web_source.write_key}/settings"
+    assert "Test Pixel" not in orjson.loads(Client().get(path).content)["integrations"]
+    live = create_destination(workspace, name="On", kind="test_pixel", settings={"pixelId": "px-3"},
+                              sources=[web_source])
+    assert orjson.loads(Client().get(path).content)["integrations"]["Test Pixel"]["pixelId"] == "px-3"
+    Connection.objects.filter(destination=live).update(enabled=False)
+    assert "Test Pixel" not in orjson.loads(Client().get(path).content)["integrations"]

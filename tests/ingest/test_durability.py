@@ -20,6 +20,7 @@ from ingest.models import Event
 from ingest.tasks import outbox_sweep
 from pipelines.celery import app
 from pipelines.models import Workspace
+from tests.helpers import wait_for
 
 from .conftest import TrackingClient
 
@@ -75,6 +76,22 @@ def test_request_is_acknowledged_and_event_dispatched_when_the_broker_is_up(live
     assert api.post("/v1/batch", {"batch": [{**TRACK, "type": "track"}] * 2}).status_code == 200
     ids = sorted(Event.objects.values_list("id", flat=True))
     assert fan_out_queue() == [("destinations.fan_out", [ids])]
+
+
+def test_coalesced_dispatch_sends_every_id_after_the_responses(live_source: Source, fan_out_queue, settings):
+    settings.INGEST_DISPATCH_WINDOW_MS = 30
+    api = TrackingClient(live_source.write_key)
+    for i in range(5):
+        assert api.post("/v1/track", {**TRACK, "messageId": f"c{i}"}).status_code == 200
+    ids = sorted(Event.objects.values_list("id", flat=True))
+    received: list[tuple[str, Any]] = []
+
+    def all_ids_published() -> bool:
+        received.extend(fan_out_queue())
+        return sorted(i for _, args in received for i in args[0]) == ids
+
+    wait_for(all_ids_published, timeout=10, what="coalesced fan-out tasks")
+    assert {task for task, _ in received} == {"destinations.fan_out"}
 
 
 def test_broker_down_still_stores_and_the_sweep_dispatches_later(live_source: Source, fan_out_queue, broker_down):
