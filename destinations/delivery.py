@@ -390,28 +390,40 @@ def _dump(value: Any) -> str | None:
 
 
 def _write_postgres(updates: list[_Update], lease_until: datetime, now: datetime) -> None:
+    """One UPDATE ... FROM unnest(arrays): the statement text is constant whatever the row count, and the
+    request/response records shared by a batch's rows travel once (as one JSON array) and are indexed."""
     if not updates:
         return
-    params: list[Any] = []
-    dumped: dict[int, str | None] = {}
+    records: list[str] = []
+    responses: list[str] = []
+    index: dict[tuple[int, int], int] = {}
+    ids, statuses, attempts, codes, errors, keys, next_at = [], [], [], [], [], [], []
     for u in updates:
-        # rows of one batch share their request/response objects: serialize each once
-        for obj in (u.request, u.response):
-            if id(obj) not in dumped:
-                dumped[id(obj)] = _dump(obj)
-        params.extend((u.id, u.status, u.attempts, u.last_status_code, u.last_error, dumped[id(u.request)],
-                       dumped[id(u.response)], u.next_attempt_at))
-    values = ", ".join(["(%s::bigint, %s, %s::integer, %s::integer, %s, %s::jsonb, %s::jsonb, %s::timestamptz)"]
-                       * len(updates))
+        pair = (id(u.request), id(u.response))
+        if pair not in index:
+            records.append(_dump(u.request) or "null")
+            responses.append(_dump(u.response) or "null")
+            index[pair] = len(records) - 1
+        ids.append(u.id)
+        statuses.append(u.status)
+        attempts.append(u.attempts)
+        codes.append(u.last_status_code)
+        errors.append(u.last_error)
+        keys.append(index[pair])
+        next_at.append(u.next_attempt_at)
     sql = (
         "UPDATE destinations_delivery AS d SET status = v.status, attempts = v.attempts, "
-        "last_status_code = v.code, last_error = v.error, request = v.request, response = v.response, "
+        "last_status_code = v.code, last_error = v.error, request = NULLIF(r.req -> v.k, 'null'::jsonb), "
+        "response = NULLIF(r.res -> v.k, 'null'::jsonb), "
         "next_attempt_at = v.next_at, locked_until = NULL, enqueued_at = NULL, updated_at = %s "
-        f"FROM (VALUES {values}) AS v(id, status, attempts, code, error, request, response, next_at) "
+        "FROM unnest(%s::bigint[], %s::text[], %s::integer[], %s::integer[], %s::text[], %s::integer[], "
+        "%s::timestamptz[]) AS v(id, status, attempts, code, error, k, next_at), "
+        "(SELECT %s::jsonb AS req, %s::jsonb AS res) AS r "
         "WHERE d.id = v.id AND d.locked_until = %s"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [now, *params, lease_until])
+        cursor.execute(sql, [now, ids, statuses, attempts, codes, errors, keys, next_at,
+                             "[" + ",".join(records) + "]", "[" + ",".join(responses) + "]", lease_until])
 
 
 def _write_portable(updates: list[_Update], lease_until: datetime, now: datetime) -> None:

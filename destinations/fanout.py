@@ -131,21 +131,40 @@ _INSERT_CHUNK = 1000
 
 
 def _insert(rows: list[_NewRow], now: datetime) -> list[tuple[int, str, int, int | None]]:
-    """Insert rows with one multi-row INSERT per 1000; return (id, status, destination_id, action_id)."""
+    """Insert all rows in one statement; return (id, status, destination_id, action_id) per row.
+
+    PostgreSQL: INSERT ... SELECT FROM unnest(arrays), a constant statement whatever the row count.
+    Elsewhere: multi-row VALUES, 1000 rows per statement."""
+    if not rows:
+        return []
+    payloads = [orjson.dumps(r.payload, option=orjson.OPT_NON_STR_KEYS).decode() if r.payload is not None else None
+                for r in rows]
+    if connection.vendor == "postgresql":
+        sql = (
+            f"INSERT INTO destinations_delivery ({', '.join(_COLUMNS)}) "
+            "SELECT v.workspace_id, v.event_id, v.destination_id, v.action_id, v.message_id, v.status, 0, v.error, "
+            "NULLIF(p.payloads -> (v.n::integer - 1), 'null'::jsonb), %s, %s, "
+            "CASE WHEN v.status = 'pending' THEN %s::timestamptz END "
+            "FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::text[], %s::text[], "
+            "%s::text[]) WITH ORDINALITY AS v(workspace_id, event_id, destination_id, action_id, message_id, status, "
+            "error, n), (SELECT %s::jsonb AS payloads) AS p RETURNING id, status, destination_id, action_id"
+        )
+        # the payloads travel as one JSON array (one string to quote, not one array element each)
+        params = [now, now, now, [r.workspace_id for r in rows], [r.event_id for r in rows],
+                  [r.destination_id for r in rows], [r.action_id for r in rows], [r.message_id for r in rows],
+                  [r.status for r in rows], [r.last_error for r in rows],
+                  "[" + ",".join(p if p is not None else "null" for p in payloads) + "]"]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return list(cursor.fetchall())
     out: list[tuple[int, str, int, int | None]] = []
-    json_cast = "::jsonb" if connection.vendor == "postgresql" else ""
-    placeholder = "(" + ",".join(f"%s{json_cast}" if c == "payload" else "%s" for c in _COLUMNS) + ")"
+    placeholder = "(" + ",".join(["%s"] * len(_COLUMNS)) + ")"
     for start in range(0, len(rows), _INSERT_CHUNK):
         chunk = rows[start:start + _INSERT_CHUNK]
-        params: list[Any] = []
-        for r in chunk:
-            pending = r.status == DeliveryStatus.PENDING
-            params.extend((
-                r.workspace_id, r.event_id, r.destination_id, r.action_id, r.message_id, r.status, 0,
-                r.last_error,
-                orjson.dumps(r.payload, option=orjson.OPT_NON_STR_KEYS).decode() if r.payload is not None else None,
-                now, now, now if pending else None,
-            ))
+        params = []
+        for r, payload in zip(chunk, payloads[start:start + _INSERT_CHUNK], strict=True):
+            params.extend((r.workspace_id, r.event_id, r.destination_id, r.action_id, r.message_id, r.status, 0,
+                           r.last_error, payload, now, now, now if r.status == DeliveryStatus.PENDING else None))
         sql = (
             f"INSERT INTO destinations_delivery ({', '.join(_COLUMNS)}) VALUES "
             f"{', '.join([placeholder] * len(chunk))} RETURNING id, status, destination_id, action_id"
@@ -156,7 +175,16 @@ def _insert(rows: list[_NewRow], now: datetime) -> list[tuple[int, str, int, int
     return out
 
 
-def _route_event(event: Event, routes: list[Route], rows: list[_NewRow]) -> None:
+@dataclass
+class _Event:
+    id: int
+    workspace_id: int
+    source_id: int
+    message_id: str
+    payload: Any
+
+
+def _route_event(event: _Event, routes: list[Route], rows: list[_NewRow]) -> None:
     body = event.payload if isinstance(event.payload, dict) else {}
     for route in routes:
         matched = False
@@ -196,12 +224,13 @@ def fan_out(event_ids: list[int]) -> FanOutResult:
     groups: dict[tuple[int, int], list[int]] = defaultdict(list)
     sizes: dict[tuple[int, int], int] = {}
     with transaction.atomic():
-        events = list(
+        events = [
+            _Event(*values) for values in
             Event.objects.select_for_update(skip_locked=True)
             .filter(id__in=list(event_ids), dispatched_at__isnull=True)
-            .only("id", "workspace_id", "source_id", "message_id", "payload")
             .order_by("id")
-        )
+            .values_list("id", "workspace_id", "source_id", "message_id", "payload")
+        ]
         if not events:
             return result
         rows: list[_NewRow] = []
