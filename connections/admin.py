@@ -24,7 +24,7 @@ from destinations.catalog.base import DestinationDefinition, SettingField
 from destinations.errors import SettingsError
 
 from . import services
-from .models import _mask_value, Action, Connection, Destination, Source, SourceKind
+from .models import Action, Connection, Destination, Source, SourceKind, _mask_value
 
 # --- Connections (inline on both sides, and on their own) ------------------------------------------------
 

@@ -130,7 +130,12 @@ def main() -> int:
     exit_code = 0
     try:
         for name, argv in _children(port, var_dir).items():
-            procs[name] = subprocess.Popen(argv, preexec_fn=_die_with_parent)
+            # Each child leads its own process group: a terminal's Ctrl-C reaches only this process, which
+            # then stops every child in order, and a group can be killed whole (granian forks workers).
+            # preexec_fn is safe here: this process has started no threads of its own.
+            procs[name] = subprocess.Popen(
+                argv, start_new_session=True, preexec_fn=_die_with_parent  # noqa: PLW1509
+            )
         while not stopping.wait(0.25):
             dead = {name: p.returncode for name, p in procs.items() if p.poll() is not None}
             if dead:
@@ -146,7 +151,8 @@ def main() -> int:
 
 
 def _stop_all(procs: dict[str, subprocess.Popen[bytes]]) -> None:
-    """SIGTERM every child still running (warm shutdown for Celery), then SIGKILL whatever lingers."""
+    """SIGTERM every child still running (warm shutdown for Celery), wait, then SIGKILL each child's
+    process group so nothing it forked outlives it."""
     for p in procs.values():
         if p.poll() is None:
             try:
@@ -157,8 +163,13 @@ def _stop_all(procs: dict[str, subprocess.Popen[bytes]]) -> None:
         try:
             p.wait(timeout=STOP_TIMEOUT)
         except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
+            pass
+        # Whatever is left in the child's group (a forked server worker, a stuck child) goes now.
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        p.wait()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,30 @@
+"""The OpenAPI schema and the self-contained documentation page."""
+
+from __future__ import annotations
+
+import re
+
+import yaml
+
+
+def test_openapi_schema_describes_the_management_api(client, db):
+    response = client.get("/api/schema/")
+    assert response.status_code == 200
+    schema = yaml.safe_load(response.content)
+    assert schema["openapi"].startswith("3.")
+    for path in ("/api/workspaces/", "/api/workspaces/{slug}/sources/{id}/rotate-key/",
+                 "/api/workspaces/{slug}/destinations/{destination_id}/actions/{id}/",
+                 "/api/workspaces/{slug}/events/", "/api/catalog/destinations/"):
+        assert path in schema["paths"], path
+    detail = schema["paths"]["/api/workspaces/{slug}/sources/{id}/"]
+    assert {"get", "patch", "delete"} <= set(detail) and "put" not in detail
+
+
+def test_docs_page_lists_operations_without_loading_anything_from_elsewhere(client, db):
+    response = client.get("/api/docs/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "POST /api/workspaces/{slug}/destinations/" in html
+    assert "/api/workspaces/{slug}/sources/{id}/rotate-key/" in html
+    assert not re.search(r"<script[^>]+src=", html)
+    assert not re.search(r"""(src|href)=["']https?://""", html)

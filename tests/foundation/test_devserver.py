@@ -1,0 +1,110 @@
+"""`make run` smoke test: `python -m pipelines.devserver` on a fresh var dir serves the admin and the API,
+and takes its web server, worker and beat down with it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except OSError:
+        return 0
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every process below `pid`, from /proc (children of children included)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_devserver_serves_admin_and_api_then_stops_all_children(tmp_path, stop_signal):
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL", "DJANGO_SETTINGS_MODULE")}
+    env.update(PORT=str(port), PIPELINES_VAR_DIR=str(tmp_path / "var"), ADMIN_PASSWORD="smoke-test-pass")
+    with open(tmp_path / "devserver.log", "wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "pipelines.devserver"], cwd=ROOT, env=env,
+                                stdout=log, stderr=subprocess.STDOUT)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_for(lambda: _status(f"{base}/admin/login/") == 200 and _status(f"{base}/api/schema/") == 200,
+                 timeout=60, interval=0.25, what="the admin login page and the API schema")
+        assert _status(f"{base}/static/admin/css/base.css") == 200
+        assert _status(f"{base}/api/workspaces/") == 401  # the API answers, and wants a token
+
+        children = wait_for(lambda: len(_descendants(proc.pid)) >= 3 and _descendants(proc.pid), timeout=30,
+                            what="web, worker and beat processes")
+        output = (tmp_path / "devserver.log").read_text()
+        assert "password smoke-test-pass" in output and f"{base}/admin/" in output
+        assert (tmp_path / "var" / "db.sqlite3").exists() and (tmp_path / "var" / "broker" / "queue").is_dir()
+
+        proc.send_signal(stop_signal)
+        assert proc.wait(timeout=40) == 0
+        wait_for(lambda: not any(_alive(pid) for pid in children), timeout=20, what="children to exit")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_devserver_stops_everything_when_a_child_dies(tmp_path):
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL", "DJANGO_SETTINGS_MODULE")}
+    env.update(PORT=str(port), PIPELINES_VAR_DIR=str(tmp_path / "var"))
+    proc = subprocess.Popen([sys.executable, "-m", "pipelines.devserver"], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: _status(f"http://127.0.0.1:{port}/admin/login/") == 200, timeout=60, interval=0.25,
+                 what="the web server")
+        children = wait_for(lambda: len(_descendants(proc.pid)) >= 3 and _descendants(proc.pid), timeout=30)
+        beat = next(pid for pid in children if b"beat" in Path(f"/proc/{pid}/cmdline").read_bytes())
+        os.kill(beat, signal.SIGKILL)
+        assert proc.wait(timeout=40) == 1
+        wait_for(lambda: not any(_alive(pid) for pid in children), timeout=20, what="children to exit")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
