@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -178,3 +179,25 @@ def test_write_key_is_revealed_copied_and_rotated_with_confirmation(
     old = source.write_key
     source.refresh_from_db()
     assert source.write_key != old
+
+
+def test_pages_fit_a_phone_screen(
+    browser: Any, live_server: Any, owner: Any, workspace: Workspace, settings: Any
+) -> None:
+    """At 390 px wide nothing scrolls sideways: the columns stack."""
+    settings.OUTBOUND_ALLOW_PRIVATE = True
+    source = services.create_source(workspace, name="Production Javascript", kind=SourceKind.JAVASCRIPT)[0]
+    services.create_destination(workspace, name="Order hook", kind="webhook",
+                                settings={"url": "http://127.0.0.1:9/in"}, sources=[source])
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    page.goto(f"{live_server.url}/login/")
+    page.get_by_label("Username").fill("alice")
+    page.get_by_label("Password").fill("alice-password-1")
+    page.get_by_role("button", name="Log in").click()
+    for path in ("/w/acme/connections/", "/w/acme/destinations/new/select/", f"/w/acme/sources/{source.id}/"):
+        page.goto(f"{live_server.url}{path}")
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), path
+    page.goto(f"{live_server.url}/w/acme/connections/")
+    page.screenshot(path=str(Path(__file__).parent / "screenshots" / "13-phone-connections.png"), full_page=True)
+    context.close()

@@ -10,6 +10,8 @@ from django.test import Client
 
 from connections import services
 from connections.models import Destination, Source, SourceKind
+from destinations.catalog import _registry, get_definition
+from destinations.catalog.base import DestinationDefinition, SettingField
 from pipelines.models import Workspace
 
 
@@ -45,3 +47,16 @@ def webhook(workspace: Workspace, js_source: Source, settings: Any) -> Destinati
         settings={"url": "http://127.0.0.1:9/hook", "shared_secret": "s3cret-value-123456"},
         sources=[js_source],
     )
+
+
+@pytest.fixture
+def direct_type(monkeypatch: pytest.MonkeyPatch) -> DestinationDefinition:
+    """A direct-mode catalog entry, registered for the test only (the shipped catalog may have none)."""
+    webhook = get_definition("webhook")
+    definition = DestinationDefinition(
+        key="browserpixel", name="Browser Pixel", category="Advertising", mode="direct",
+        description="Loads a pixel in the visitor's browser.",
+        settings=(SettingField("pixel_id", "Pixel ID", required=True),), actions=webhook.actions,
+    )
+    monkeypatch.setitem(_registry(), definition.key, definition)
+    return definition

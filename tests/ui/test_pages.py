@@ -375,3 +375,13 @@ def test_test_panel_starts_with_a_sample_the_trigger_matches(owner_client: Clien
     assert "&quot;event&quot;: &quot;Order Completed&quot;" in owner_client.get(url).content.decode()
     services.update_action(action, trigger='type = "identify"')
     assert "&quot;email&quot;: &quot;ada@example.com&quot;" in owner_client.get(url).content.decode()
+
+
+def test_event_delivery_of_a_direct_mode_destination_explains_why_it_is_empty(
+    owner_client: Client, workspace: Workspace, js_source: Source, direct_type: Any
+) -> None:
+    destination = services.create_destination(workspace, name="Pixel", kind="browserpixel",
+                                              settings={"pixel_id": "px-1"}, sources=[js_source])
+    body = owner_client.get(f"/w/acme/destinations/{destination.id}/delivery/").content.decode()
+    assert "direct-mode" in body and "we don't see the traffic" in body
+    assert "<svg" not in body

@@ -4,28 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from django.test import Client
 from pytest_httpserver import HTTPServer
 
 from connections.models import Action, Connection, Destination, Source
-from destinations.catalog import _registry, get_definition
-from destinations.catalog.base import DestinationDefinition, SettingField
+from destinations.catalog.base import DestinationDefinition
 
 BASE = "/w/acme/destinations/new"
-
-
-@pytest.fixture
-def direct_type(monkeypatch: pytest.MonkeyPatch) -> DestinationDefinition:
-    """A direct-mode catalog entry, registered for the test only (the shipped catalog may have none)."""
-    webhook = get_definition("webhook")
-    definition = DestinationDefinition(
-        key="browserpixel", name="Browser Pixel", category="Advertising", mode="direct",
-        description="Loads a pixel in the visitor's browser.",
-        settings=(SettingField("pixel_id", "Pixel ID", required=True),), actions=webhook.actions,
-    )
-    monkeypatch.setitem(_registry(), definition.key, definition)
-    return definition
 
 
 def test_select_step_lists_the_catalog_with_mode_and_description(owner_client: Client) -> None:
