@@ -7,8 +7,9 @@ breaks is started by this module on a free port in a temporary directory and sto
   `root`), startable, stoppable (`immediate` = a crash) and restartable on the same port.
 - `PrivateRedis`: `redis-server` without persistence, so a restart loses every queued message, which is
   the harshest broker failure.
-- `Stack`: the web server (granian, WSGI, two workers), a Celery worker consuming every queue and Celery
-  beat, each a subprocess in its own process group (so SIGKILL reaches the pool children too).
+- `Stack`: the web server (granian, WSGI, two workers), a main Celery worker (fan-out and first attempts),
+  a retries worker and Celery beat, each a subprocess in its own process group (so SIGKILL reaches the
+  pool children too), watched by a supervisor thread that restarts what exits on its own.
 - `Sink`: a threaded HTTP server standing in for a destination; it records every request and can be
   switched between answering 200, an error status (with Retry-After), hanging past the read timeout,
   or answering slowly.
