@@ -49,9 +49,11 @@ test: $(TEST_STAMP) analytics-js
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} CELERY_BROKER_URL=$${CELERY_BROKER_URL:-$(TEST_BROKER_URL)} \
 		$(PY) -m pytest -q $(PYTEST_ARGS)
 
+# Fault tests (tests/faults, ~70 s) are part of `make test`; this runs them alone. They start a private
+# PostgreSQL and Redis of their own (see docs/reliability.md), never the services above.
 test-faults: $(TEST_STAMP)
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} CELERY_BROKER_URL=$${CELERY_BROKER_URL:-$(TEST_BROKER_URL)} \
-		$(PY) -m pytest -q tests/faults $(PYTEST_ARGS)
+		$(PY) -m pytest -q -s tests/faults $(PYTEST_ARGS)
 
 lint: $(TEST_STAMP)
 	$(VENV)/bin/ruff check .

@@ -65,10 +65,24 @@ class UnresolvableHost(UnsafeURL):
     """The host name does not resolve now. At send time this is retried: DNS failures are often passing."""
 
 
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
 def _is_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
-    return not (
+    """True only for globally routable unicast addresses.
+
+    `is_global` (not merely "not private") also refuses shared address space (100.64.0.0/10, used inside
+    cloud networks), benchmarking and documentation ranges; IPv6 forms that embed an IPv4 address
+    (mapped, 6to4, NAT64) are judged by the embedded address, so ::ffff:127.0.0.1 is loopback.
+    """
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped:
+            ip = ip.ipv4_mapped
+        elif ip.sixtofour:
+            ip = ip.sixtofour
+        elif ip in _NAT64:
+            ip = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return ip.is_global and not (
         ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_multicast or ip.is_reserved
         or ip.is_unspecified
     )

@@ -443,7 +443,9 @@ def resolve(mapping: Any, event: Any) -> Any:
         _validate(mapping, "", 0)
     try:
         return _resolve(mapping, event, "", 0)
-    except (TypeError, AttributeError) as exc:  # a malformed directive argument caught late
+    # A malformed directive argument caught late (a saved mapping that skipped validate_mapping): a
+    # missing key, a short list or a wrong type is the mapping's fault, reported as such.
+    except (TypeError, AttributeError, KeyError, IndexError) as exc:
         raise MappingError(f"invalid mapping: {exc}") from exc
 
 

@@ -90,6 +90,14 @@ def resolve(write_key: str | None) -> Source | None:
     return source
 
 
+def cached(write_key: str | None) -> Source | None:
+    """The source this process remembers for `write_key` (a fresh cache hit), never querying the database."""
+    hit = _cache.get(write_key) if write_key else None
+    if hit is not None and hit[0] > time.monotonic():
+        return hit[1]
+    return None
+
+
 def forget(write_key: str | None = None) -> None:
     """Drop one key (or every key) from this process's cache, e.g. after a rotation or in tests."""
     with _lock:

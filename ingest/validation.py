@@ -58,7 +58,9 @@ def message_errors(message: Any, type_: str | None) -> list[tuple[str, str]]:
     elif (
         not _present(message.get("userId"))
         and not _present(message.get("anonymousId"))
-        and not (type_ == "track" and (message.get("event") in ANONYMOUS_TRACK_EVENTS
+        # isinstance first: an event that is a list or object is not hashable (and not one of these).
+        and not (type_ == "track" and ((isinstance(message.get("event"), str)
+                                        and message.get("event") in ANONYMOUS_TRACK_EVENTS)
                                        or _present(message.get("groupId"))))
     ):
         errors.append(("userId", "userId or anonymousId is required."))

@@ -23,7 +23,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from connections.models import Destination, DestinationMode
 
-from . import auth, cors, ratelimit
+from . import auth, authguard, cors, ratelimit
 from .client_ip import client_ip
 from .normalize import Envelope, normalize
 from .services import store_events
@@ -104,14 +104,27 @@ def _unauthorized(message: str) -> Rejected:
     return Rejected(error(401, "unauthorized", message))
 
 
-def _authenticate(header_key: str | None, body: dict[str, Any] | None) -> Any:
+def _authenticate(header_key: str | None, body: dict[str, Any] | None, ip: str | None) -> Any:
     key = header_key if header_key else (auth.key_from_body(body) if body is not None else None)
     if not key:
         raise _unauthorized(
             "Missing write key: send it as the HTTP Basic username, a Bearer token, or writeKey in the body."
         )
-    source = auth.resolve(key)
+    return _resolve_guarded(key, ip)
+
+
+def _resolve_guarded(key: str, ip: str | None) -> Any:
+    """The source of `key`; 401 for an unknown key, 429 once this IP failed too often (see authguard)."""
+    scope = authguard.ip_scope(ip)
+    retry_after = authguard.blocked(scope)
+    source = auth.resolve(key) if retry_after is None else auth.cached(key)
     if source is None:
+        if retry_after is not None:
+            response = error(429, "too_many_auth_failures",
+                             f"Too many requests with unknown write keys from your address; retry in {retry_after} s.")
+            response["Retry-After"] = str(retry_after)
+            raise Rejected(response)
+        authguard.record_failure(scope)
         raise _unauthorized("Unknown or disabled write key.")
     return source
 
@@ -137,18 +150,18 @@ def _invalid(errors: list[dict[str, Any]], total: int | None) -> Rejected:
 def _accept(request: HttpRequest, type_: str | None) -> HttpResponse:
     """Authenticate, validate, normalize and store one request; raise Rejected for any refusal."""
     received_at = datetime.now(UTC)
+    ip = client_ip(request.META)
     header_key = auth.key_from_headers(request.META)
-    source = _authenticate(header_key, None) if header_key else None
+    source = _authenticate(header_key, None, ip) if header_key else None
     if source is not None:
         _rate_limit(source)
     is_batch = type_ is None
     raw = _read_body(request, MAX_REQUEST_BYTES if is_batch else MAX_EVENT_BYTES)
     body = _parse(raw)
     if source is None:
-        source = _authenticate(None, body)
+        source = _authenticate(None, body, ip)
         _rate_limit(source)
 
-    ip = client_ip(request.META)
     if not is_batch:
         problems = message_errors(body, type_)
         if problems:
@@ -227,8 +240,11 @@ def browser_settings(request: HttpRequest, write_key: str) -> HttpResponse:
     if request.method not in ("GET", "HEAD"):
         return _not_allowed("GET, OPTIONS")
     try:
-        source = auth.resolve(write_key)
-        if source is None:
+        try:
+            source = _resolve_guarded(write_key, client_ip(request.META))
+        except Rejected as rejected:
+            if rejected.response.status_code == 429:
+                return rejected.response
             return error(404, "not_found", "No enabled source has this write key.")
         integrations = {**_our_integrations(request, write_key), **_direct_destinations(source)}
     except (OperationalError, InterfaceError):

@@ -48,3 +48,34 @@ def as_drf_validation_error(exc: DjangoValidationError) -> exceptions.Validation
             {("non_field_errors" if k == "__all__" else k): v for k, v in exc.message_dict.items()}
         )
     return exceptions.ValidationError({"non_field_errors": exc.messages})
+
+
+# --- Error pages for URLs no view answered (wired as handler404 / handler500 in pipelines/urls.py) ---------
+# API clients must get the same JSON shape for "no such route" and for a crash as for any other error;
+# browsers keep Django's HTML pages.
+_JSON_PREFIXES = ("/api/", "/v1/")
+
+
+def _wants_json(request: Any) -> bool:
+    return request.path.startswith(_JSON_PREFIXES)
+
+
+def page_not_found(request: Any, exception: Exception | None = None) -> Any:
+    """404 for a URL no view matched: JSON {code, message} under /api/ and /v1/, Django's page elsewhere."""
+    from django.http import JsonResponse
+    from django.views import defaults
+
+    if _wants_json(request):
+        return JsonResponse({"code": "not_found", "message": f"No such resource: {request.path}"}, status=404)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request: Any) -> Any:
+    """500 after an unhandled exception: JSON {code, message} under /api/ and /v1/ (no details leak)."""
+    from django.http import JsonResponse
+    from django.views import defaults
+
+    if _wants_json(request):
+        return JsonResponse({"code": "server_error", "message": "Something went wrong on our side; retry later."},
+                            status=500)
+    return defaults.server_error(request)

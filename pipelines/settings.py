@@ -259,3 +259,17 @@ ANALYTICS_JS_DIR = Path(env.str(
     "ANALYTICS_JS_DIR",
     default=str(BASE_DIR / "js" / "node_modules" / "@segment" / "analytics-next" / "dist" / "umd"),
 ))
+
+# --- Security (reliability) -------------------------------------------------------------------------
+# Production sets (see docs/reliability.md): DEBUG=false, SECRET_KEY, FIELD_ENCRYPTION_KEY, ALLOWED_HOSTS,
+# SECURE_SSL_REDIRECT=true (or BEHIND_TLS_PROXY=true behind a TLS-terminating proxy), SECURE_HSTS_SECONDS,
+# SECURE_HSTS_INCLUDE_SUBDOMAINS=true, SECURE_HSTS_PRELOAD=true; `manage.py check --deploy` is then clean.
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+SESSION_COOKIE_HTTPONLY = True
+# Failed write-key / API-key authentications per client IP per minute before ingest answers 429
+# (unknown keys are how brute force looks); 0 disables the limit.
+AUTH_FAILURE_LIMIT = env.int("AUTH_FAILURE_LIMIT", default=30)
+AUTH_FAILURE_WINDOW = env.int("AUTH_FAILURE_WINDOW", default=60)

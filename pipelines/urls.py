@@ -16,3 +16,7 @@ urlpatterns = [
     path("api/", include("destinations.api_urls")),
     path("", include("connections.urls")),
 ]
+
+# Unmatched URLs and crashes under /api/ and /v1/ answer JSON {code, message} like every other API error.
+handler404 = "pipelines.api_errors.page_not_found"
+handler500 = "pipelines.api_errors.server_error"

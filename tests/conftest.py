@@ -14,6 +14,15 @@ from rest_framework.test import APIClient
 from pipelines.models import Membership, Workspace
 
 
+@pytest.fixture(autouse=True)
+def _fresh_auth_failure_counters() -> Iterator[None]:
+    """Each test starts with no failed-authentication counts (ingest.authguard), whatever ran before."""
+    from ingest import authguard
+
+    authguard.reset()
+    yield
+
+
 @pytest.fixture
 def workspace(db: Any) -> Workspace:
     return Workspace.objects.create(name="Acme", slug="acme")
