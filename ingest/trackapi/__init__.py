@@ -7,5 +7,5 @@ Every accepted call becomes one or more Pipelines-format events stored on that s
 Modules: `auth` (credentials → Source), `validation` (the Track API's limits and field rules),
 `messages` (the Pipelines event builders: one function per kind of call), `operations` (Track request
 bodies → messages, v1 and v2), `views` (HTTP: status codes and bodies in Customer.io's shapes).
-The mapping is documented in docs/track-api.md.
+The mapping is documented in the README, section "Track API sources".
 """

@@ -3,7 +3,7 @@
 Every builder returns complete normalized messages (the shape the /v1 ingest stores): type, messageId,
 userId and/or anonymousId, traits / properties / event / name / groupId / previousId, context (library,
 ip, userAgent), timestamp, originalTimestamp, receivedAt. The mapping choices are documented in
-docs/track-api.md; change both together.
+the README ("Track API sources"); change both together.
 """
 
 from __future__ import annotations
