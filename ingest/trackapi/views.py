@@ -25,6 +25,7 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from connections.models import Source
+from ingest import authguard, ratelimit
 from ingest.services import store_events
 
 from . import messages as m
@@ -57,6 +58,12 @@ def _error(version: str, status: int, errors: list[TrackError], *, singular: boo
     if singular:
         meta["error"] = errors[0].message
     return _json({"meta": meta}, status)
+
+
+def _too_many(version: str, retry_after: int, message: str) -> HttpResponse:
+    response = _error(version, 429, [TrackError(f"{message} Retry in {retry_after} s.", reason="rate_limited")])
+    response["Retry-After"] = str(retry_after)
+    return response
 
 
 def _unauthorized(version: str) -> HttpResponse:
@@ -158,9 +165,21 @@ def track_endpoint(methods: tuple[str, ...], version: str = "v1", *, singular_er
                 response = _error(version, 405, [TrackError(f"method {request.method} is not allowed here")])
                 response["Allow"] = ", ".join(methods)
                 return response
+            # Same brute-force guard and per-source rate limit as the /v1 API (ingest/authguard.py,
+            # ingest/ratelimit.py): a blocked address gets 429 without any credential lookup.
+            scope = authguard.ip_scope(client_ip(request))
+            retry_after = authguard.blocked(scope)
+            if retry_after is not None:
+                return _too_many(version, retry_after, "Too many failed authentications from your address.")
             source = authenticate(request.META.get("HTTP_AUTHORIZATION", ""))
             if source is None:
+                authguard.record_failure(scope)
                 return _unauthorized(version)
+            retry_after = ratelimit.check(source.id)
+            if retry_after is not None:
+                response = _too_many(version, retry_after, "Too many requests for this source.")
+                response["X-RateLimit-Reset"] = str(ratelimit.reset_time(retry_after))
+                return response
             try:
                 return view(request, source, *args, **kwargs)
             except TrackError as exc:
