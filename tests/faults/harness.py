@@ -379,6 +379,8 @@ class Stack:
         self.crashes: Counter[str] = Counter()
         self._supervising = threading.Event()
         self._supervisor: threading.Thread | None = None
+        # Every process ever started here, so stop() ends them all even if a restart raced a stop.
+        self._started: list[Process] = []
 
     @property
     def host(self) -> str:
@@ -424,7 +426,7 @@ class Stack:
             for role, proc in (("main", self.worker), ("retries", self.retry_worker)):
                 if proc is not None and proc.proc is not None and proc.proc.poll() is not None:
                     self.crashes[role] += 1
-                    proc.proc = None
+                    proc.kill()  # the leader exited; take any pool children left in its group with it
                     try:
                         self.start_worker(role)
                     except AssertionError:
@@ -459,6 +461,7 @@ class Stack:
             self.env, log,
         )
         worker.start()
+        self._started.append(worker)
         if role == "main":
             self.worker = worker
         else:
@@ -482,7 +485,7 @@ class Stack:
         self._supervising.clear()
         if self._supervisor is not None:
             self._supervisor.join(timeout=70)
-        for proc in (self.beat, self.worker, self.retry_worker, self.web):
+        for proc in (self.beat, self.worker, self.retry_worker, self.web, *self._started):
             if proc is not None:
                 proc.stop()
         self.redis.stop() if self.redis.proc else None
