@@ -42,6 +42,11 @@ def update_source(source: Source, *, name: str | None = None, enabled: bool | No
     return source
 
 
+def delete_source(source: Source) -> None:
+    """Delete a source with its connections and stored events (and their delivery records)."""
+    source.delete()
+
+
 def rotate_source_key(source: Source) -> str:
     """Rotate the credential of a source: its write key, or for Track API sources its API key.
     Returns the new secret."""

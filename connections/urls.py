@@ -34,6 +34,9 @@ ui_patterns = [
     path("w/<slug:slug>/sources/<int:pk>/", source_pages.source_page, name="source"),
     path("w/<slug:slug>/sources/<int:pk>/setup/", source_pages.setup, name="source-setup"),
     path("w/<slug:slug>/sources/<int:pk>/rotate/", source_pages.rotate_key, name="source-rotate"),
+    path("w/<slug:slug>/sources/<int:pk>/rename/", source_pages.rename_source, name="source-rename"),
+    path("w/<slug:slug>/sources/<int:pk>/toggle/", source_pages.toggle_source, name="source-toggle"),
+    path("w/<slug:slug>/sources/<int:pk>/delete/", source_pages.delete_source, name="source-delete"),
     path("w/<slug:slug>/sources/<int:pk>/events.json", source_pages.events_feed, name="source-events"),
 ]
 

@@ -10,6 +10,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
+from django.views.decorators.http import require_POST
 
 from destinations.models import Delivery
 from ingest.models import Event
@@ -83,10 +84,15 @@ def setup(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
 def source_page(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     workspace = workspace_for(request, slug)
     source = source_for(workspace, pk)
-    return render_page(request, workspace, "connections/source/detail.html", {
+    return render_page(request, workspace, "connections/source/detail.html", _detail_context(source))
+
+
+def _detail_context(source: Source) -> dict[str, Any]:
+    return {
         "source": source, "destinations": source.destinations.all(), "events": _events_json(source, None)["events"],
         "nav": "connections", "source_tab": "overview",
-    })
+        "rename_form": SourceNameForm(initial={"name": source.name}, auto_id="rename_%s"),
+    }
 
 
 @login_required
@@ -104,6 +110,52 @@ def rotate_key(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
         return redirect("connections:source", slug=slug, pk=pk)
     return render_page(request, workspace, "connections/source/rotate.html", {"source": source,
                                                                              "nav": "connections"})
+
+
+@login_required
+@require_POST
+def rename_source(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    workspace = workspace_for(request, slug)
+    source = source_for(workspace, pk)
+    form = SourceNameForm(request.POST)
+    if form.is_valid():
+        services.update_source(source, name=form.cleaned_data["name"])
+        messages.success(request, f"Renamed the source to {source.display_name}.")
+        return redirect("connections:source", slug=slug, pk=pk)
+    return render_page(request, workspace, "connections/source/detail.html", {
+        **_detail_context(source), "rename_form": form,
+    }, status=400)
+
+
+@login_required
+@require_POST
+def toggle_source(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    workspace = workspace_for(request, slug)
+    source = source_for(workspace, pk)
+    enable = request.POST.get("enabled") == "true"
+    services.update_source(source, enabled=enable)
+    if enable:
+        messages.success(request, f"{source.display_name} is enabled: it accepts events again.")
+    else:
+        messages.success(request, f"{source.display_name} is disabled: its events are refused (401) "
+                                  "within a few seconds, once servers drop their cached copy of the key.")
+    return redirect("connections:source", slug=slug, pk=pk)
+
+
+@login_required
+def delete_source(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    """GET asks for confirmation (naming what gets disconnected); POST deletes."""
+    workspace = workspace_for(request, slug)
+    source = source_for(workspace, pk)
+    if request.method == "POST":
+        name = source.display_name
+        services.delete_source(source)
+        messages.success(request, f"{name} was deleted.")
+        return redirect("connections:connections", slug=slug)
+    return render_page(request, workspace, "connections/source/delete.html", {
+        "source": source, "destinations": source.destinations.all(), "event_count": source.events.count(),
+        "nav": "connections",
+    })
 
 
 def _delivery_rows(event_ids: list[int]) -> dict[int, list[dict[str, Any]]]:

@@ -297,7 +297,7 @@ def test_source_page_rotates_the_write_key_after_confirmation(owner_client: Clie
     old = js_source.write_key
     page = owner_client.get(f"/w/acme/sources/{js_source.id}/").content.decode()
     assert old in page and "Rotate write key" in page and "Debugger" in page
-    assert "stops working immediately" in owner_client.get(f"/w/acme/sources/{js_source.id}/rotate/").content.decode()
+    assert "stops working within a few seconds" in owner_client.get(f"/w/acme/sources/{js_source.id}/rotate/").content.decode()
     js_source.refresh_from_db()
     assert js_source.write_key == old
     owner_client.post(f"/w/acme/sources/{js_source.id}/rotate/")
