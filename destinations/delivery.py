@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import random
 import threading
-import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from .catalog.base import ActionDefinition, BatchResult
 from .counts import add_counts
 from .errors import DeliveryError, PayloadError
 from .http import Exchange
-from .models import DeliveryStatus
+from .models import DeliveryStatus, DestinationCircuit
 
 log = logging.getLogger(__name__)
 
@@ -140,15 +139,28 @@ class _Update:
     next_attempt_at: datetime | None
 
 
-# Per-process circuit breaker: destination id → (monotonic time until which first attempts are held
-# back, the error that opened it). It keeps a dead or slow destination from occupying the first-attempt
-# workers: its new rows go straight to the retry queue, where due retries still probe it.
-_breaker: dict[int, tuple[float, str]] = {}
+# Circuit breaker, shared by all worker processes through the database (DestinationCircuit): while a
+# destination is failing at request level, its first attempts go straight to the retry queue (whose own
+# workers keep probing it), so it cannot occupy the first-attempt workers the other destinations need.
 BREAKER_MAX_SECONDS = 30.0
 
 
-def reset_breakers() -> None:
-    _breaker.clear()
+def _circuits(destination_ids: set[int]) -> dict[int, tuple[datetime, str]]:
+    """Destination id → (open until, reason) for the circuits of `destination_ids`, open or expired (an
+    expired one no longer holds first attempts back, but is still closed by the next success)."""
+    return {c.destination_id: (c.open_until, c.reason)
+            for c in DestinationCircuit.objects.filter(destination_id__in=destination_ids)}
+
+
+def _trip(destination_id: int, seconds: float, reason: str) -> None:
+    DestinationCircuit.objects.update_or_create(
+        destination_id=destination_id,
+        defaults={"open_until": timezone.now() + timedelta(seconds=seconds), "reason": reason[:500]},
+    )
+
+
+def _close(destination_id: int) -> None:
+    DestinationCircuit.objects.filter(destination_id=destination_id).delete()
 
 
 def _lease_seconds() -> float:
@@ -234,6 +246,7 @@ def deliver(delivery_ids: list[int]) -> DeliverResult:
         groups[(row.destination_id, row.action_id)].append(row)
     destinations = {d.id: d for d in Destination.objects.filter(id__in={r.destination_id for r in rows})}
     actions = {a.id: a for a in Action.objects.filter(id__in={r.action_id for r in rows if r.action_id})}
+    circuits = _circuits(set(destinations))
 
     updates: list[_Update] = []
     for (dest_id, action_id), group in groups.items():
@@ -258,26 +271,25 @@ def deliver(delivery_ids: list[int]) -> DeliverResult:
                                    f"Unknown action {action.kind!r} for {destination.kind}", None, None, None)
                            for r in group)
             continue
-        updates.extend(_send_group(destination, action_def, group, result))
+        updates.extend(_send_group(destination, action_def, group, result, circuits.get(dest_id)))
 
     _finish(rows, updates, lease_until, result)
     return result
 
 
 def _send_group(destination: Any, action_def: ActionDefinition, group: list[_Row],
-                result: DeliverResult) -> list[_Update]:
+                result: DeliverResult, circuit: tuple[datetime, str] | None = None) -> list[_Update]:
     settings_ = destination.settings
     size = batch_size(action_def, settings_)
-    held = _breaker.get(destination.id)
-    held_until = held[0] if held and held[0] > time.monotonic() else None
     out: list[_Update] = []
     to_send = []
     for row in group:
-        if held_until is not None and row.status == DeliveryStatus.PENDING:
+        if circuit is not None and circuit[0] > timezone.now() and row.status == DeliveryStatus.PENDING:
             # first attempts wait in the retry queue while the destination is failing
-            wait = held_until - time.monotonic() + random.uniform(0, BACKOFF_BASE_SECONDS)
+            held_until, reason = circuit
+            wait = max(0.0, (held_until - timezone.now()).total_seconds()) + random.uniform(0, BACKOFF_BASE_SECONDS)
             out.append(_Update(row.id, DeliveryStatus.RETRYING, row.attempts, None,
-                               f"Not attempted yet: the destination is failing ({held[1]})",  # type: ignore[index]
+                               f"Not attempted yet: the destination is failing ({reason})",
                                None, None, timezone.now() + timedelta(seconds=wait)))
         else:
             to_send.append(row)
@@ -310,9 +322,11 @@ def _send_group(destination: Any, action_def: ActionDefinition, group: list[_Row
         level = _destination_level(outcomes)
         if level is not None:
             hold = min(BREAKER_MAX_SECONDS, max(BACKOFF_BASE_SECONDS, level.retry_after or 0))
-            _breaker[destination.id] = (time.monotonic() + hold, level.message)
-        elif any(o.ok for o in outcomes):
-            _breaker.pop(destination.id, None)
+            _trip(destination.id, hold, level.message)
+            circuit = (timezone.now(), level.message)
+        elif circuit is not None and any(o.ok for o in outcomes):
+            _close(destination.id)
+            circuit = None
         records: dict[int, tuple[Any, Any]] = {}
         for row, outcome in zip(chunk, outcomes, strict=True):
             key = id(outcome.exchange)

@@ -72,3 +72,19 @@ class DeliveryCount(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["destination", "minute"], name="unique_delivery_minute")]
         ordering = ["-minute"]
+
+
+class DestinationCircuit(models.Model):
+    """A destination that is failing at request level (timeouts, refused connections, 5xx, 429).
+
+    Shared by every worker process: while `open_until` is in the future, first attempts to the
+    destination are not sent but handed to the retry queue, so a dead or hanging destination cannot
+    occupy the workers that first attempts to the other destinations need. Retries still probe it; the
+    first success deletes the row.
+    """
+
+    destination = models.OneToOneField(Destination, on_delete=models.CASCADE, primary_key=True,
+                                       related_name="circuit")
+    open_until = models.DateTimeField()
+    reason = models.TextField(blank=True, default="")
+    opened_at = models.DateTimeField(auto_now=True)

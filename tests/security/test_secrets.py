@@ -161,7 +161,6 @@ def test_a_failing_delivery_leaks_no_secret_into_logs_or_records(settings: Any, 
 
     settings.OUTBOUND_ALLOW_PRIVATE = True
     fanout.clear_routing_cache()
-    delivery.reset_breakers()
     httpserver.expect_request("/hook").respond_with_data(
         f'{{"error": "bad credentials Bearer {TOKEN} / {SHARED}"}}', status=status,
         headers={"WWW-Authenticate": f"Bearer {TOKEN}"}, content_type="application/json")

@@ -27,11 +27,9 @@ def _allow_loopback(settings: Any) -> None:
 
 @pytest.fixture(autouse=True)
 def _fresh_engine_state() -> None:
-    from destinations.delivery import reset_breakers
     from destinations.fanout import clear_routing_cache
 
     clear_routing_cache()
-    reset_breakers()
 
 
 def test_connected_webhook_receives_the_transformed_events(
