@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://root@127.0.0.1:5432/pipelines_bench")
 BROKER_URL = os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/2")
-SECONDS = int(os.environ.get("BENCH_SECONDS", "12"))
+SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
 THREADS = int(os.environ.get("BENCH_THREADS", "8"))
 PORT = int(os.environ.get("BENCH_PORT", "8765"))
@@ -96,8 +96,9 @@ def prepare_database() -> str:
     return out.stdout.strip().splitlines()[-1]
 
 
-def start_server(dispatch_window_ms: int) -> subprocess.Popen:
-    env = {**_env(), "INGEST_DISPATCH_WINDOW_MS": str(dispatch_window_ms)}
+def start_server(dispatch_window_ms: int, group_commit: bool) -> subprocess.Popen:
+    env = {**_env(), "INGEST_DISPATCH_WINDOW_MS": str(dispatch_window_ms),
+           "INGEST_GROUP_COMMIT": "true" if group_commit else "false"}
     server = subprocess.Popen(
         [PY, "-m", "granian", "--interface", "wsgi", "--workers", "2", "--blocking-threads", str(THREADS),
          "--host", "127.0.0.1", "--port", str(PORT), "--no-ws", "--log-level", "warning",
@@ -126,8 +127,11 @@ def _lua(path: Path, body: bytes, write_key: str) -> None:
 
 
 def _ms(value: str) -> float:
-    number, unit = re.match(r"([\d.]+)(us|ms|s)", value).groups()
-    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+    match = re.match(r"([\d.]+)(us|ms|s|m|h)$", value)
+    if not match:
+        raise ValueError(f"unexpected wrk latency {value!r}")
+    number, unit = match.groups()
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}[unit]
 
 
 def run_wrk(path: str, script: Path, seconds: int) -> dict[str, float]:
@@ -136,12 +140,15 @@ def run_wrk(path: str, script: Path, seconds: int) -> dict[str, float]:
          f"http://127.0.0.1:{PORT}{path}"],
         capture_output=True, text=True, check=True,
     ).stdout
+    if not re.search(r"^\s*50%\s+\S+\s*$", out, re.M):
+        raise SystemExit(f"wrk gave no latency distribution for {path}:\n{out}")
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = re.search(r"Socket errors: (.*)", out)
     return {
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-        "p50": _ms(re.search(r"50%\s+(\S+)", out).group(1)),
-        "p99": _ms(re.search(r"99%\s+(\S+)", out).group(1)),
+        # the "Latency Distribution" lines: "     50%    2.14ms"
+        "p50": _ms(re.search(r"^\s*50%\s+(\S+)\s*$", out, re.M).group(1)),
+        "p99": _ms(re.search(r"^\s*99%\s+(\S+)\s*$", out, re.M).group(1)),
         "non2xx": int(non2xx.group(1)) if non2xx else 0,
         "errors": errors.group(1) if errors else "",
     }
@@ -205,10 +212,11 @@ def stop_server(server: subprocess.Popen) -> None:
     server.wait(timeout=20)
 
 
-def measure(write_key: str, dispatch_window_ms: int, *, with_noop: bool) -> dict[str, dict[str, float]]:
+def measure(write_key: str, dispatch_window_ms: int, *, group_commit: bool = False,
+            with_noop: bool = False) -> dict[str, dict[str, float]]:
     """Runs against one server configuration; events stored are counted in the database."""
     results: dict[str, dict[str, float]] = {}
-    server = start_server(dispatch_window_ms)
+    server = start_server(dispatch_window_ms, group_commit)
     try:
         with tempfile.TemporaryDirectory() as tmp:
             single = Path(tmp) / "single.lua"
@@ -233,7 +241,8 @@ def main() -> None:
     print(f"preparing {DATABASE_URL} ...", flush=True)
     write_key = prepare_database()
     per_request = measure(write_key, 0, with_noop=True)
-    coalesced = measure(write_key, 10, with_noop=False)
+    coalesced = measure(write_key, 10)
+    grouped = measure(write_key, 10, group_commit=True)
     ceiling = direct_insert(min(SECONDS, 10), BATCH)
     # Single-row commits from as many connections as the server has threads: what PostgreSQL alone can do.
     single_ceiling = direct_insert(min(SECONDS, 10), 1, processes=2, threads=THREADS)
@@ -250,19 +259,22 @@ def main() -> None:
         ("no-op /v1/m (HTTP ceiling)", noop),
         ("/v1/track, publish per request", per_request["track"]),
         ("/v1/track, publish coalesced (10 ms)", coalesced["track"]),
+        ("/v1/track, coalesced + group commit", grouped["track"]),
         ("/v1/batch x100, publish per request", per_request["batch"]),
         ("/v1/batch x100, publish coalesced (10 ms)", coalesced["batch"]),
+        ("/v1/batch x100, coalesced + group commit", grouped["batch"]),
     ]
     for name, r in rows:
         print(f"{name:44}{r['rps']:>9.0f}{r['p50']:>8.2f}{r['p99']:>8.2f}{r.get('stored_per_s', 0):>10.0f}"
               f"{r['non2xx']:>8}  {r['errors']}")
     print()
-    for label, r in (("per request", per_request), ("coalesced", coalesced)):
+    configs = (("per request", per_request), ("coalesced", coalesced), ("group commit", grouped))
+    for label, r in configs:
         print(f"single events, {label:12} {r['track']['rps']:>8.0f} req/s = {r['track']['rps'] / noop['rps']:.0%} "
               f"of the no-op ceiling, {r['track']['stored_per_s'] / single_ceiling:.0%} of the database ceiling")
-    for label, r in (("per request", per_request), ("coalesced", coalesced)):
+    for label, r in configs:
         eps = r["batch"]["stored_per_s"]
-        print(f"batched events, {label:11} {eps:>8.0f} events/s = {eps / ceiling:.0%} of the database ceiling")
+        print(f"batched events, {label:12} {eps:>8.0f} events/s = {eps / ceiling:.0%} of the database ceiling")
     print(f"psycopg direct, same INSERT ({BATCH} rows/statement, 4 connections): {ceiling:.0f} events/s")
     print(f"psycopg direct, same INSERT (1 row/statement, {2 * THREADS} connections): {single_ceiling:.0f} events/s")
     print(f"\ntotal bench time {time.monotonic() - started:.0f}s")

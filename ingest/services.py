@@ -37,24 +37,35 @@ def store_events(source: Source, messages: Sequence[dict[str, Any]], received_at
     """
     if not messages:
         return []
-    rows: list[Any] = []
-    for m in messages:
-        rows.extend(
-            (source.workspace_id, source.id, m["messageId"], m["type"], orjson.dumps(m).decode(), received_at)
-        )
-    cast = "::jsonb" if connection.vendor == "postgresql" else ""
-    values = ",".join([f"(%s,%s,%s,%s,%s{cast},%s)"] * len(messages))
-    sql = (
-        "INSERT INTO ingest_event (workspace_id, source_id, message_id, type, payload, received_at) "
-        f"VALUES {values} ON CONFLICT (source_id, message_id) DO NOTHING RETURNING id"
-    )
     with transaction.atomic():
         with connection.cursor() as cursor:
-            cursor.execute(sql, rows)
-            ids = [r[0] for r in cursor.fetchall()]
+            ids = [row[0] for row in insert_rows(cursor, [(source, messages, received_at)])]
         if ids:
             transaction.on_commit(lambda: hand_off(ids))
     return ids
+
+
+def insert_rows(
+    cursor: Any, requests: Sequence[tuple[Source, Sequence[dict[str, Any]], datetime]]
+) -> list[tuple[int, int, str]]:
+    """Run the one INSERT for the messages of one or more requests; return (id, source_id, message_id) of
+    the rows that are new. The caller owns the transaction."""
+    rows: list[Any] = []
+    count = 0
+    for source, messages, received_at in requests:
+        for m in messages:
+            rows.extend(
+                (source.workspace_id, source.id, m["messageId"], m["type"], orjson.dumps(m).decode(), received_at)
+            )
+        count += len(messages)
+    cast = "::jsonb" if connection.vendor == "postgresql" else ""
+    values = ",".join([f"(%s,%s,%s,%s,%s{cast},%s)"] * count)
+    sql = (
+        "INSERT INTO ingest_event (workspace_id, source_id, message_id, type, payload, received_at) "
+        f"VALUES {values} ON CONFLICT (source_id, message_id) DO NOTHING RETURNING id, source_id, message_id"
+    )
+    cursor.execute(sql, rows)
+    return cursor.fetchall()
 
 
 def hand_off(event_ids: list[int]) -> None:

@@ -23,7 +23,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from connections.models import Destination, DestinationMode
 
-from . import auth, authguard, cors, ratelimit
+from . import auth, authguard, cors, group_commit, ratelimit
 from .client_ip import client_ip
 from .normalize import Envelope, normalize
 from .services import store_events
@@ -185,7 +185,10 @@ def _accept(request: HttpRequest, type_: str | None) -> HttpResponse:
         messages = [normalize(item, None, envelope) for item in items]
 
     try:
-        store_events(source, messages, received_at)
+        if group_commit.enabled():
+            group_commit.writer.store(source, messages, received_at)
+        else:
+            store_events(source, messages, received_at)
     except DataError as exc:  # e.g. a \u0000 in a string, which PostgreSQL's jsonb refuses
         raise Rejected(error(400, "invalid_request", f"The message cannot be stored: {exc}".strip())) from None
     return cors.add_headers(HttpResponse(SUCCESS, content_type="application/json"))
