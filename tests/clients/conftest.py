@@ -11,14 +11,18 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from connections.models import Source
 from connections.services import create_source
 from pipelines.models import Workspace
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 HERE = Path(__file__).resolve().parent
 NODE_MODULES = HERE / "node_modules"
@@ -77,3 +81,22 @@ def node_source(transactional_db: Any, workspace: Workspace) -> Source:
 @pytest.fixture
 def web_source(transactional_db: Any, workspace: Workspace) -> Source:
     return create_source(workspace, name="Website", kind="javascript")[0]
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's headless Chromium. Module scope, not session: Playwright's sync API allows one running
+    instance per thread, and each browser test module (here and in tests/e2e) starts and stops its own."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()

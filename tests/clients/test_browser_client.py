@@ -15,7 +15,7 @@ import pytest
 # steps are ordinary blocking calls, which Django would otherwise refuse inside a running loop.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-from playwright.sync_api import Browser, Page, Request, sync_playwright
+from playwright.sync_api import Browser, Page, Request
 from playwright.sync_api import Error as PlaywrightError
 
 from connections.models import Source
@@ -23,22 +23,6 @@ from ingest.models import Event
 from tests.helpers import wait_for
 
 from .static_site import StaticSite
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run",
-]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    # Module scope, not session: Playwright's sync API allows one running instance per thread, and other
-    # browser test packages start their own.
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")
