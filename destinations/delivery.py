@@ -283,14 +283,16 @@ def _send_group(destination: Any, action_def: ActionDefinition, group: list[_Row
     size = batch_size(action_def, settings_)
     out: list[_Update] = []
     to_send = []
+    started = timezone.now()
+    holding = circuit is not None and circuit[0] > started
     for row in group:
-        if circuit is not None and circuit[0] > timezone.now() and row.status == DeliveryStatus.PENDING:
+        if holding and row.status == DeliveryStatus.PENDING:
             # first attempts wait in the retry queue while the destination is failing
-            held_until, reason = circuit
-            wait = max(0.0, (held_until - timezone.now()).total_seconds()) + random.uniform(0, BACKOFF_BASE_SECONDS)
+            held_until, reason = circuit  # type: ignore[misc]
+            wait = (held_until - started).total_seconds() + random.uniform(0, BACKOFF_BASE_SECONDS)
             out.append(_Update(row.id, DeliveryStatus.RETRYING, row.attempts, None,
                                f"Not attempted yet: the destination is failing ({reason})",
-                               None, None, timezone.now() + timedelta(seconds=wait)))
+                               None, None, started + timedelta(seconds=wait)))
         else:
             to_send.append(row)
     chunks = [to_send[i:i + size] for i in range(0, len(to_send), size)]
