@@ -139,6 +139,9 @@ class _Update:
     next_attempt_at: datetime | None
 
 
+# Not an outcome: the row was not attempted because its destination had no free slot (see below).
+DEFERRED = "deferred"
+
 # Circuit breaker, shared by all worker processes through the database (DestinationCircuit): while a
 # destination is failing at request level, its first attempts go straight to the retry queue (whose own
 # workers keep probing it), so it cannot occupy the first-attempt workers the other destinations need.
@@ -161,6 +164,40 @@ def _trip(destination_id: int, seconds: float, reason: str) -> None:
 
 def _close(destination_id: int) -> None:
     DestinationCircuit.objects.filter(destination_id=destination_id).delete()
+
+
+# Per-destination concurrency: at most DELIVERY_DESTINATION_CONCURRENCY tasks send to one destination at
+# a time, across every worker (PostgreSQL session advisory locks, one per slot: no rows written, and a
+# dead worker's slots free themselves when its connection closes). A task that finds every slot taken
+# sends nothing: its rows wait a moment and the sweep brings them back. So a destination that hangs can
+# hold at most that many worker processes, and the others keep flowing.
+_SLOT_NAMESPACE = 0x5107_0000
+DEFER_SECONDS = 1.0
+
+
+def _acquire_slot(destination_id: int) -> int | None:
+    """A free slot number for the destination (held until `_release_slot`), or None when all are taken.
+    Always a slot when the limit is off (0) or the database has no advisory locks (SQLite)."""
+    limit = settings.DELIVERY_DESTINATION_CONCURRENCY
+    if limit <= 0 or connection.vendor != "postgresql":
+        return -1
+    with connection.cursor() as cursor:
+        # the rows are pulled one at a time, so the scan stops at the first lock it gets
+        cursor.execute("SELECT s FROM generate_series(0, %s - 1) AS s "
+                       "WHERE pg_try_advisory_lock(%s + s, %s) LIMIT 1",
+                       [limit, _SLOT_NAMESPACE, destination_id % 2**31])
+        row = cursor.fetchone()
+    return None if row is None else int(row[0])
+
+
+def _release_slot(destination_id: int, slot: int) -> None:
+    if slot < 0:
+        return
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [_SLOT_NAMESPACE + slot, destination_id % 2**31])
+    except Exception:  # a lost connection released its locks anyway
+        log.warning("could not release delivery slot %s of destination %s", slot, destination_id, exc_info=True)
 
 
 def _lease_seconds() -> float:
@@ -225,6 +262,7 @@ class DeliverResult:
     failed: int = 0
     filtered: int = 0
     requests: int = 0
+    deferred: int = 0
 
 
 def deliver(delivery_ids: list[int]) -> DeliverResult:
@@ -295,6 +333,21 @@ def _send_group(destination: Any, action_def: ActionDefinition, group: list[_Row
                                None, None, started + timedelta(seconds=wait)))
         else:
             to_send.append(row)
+    slot = _acquire_slot(destination.id) if to_send else -1
+    if slot is None:
+        # every slot of this destination is busy (slow or hanging): don't take a worker from the others
+        wait_until = started + timedelta(seconds=DEFER_SECONDS + random.uniform(0, DEFER_SECONDS))
+        out.extend(_Update(row.id, DEFERRED, row.attempts, None, "", None, None, wait_until) for row in to_send)
+        return out
+    try:
+        return out + _send_chunks(destination.id, settings_, action_def, to_send, size, result, circuit)
+    finally:
+        _release_slot(destination.id, slot)
+
+
+def _send_chunks(destination_id: int, settings_: dict[str, Any], action_def: ActionDefinition, to_send: list[_Row],
+                 size: int, result: DeliverResult, circuit: tuple[datetime, str] | None) -> list[_Update]:
+    out: list[_Update] = []
     chunks = [to_send[i:i + size] for i in range(0, len(to_send), size)]
     tripped = threading.Event()
 
@@ -324,10 +377,10 @@ def _send_group(destination: Any, action_def: ActionDefinition, group: list[_Row
         level = _destination_level(outcomes)
         if level is not None:
             hold = min(BREAKER_MAX_SECONDS, max(BACKOFF_BASE_SECONDS, level.retry_after or 0))
-            _trip(destination.id, hold, level.message)
+            _trip(destination_id, hold, level.message)
             circuit = (timezone.now(), level.message)
         elif circuit is not None and any(o.ok for o in outcomes):
-            _close(destination.id)
+            _close(destination_id)
             circuit = None
         records: dict[int, tuple[Any, Any]] = {}
         for row, outcome in zip(chunk, outcomes, strict=True):
@@ -386,6 +439,9 @@ def _finish(rows: list[_Row], updates: list[_Update], lease_until: datetime, res
     """Write every outcome of this task in one statement (plus the per-minute counts), guarded by the
     lease: if it ran out and another worker took a row over, that worker's outcome wins."""
     now = timezone.now()
+    deferred = [u for u in updates if u.status == DEFERRED]
+    if deferred:
+        updates = [u for u in updates if u.status != DEFERRED]
     _apply_window(rows, updates, now)
     dest_of = {r.id: r.destination_id for r in rows}
     minute = now.replace(second=0, microsecond=0)
@@ -393,12 +449,25 @@ def _finish(rows: list[_Row], updates: list[_Update], lease_until: datetime, res
     for u in updates:
         counts[(dest_of[u.id], minute)][u.status] += 1
         setattr(result, u.status, getattr(result, u.status) + 1)
+    result.deferred = len(deferred)
     with transaction.atomic():
         if connection.vendor == "postgresql":
             _write_postgres(updates, lease_until, now)
         else:
             _write_portable(updates, lease_until, now)
+        if deferred:
+            _write_deferred(deferred, lease_until, now)
         add_counts(counts)
+
+
+def _write_deferred(deferred: list[_Update], lease_until: datetime, now: datetime) -> None:
+    """Rows not attempted keep their status, attempts and last outcome; they become due again a moment
+    later and, with no task queued (enqueued_at empty), the sweep sends them."""
+    from .models import Delivery
+
+    until = max(u.next_attempt_at for u in deferred if u.next_attempt_at is not None)
+    Delivery.objects.filter(id__in=[u.id for u in deferred], locked_until=lease_until).update(
+        next_attempt_at=until, locked_until=None, enqueued_at=None, updated_at=now)
 
 
 def _dump(value: Any) -> str | None:

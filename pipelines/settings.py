@@ -211,6 +211,9 @@ DELIVERY_LEASE_SECONDS = env.int("DELIVERY_LEASE_SECONDS", default=120)
 DELIVERY_TASK_SIZE = env.int("DELIVERY_TASK_SIZE", default=100)
 # Requests one delivery task sends concurrently to its destination.
 DELIVERY_SEND_THREADS = env.int("DELIVERY_SEND_THREADS", default=8)
+# Tasks sending to one destination at once, across all workers (0: no limit). Keep it below the first-
+# attempt worker's concurrency: a destination that hangs then never holds every worker process.
+DELIVERY_DESTINATION_CONCURRENCY = env.int("DELIVERY_DESTINATION_CONCURRENCY", default=4)
 # Seconds a worker caches a source's routing (connections, destinations, actions).
 DELIVERY_ROUTING_TTL = env.float("DELIVERY_ROUTING_TTL", default=5.0)
 CELERY_BEAT_SCHEDULE["delivery-retries"] = {

@@ -351,6 +351,8 @@ FAULT_ENV = {
     "DELIVERY_SWEEP_INTERVAL": "1",
     "DELIVERY_LOST_TASK_GRACE": "5",
     "DELIVERY_LEASE_SECONDS": "5",
+    # Half of the main worker's 4 processes: a hanging destination can never hold them all.
+    "DELIVERY_DESTINATION_CONCURRENCY": "2",
     "CONN_MAX_AGE": "0",
     "LOG_LEVEL": "INFO",
     "PYTHONUNBUFFERED": "1",
