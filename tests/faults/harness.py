@@ -353,7 +353,6 @@ FAULT_ENV = {
     "DELIVERY_LEASE_SECONDS": "5",
     # Half of the main worker's 4 processes: a hanging destination can never hold them all.
     "DELIVERY_DESTINATION_CONCURRENCY": "2",
-    "CONN_MAX_AGE": "0",
     "LOG_LEVEL": "INFO",
     "PYTHONUNBUFFERED": "1",
 }
