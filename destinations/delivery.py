@@ -232,6 +232,22 @@ def _claim(ids: list[int], now: datetime, lease_until: datetime) -> list[_Row]:
     return rows
 
 
+def _lock(ids: list[int], now: datetime) -> list[_Row]:
+    """PostgreSQL: lock the rows among `ids` that are pending/retrying and due, skipping rows another
+    task holds; the caller's transaction keeps them until it records their outcomes."""
+    if not ids:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id, event_id, destination_id, action_id, status, attempts, payload FROM destinations_delivery "
+            "WHERE id = ANY(%s) AND status IN ('pending', 'retrying') "
+            "AND (next_attempt_at IS NULL OR next_attempt_at <= %s) "
+            "AND (locked_until IS NULL OR locked_until < %s) ORDER BY id FOR UPDATE SKIP LOCKED",
+            [ids, now, now])
+        return [_Row(r[0], r[1], r[2], r[3], r[4], r[5], orjson.loads(r[6]) if isinstance(r[6], (str, bytes)) else r[6])
+                for r in cursor.fetchall()]
+
+
 def _record(exchange: Exchange | None) -> tuple[Any, Any]:
     if exchange is None:
         return None, None
@@ -270,15 +286,29 @@ def deliver(delivery_ids: list[int]) -> DeliverResult:
     duplicate task does nothing). Outcomes: delivered; retrying with next_attempt_at (exponential
     backoff, full jitter, at least Retry-After) while within DELIVERY_RETRY_WINDOW of the event's
     received_at; failed otherwise or when the error is not retryable; filtered on PayloadError."""
+    result = DeliverResult()
+    ids = list(delivery_ids)
+    if connection.vendor == "postgresql":
+        # One transaction claims the rows (row locks), sends them and records the outcomes: nothing is
+        # written to claim them, and a dead worker's locks go with its connection, freeing its rows at once.
+        with transaction.atomic():
+            rows = _lock(ids, timezone.now())
+            _run(rows, None, result)
+    else:
+        # SQLite would block every other writer while a transaction waits on the network: a lease instead.
+        now = timezone.now()
+        lease_until = now + timedelta(seconds=_lease_seconds())
+        rows = _claim(ids, now, lease_until)
+        _run(rows, lease_until, result)
+    return result
+
+
+def _run(rows: list[_Row], lease_until: datetime | None, result: DeliverResult) -> None:
     from connections.models import Action, Destination
 
-    result = DeliverResult()
-    now = timezone.now()
-    lease_until = now + timedelta(seconds=_lease_seconds())
-    rows = _claim(list(delivery_ids), now, lease_until)
     result.claimed = len(rows)
     if not rows:
-        return result
+        return
     groups: dict[tuple[int, int | None], list[_Row]] = defaultdict(list)
     for row in rows:
         groups[(row.destination_id, row.action_id)].append(row)
@@ -312,7 +342,20 @@ def deliver(delivery_ids: list[int]) -> DeliverResult:
         updates.extend(_send_group(destination, action_def, group, result, circuits.get(dest_id)))
 
     _finish(rows, updates, lease_until, result)
-    return result
+
+
+_pools = threading.local()
+
+
+def _send_pool() -> ThreadPoolExecutor:
+    """The send threads of the calling thread, kept for its lifetime (a fresh pool per task paid for new
+    threads and, with them, cold connections). One pool per calling thread, not per process: in a
+    threads-pool worker two tasks never wait on each other's sends."""
+    pool: ThreadPoolExecutor | None = getattr(_pools, "pool", None)
+    if pool is None:
+        pool = _pools.pool = ThreadPoolExecutor(max_workers=settings.DELIVERY_SEND_THREADS,
+                                                thread_name_prefix="deliver-send")
+    return pool
 
 
 def _send_group(destination: Any, action_def: ActionDefinition, group: list[_Row],
@@ -360,8 +403,7 @@ def _send_chunks(destination_id: int, settings_: dict[str, Any], action_def: Act
         return outcomes
 
     if len(chunks) > 1:
-        with ThreadPoolExecutor(max_workers=min(len(chunks), settings.DELIVERY_SEND_THREADS)) as pool:
-            results = list(pool.map(run, chunks))
+        results = list(_send_pool().map(run, chunks))
     else:
         results = [run(c) for c in chunks]
 
@@ -435,9 +477,10 @@ def _apply_window(rows: list[_Row], updates: list[_Update], now: datetime) -> No
             u.next_attempt_at = deadline
 
 
-def _finish(rows: list[_Row], updates: list[_Update], lease_until: datetime, result: DeliverResult) -> None:
-    """Write every outcome of this task in one statement (plus the per-minute counts), guarded by the
-    lease: if it ran out and another worker took a row over, that worker's outcome wins."""
+def _finish(rows: list[_Row], updates: list[_Update], lease_until: datetime | None, result: DeliverResult) -> None:
+    """Write every outcome of this task in one statement (plus the per-minute counts). With a lease
+    (SQLite), guarded by it: if it ran out and another worker took a row over, that worker's outcome wins.
+    Without (PostgreSQL), the rows are still locked by this transaction."""
     now = timezone.now()
     deferred = [u for u in updates if u.status == DEFERRED]
     if deferred:
@@ -450,7 +493,7 @@ def _finish(rows: list[_Row], updates: list[_Update], lease_until: datetime, res
         counts[(dest_of[u.id], minute)][u.status] += 1
         setattr(result, u.status, getattr(result, u.status) + 1)
     result.deferred = len(deferred)
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         if connection.vendor == "postgresql":
             _write_postgres(updates, lease_until, now)
         else:
@@ -460,13 +503,16 @@ def _finish(rows: list[_Row], updates: list[_Update], lease_until: datetime, res
         add_counts(counts)
 
 
-def _write_deferred(deferred: list[_Update], lease_until: datetime, now: datetime) -> None:
+def _write_deferred(deferred: list[_Update], lease_until: datetime | None, now: datetime) -> None:
     """Rows not attempted keep their status, attempts and last outcome; they become due again a moment
     later and, with no task queued (enqueued_at empty), the sweep sends them."""
     from .models import Delivery
 
     until = max(u.next_attempt_at for u in deferred if u.next_attempt_at is not None)
-    Delivery.objects.filter(id__in=[u.id for u in deferred], locked_until=lease_until).update(
+    rows = Delivery.objects.filter(id__in=[u.id for u in deferred])
+    if lease_until is not None:
+        rows = rows.filter(locked_until=lease_until)
+    rows.update(
         next_attempt_at=until, locked_until=None, enqueued_at=None, updated_at=now)
 
 
@@ -474,7 +520,7 @@ def _dump(value: Any) -> str | None:
     return None if value is None else orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
-def _write_postgres(updates: list[_Update], lease_until: datetime, now: datetime) -> None:
+def _write_postgres(updates: list[_Update], lease_until: datetime | None, now: datetime) -> None:
     """One UPDATE ... FROM unnest(arrays): the statement text is constant whatever the row count, and the
     request/response records shared by a batch's rows travel once (as one JSON array) and are indexed."""
     if not updates:
@@ -504,11 +550,12 @@ def _write_postgres(updates: list[_Update], lease_until: datetime, now: datetime
         "FROM unnest(%s::bigint[], %s::text[], %s::integer[], %s::integer[], %s::text[], %s::integer[], "
         "%s::timestamptz[]) AS v(id, status, attempts, code, error, k, next_at), "
         "(SELECT %s::jsonb AS req, %s::jsonb AS res) AS r "
-        "WHERE d.id = v.id AND d.locked_until = %s"
+        "WHERE d.id = v.id" + (" AND d.locked_until = %s" if lease_until is not None else "")
     )
+    params = [now, ids, statuses, attempts, codes, errors, keys, next_at,
+              "[" + ",".join(records) + "]", "[" + ",".join(responses) + "]"]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [now, ids, statuses, attempts, codes, errors, keys, next_at,
-                             "[" + ",".join(records) + "]", "[" + ",".join(responses) + "]", lease_until])
+        cursor.execute(sql, params + ([lease_until] if lease_until is not None else []))
 
 
 def _write_portable(updates: list[_Update], lease_until: datetime, now: datetime) -> None:

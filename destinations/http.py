@@ -1,6 +1,6 @@
 """The one outbound HTTP module. No destination imports `requests` itself.
 
-- keep-alive sessions (one per thread and destination kind), connect/read timeouts, our User-Agent;
+- keep-alive sessions (one per process and destination kind), connect/read timeouts, our User-Agent;
 - the SSRF guard: user-supplied hosts resolving to private, loopback, link-local, multicast or reserved
   addresses are refused unless OUTBOUND_ALLOW_PRIVATE is on. The check runs on every send (DNS is
   re-resolved each time, so a name that later points inward is caught);
@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
+import http.cookiejar
 import ipaddress
 import socket
 import threading
@@ -126,7 +128,6 @@ def endpoint(kind: str, default: str) -> str:
     return settings.DESTINATION_ENDPOINTS.get(kind, default).rstrip("/")
 
 
-_local = threading.local()
 
 
 @dataclass
@@ -158,17 +159,43 @@ def active_capture() -> Capture | None:
     return _capture.get()
 
 
+_sessions: dict[str, requests.Session] = {}
+_sessions_lock = threading.Lock()
+
+
 def _session(kind: str) -> requests.Session:
-    sessions: dict[str, requests.Session] = getattr(_local, "sessions", None) or {}
-    _local.sessions = sessions
-    if kind not in sessions:
-        s = requests.Session()
-        s.headers["User-Agent"] = USER_AGENT
-        adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=16, max_retries=0)
-        s.mount("http://", adapter)
-        s.mount("https://", adapter)
-        sessions[kind] = s
-    return sessions[kind]
+    """One keep-alive session per destination kind and process, shared by every thread (urllib3's pools
+    are thread-safe), so connections outlive the task and the threads that opened them.
+
+    Nothing in it depends on the environment per request (`trust_env` off: no ~/.netrc lookup per send;
+    proxies come from `_proxies`), and it keeps no cookies: destinations share it, and a Set-Cookie from
+    one customer's endpoint must never travel to another's."""
+    session = _sessions.get(kind)
+    if session is not None:
+        return session
+    with _sessions_lock:
+        if kind not in _sessions:
+            s = requests.Session()
+            s.trust_env = False
+            s.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+            s.headers["User-Agent"] = USER_AGENT
+            size = max(16, 2 * settings.DELIVERY_SEND_THREADS)
+            adapter = requests.adapters.HTTPAdapter(pool_connections=32, pool_maxsize=size, max_retries=0)
+            s.mount("http://", adapter)
+            s.mount("https://", adapter)
+            _sessions[kind] = s
+        return _sessions[kind]
+
+
+@functools.lru_cache(maxsize=1024)
+def _proxies_for(scheme: str, netloc: str) -> dict[str, str]:
+    """HTTP(S)_PROXY / NO_PROXY from the environment for this scheme and host (read once per host)."""
+    return requests.utils.get_environ_proxies(f"{scheme}://{netloc}/", no_proxy=None)
+
+
+def _proxies(url: str) -> dict[str, str]:
+    parts = urlsplit(url)
+    return _proxies_for(parts.scheme, parts.netloc)
 
 
 def _redact_headers(headers: Any, secrets: tuple[str, ...]) -> dict[str, str]:
@@ -255,6 +282,7 @@ def send(
             prepared,
             timeout=(settings.OUTBOUND_CONNECT_TIMEOUT, settings.OUTBOUND_READ_TIMEOUT),
             allow_redirects=False,
+            proxies=_proxies(prepared.url or url),
         )
     except requests.Timeout as exc:
         exchange.duration_ms = int((time.monotonic() - started) * 1000)

@@ -35,7 +35,8 @@ class Delivery(models.Model):
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     # The mapped payload, fixed at fan-out: every attempt sends exactly this (null for filtered rows).
     payload = models.JSONField(null=True, blank=True)
-    # Lease: a worker sending this row holds it until then; a dead worker's lease simply runs out.
+    # Lease (SQLite only): a worker sending this row holds it until then; a dead worker's lease runs out.
+    # On PostgreSQL a task holds its rows with row locks for as long as it runs, and this stays empty.
     locked_until = models.DateTimeField(null=True, blank=True)
     # When a task carrying this row was last put on the broker; the sweep re-enqueues rows whose task
     # seems lost (never ran within the grace period: a killed worker, a wiped broker).

@@ -5,7 +5,7 @@ Queues (see the "Delivery engine" block of settings.py):
 - "deliveries": first attempts, one task per (destination, action) group of rows;
 - "retries": destinations.sweep (beat, every DELIVERY_SWEEP_INTERVAL s) and the retries it enqueues.
 Every task is acked late and safe to run twice: fan-out skips events already dispatched, deliver only
-claims rows still pending/retrying, due and not leased by another worker.
+claims rows still pending/retrying, due and not held by another task.
 """
 
 from __future__ import annotations

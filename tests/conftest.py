@@ -84,9 +84,19 @@ def celery_worker(transactional_db: Any) -> Iterator[Any]:
     `transactional_db` (implied here) so the worker's own DB connections see committed rows.
     """
     from celery.contrib.testing.worker import start_worker
+    from django.db import connections
 
     from pipelines.celery import app
 
+    # The worker threads' connections are recycled after each task (pipelines/celery.py); with a max age
+    # of 0 they are closed then, so none is left open when the test database is dropped.
+    db_settings = connections.settings["default"]
+    max_age = db_settings.get("CONN_MAX_AGE", 0)
+    db_settings["CONN_MAX_AGE"] = 0
     app.control.purge()
-    with start_worker(app, pool="threads", concurrency=4, perform_ping_check=False, shutdown_timeout=10) as worker:
-        yield worker
+    try:
+        with start_worker(app, pool="threads", concurrency=4, perform_ping_check=False,
+                          shutdown_timeout=10) as worker:
+            yield worker
+    finally:
+        db_settings["CONN_MAX_AGE"] = max_age

@@ -1,5 +1,5 @@
-"""The hot path writes in bulk: a delivery task claims its rows in one statement and records every
-outcome in one statement, however many requests it sent; per-item batch errors touch only their items."""
+"""The hot path writes in bulk: a delivery task claims its rows with row locks (nothing written) and records
+every outcome in one statement, however many requests it sent; per-item batch errors touch only their items."""
 
 from __future__ import annotations
 
@@ -40,7 +40,9 @@ def test_five_single_requests_are_recorded_in_one_write(make_webhook: Callable[.
     assert result.requests == 5
     assert len(httpserver.log) == 5
     writes = _delivery_writes(ctx)
-    assert len(writes) == 2, writes  # the claim, and one statement recording all five outcomes
+    assert len(writes) == 1, writes  # one statement recording all five outcomes; the claim is a row lock
+    claims = [q["sql"] for q in ctx.captured_queries if "FOR UPDATE SKIP LOCKED" in q["sql"]]
+    assert len(claims) == 1, ctx.captured_queries
     assert set(Delivery.objects.filter(id__in=ids).values_list("status", "attempts")) == {("delivered", 1)}
     bodies = {json.loads(r[0].data)["messageId"] for r in httpserver.log}
     assert bodies == {f"bulk-{i}" for i in range(5)}

@@ -63,3 +63,33 @@ def test_an_expired_lease_lets_another_worker_take_the_row(request: pytest.Fixtu
     assert delivery.sweep() == 1
     wait_for(lambda: Delivery.objects.filter(id=row.id, status="delivered").exists(), what="the delivery")
     assert len(httpserver.log) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rows_a_live_task_holds_are_skipped_and_freed_when_its_worker_dies(
+        make_webhook: Callable[..., Any], httpserver: HTTPServer, source: Any) -> None:
+    """On PostgreSQL a task holds its rows with row locks for as long as it runs: a second task for the
+    same rows, and the sweep, skip them; if the worker dies its connection takes the locks with it."""
+    import psycopg
+    from django.db import connection
+
+    httpserver.expect_request("/hook").respond_with_data("ok")
+    make_webhook()
+    event = Event.objects.create(workspace=source.workspace, source=source, message_id="held-1", type="track",
+                                 payload={**TRACK, "messageId": "held-1"}, received_at=timezone.now())
+    fanout.fan_out([event.id])
+    [row] = Delivery.objects.filter(event=event)
+    Delivery.objects.filter(id=row.id).update(enqueued_at=timezone.now() - timedelta(minutes=5))
+    params = connection.get_connection_params()
+    other = psycopg.connect(**{k: v for k, v in params.items() if k in ("dbname", "user", "host", "port")})
+    other.execute("SELECT id FROM destinations_delivery WHERE id = %s FOR UPDATE", [row.id])  # a task in flight
+
+    assert delivery.deliver([row.id]).claimed == 0
+    assert delivery.sweep() == 0
+    assert len(httpserver.log) == 0
+
+    other.close()  # the worker dies mid-send: its transaction is rolled back, nothing was recorded
+    result = delivery.deliver([row.id])
+    assert result.claimed == 1 and result.delivered == 1
+    assert Delivery.objects.get(id=row.id).status == "delivered"
+    assert len(httpserver.log) == 1
