@@ -60,17 +60,16 @@ def _not_allowed(allow: str) -> HttpResponse:
 
 def _read_body(request: HttpRequest, limit: int) -> bytes:
     """The request body, gunzipped when Content-Encoding says so, at most `limit` bytes once decoded."""
-    too_big = Rejected(error(400, "payload_too_large", f"The request body is larger than {limit // 1024} KB."))
     try:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         declared = 0
     if declared > limit:
-        raise too_big
+        raise _too_big(limit)
     try:
         raw = request.body
     except RequestDataTooBig:
-        raise too_big from None
+        raise _too_big(limit) from None
     encoding = (request.META.get("HTTP_CONTENT_ENCODING") or "").strip().lower()
     if encoding in ("gzip", "x-gzip", "deflate"):
         # wbits 47 accepts gzip and zlib headers; max_length stops decompression bombs early.
@@ -80,14 +79,18 @@ def _read_body(request: HttpRequest, limit: int) -> bytes:
         except zlib.error:
             raise Rejected(error(400, "invalid_encoding", "The body is not valid gzip data.")) from None
         if len(raw) > limit or decompressor.unconsumed_tail:
-            raise too_big
+            raise _too_big(limit)
         if not decompressor.eof:
             raise Rejected(error(400, "invalid_encoding", "The gzip body is truncated."))
     elif encoding not in ("", "identity"):
         raise Rejected(error(400, "invalid_encoding", f"Unsupported Content-Encoding {encoding!r}; use gzip."))
     if len(raw) > limit:
-        raise too_big
+        raise _too_big(limit)
     return raw
+
+
+def _too_big(limit: int) -> Rejected:
+    return Rejected(error(400, "payload_too_large", f"The request body is larger than {limit // 1024} KB."))
 
 
 def _parse(raw: bytes) -> dict[str, Any]:
@@ -115,6 +118,9 @@ def _authenticate(header_key: str | None, body: dict[str, Any] | None, ip: str |
 
 def _resolve_guarded(key: str, ip: str | None) -> Any:
     """The source of `key`; 401 for an unknown key, 429 once this IP failed too often (see authguard)."""
+    source = auth.cached(key)
+    if source is not None:
+        return source  # a known key works whatever its IP did: no need to consult the guard's counters
     scope = authguard.ip_scope(ip)
     retry_after = authguard.blocked(scope)
     source = auth.resolve(key) if retry_after is None else auth.cached(key)
