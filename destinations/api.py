@@ -38,6 +38,10 @@ class DeliverySerializer(serializers.ModelSerializer):
     event_id = serializers.IntegerField(read_only=True)
     action_id = serializers.IntegerField(read_only=True, allow_null=True)
     action_name = serializers.SerializerMethodField()
+    request = serializers.JSONField(read_only=True, allow_null=True,
+                                    help_text="The last request sent: method, url, headers, body (secrets redacted).")
+    response = serializers.JSONField(read_only=True, allow_null=True,
+                                     help_text="The last response: status, headers, body, duration_ms.")
 
     class Meta:
         model = Delivery
@@ -65,7 +69,8 @@ class DeliveryList(ListAPIView):
 
     def get_queryset(self) -> Any:
         destination = _destination(self.request, self.kwargs["slug"], self.kwargs["destination_id"])
-        qs = Delivery.objects.filter(destination=destination).select_related("action").order_by("-updated_at", "-id")
+        qs = (Delivery.objects.filter(destination=destination).select_related("action", "exchange")
+              .order_by("-updated_at", "-id"))
         status = self.request.query_params.get("status")
         if status:
             if status not in DeliveryStatus.values:

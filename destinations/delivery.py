@@ -219,8 +219,10 @@ def _claim(ids: list[int], now: datetime, lease_until: datetime) -> list[_Row]:
         "AND (locked_until IS NULL OR locked_until < %s) "
         "RETURNING id, event_id, destination_id, action_id, status, attempts, payload"
     )
+    # the same text form the ORM writes and compares with (SQLite keeps datetimes as text)
+    lease, at = connection.ops.adapt_datetimefield_value(lease_until), connection.ops.adapt_datetimefield_value(now)
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(sql, [lease_until, *ids, now, now])
+        cursor.execute(sql, [lease, *ids, at, at])
         fetched = cursor.fetchall()
     rows = []
     for r in fetched:
@@ -495,9 +497,10 @@ def _finish(rows: list[_Row], updates: list[_Update], lease_until: datetime | No
     result.deferred = len(deferred)
     with transaction.atomic(savepoint=False):
         if connection.vendor == "postgresql":
-            _write_postgres(updates, lease_until, now)
+            _write_postgres(updates, lease_until, now, dest_of)
         else:
-            _write_portable(updates, lease_until, now)
+            assert lease_until is not None
+            _write_portable(updates, lease_until, now, dest_of)
         if deferred:
             _write_deferred(deferred, lease_until, now)
         add_counts(counts)
@@ -520,60 +523,84 @@ def _dump(value: Any) -> str | None:
     return None if value is None else orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
-def _write_postgres(updates: list[_Update], lease_until: datetime | None, now: datetime) -> None:
-    """One UPDATE ... FROM unnest(arrays): the statement text is constant whatever the row count, and the
-    request/response records shared by a batch's rows travel once (as one JSON array) and are indexed."""
+def _exchange_key(u: _Update) -> tuple[int, int] | None:
+    """Rows sent in one request share its request/response objects: one exchange record for all of them."""
+    if u.request is None and u.response is None:
+        return None
+    return (id(u.request), id(u.response))
+
+
+def _write_postgres(updates: list[_Update], lease_until: datetime | None, now: datetime,
+                    dest_of: dict[int, int]) -> None:
+    """One statement: insert one DeliveryExchange per request sent (a batch's rows share it) and update
+    every row, from arrays (the text is constant whatever the row count; the records travel once, as
+    one JSON array, and are indexed)."""
     if not updates:
         return
     records: list[str] = []
     responses: list[str] = []
+    record_dests: list[int] = []
     index: dict[tuple[int, int], int] = {}
     ids, statuses, attempts, codes, errors, keys, next_at = [], [], [], [], [], [], []
     for u in updates:
-        pair = (id(u.request), id(u.response))
-        if pair not in index:
+        pair = _exchange_key(u)
+        if pair is not None and pair not in index:
             records.append(_dump(u.request) or "null")
             responses.append(_dump(u.response) or "null")
+            record_dests.append(dest_of[u.id])
             index[pair] = len(records) - 1
         ids.append(u.id)
         statuses.append(u.status)
         attempts.append(u.attempts)
         codes.append(u.last_status_code)
         errors.append(u.last_error)
-        keys.append(index[pair])
+        keys.append(index[pair] if pair is not None else -1)
         next_at.append(u.next_attempt_at)
     sql = (
+        "WITH v AS (SELECT * FROM unnest(%s::bigint[], %s::text[], %s::integer[], %s::integer[], %s::text[], "
+        "%s::integer[], %s::timestamptz[]) AS v(id, status, attempts, code, error, k, next_at)), "
+        "r AS (SELECT %s::jsonb AS req, %s::jsonb AS res, %s::bigint[] AS dest), "
+        "e AS (SELECT n - 1 AS k, nextval(pg_get_serial_sequence('destinations_deliveryexchange', 'id')) AS id "
+        "FROM generate_series(1, %s) AS n), "
+        "ins AS (INSERT INTO destinations_deliveryexchange (id, destination_id, request, response, created_at) "
+        "SELECT e.id, r.dest[e.k + 1], NULLIF(r.req -> e.k, 'null'::jsonb), NULLIF(r.res -> e.k, 'null'::jsonb), %s "
+        "FROM e, r) "
         "UPDATE destinations_delivery AS d SET status = v.status, attempts = v.attempts, "
-        "last_status_code = v.code, last_error = v.error, request = NULLIF(r.req -> v.k, 'null'::jsonb), "
-        "response = NULLIF(r.res -> v.k, 'null'::jsonb), "
+        "last_status_code = v.code, last_error = v.error, exchange_id = e.id, "
         "next_attempt_at = v.next_at, locked_until = NULL, enqueued_at = NULL, updated_at = %s "
-        "FROM unnest(%s::bigint[], %s::text[], %s::integer[], %s::integer[], %s::text[], %s::integer[], "
-        "%s::timestamptz[]) AS v(id, status, attempts, code, error, k, next_at), "
-        "(SELECT %s::jsonb AS req, %s::jsonb AS res) AS r "
+        "FROM v LEFT JOIN e ON e.k = v.k "
         "WHERE d.id = v.id" + (" AND d.locked_until = %s" if lease_until is not None else "")
     )
-    params = [now, ids, statuses, attempts, codes, errors, keys, next_at,
-              "[" + ",".join(records) + "]", "[" + ",".join(responses) + "]"]
+    params = [ids, statuses, attempts, codes, errors, keys, next_at,
+              "[" + ",".join(records) + "]", "[" + ",".join(responses) + "]", record_dests, len(records), now, now]
     with connection.cursor() as cursor:
         cursor.execute(sql, params + ([lease_until] if lease_until is not None else []))
 
 
-def _write_portable(updates: list[_Update], lease_until: datetime, now: datetime) -> None:
-    """SQLite (embedded mode): one UPDATE per distinct outcome; batches share one."""
-    from .models import Delivery
+def _write_portable(updates: list[_Update], lease_until: datetime, now: datetime, dest_of: dict[int, int]) -> None:
+    """SQLite (embedded mode): the exchanges in one bulk insert, then one UPDATE per distinct outcome."""
+    from .models import Delivery, DeliveryExchange
 
-    grouped: dict[tuple[Any, ...], list[int]] = defaultdict(list)
-    values: dict[tuple[Any, ...], _Update] = {}
+    exchanges: dict[tuple[int, int], DeliveryExchange] = {}
     for u in updates:
-        key = (u.status, u.attempts, u.last_status_code, u.last_error, id(u.request), id(u.response),
-               u.next_attempt_at)
+        pair = _exchange_key(u)
+        if pair is not None and pair not in exchanges:
+            exchanges[pair] = DeliveryExchange(destination_id=dest_of[u.id], request=u.request,
+                                               response=u.response, created_at=now)
+    DeliveryExchange.objects.bulk_create(exchanges.values())
+    grouped: dict[tuple[Any, ...], list[int]] = defaultdict(list)
+    values: dict[tuple[Any, ...], tuple[_Update, int | None]] = {}
+    for u in updates:
+        pair = _exchange_key(u)
+        exchange_id = exchanges[pair].id if pair is not None else None
+        key = (u.status, u.attempts, u.last_status_code, u.last_error, exchange_id, u.next_attempt_at)
         grouped[key].append(u.id)
-        values[key] = u
+        values[key] = (u, exchange_id)
     for key, ids in grouped.items():
-        u = values[key]
+        u, exchange_id = values[key]
         Delivery.objects.filter(id__in=ids, locked_until=lease_until).update(
             status=u.status, attempts=u.attempts, last_status_code=u.last_status_code, last_error=u.last_error,
-            request=u.request, response=u.response, next_attempt_at=u.next_attempt_at, locked_until=None,
+            exchange_id=exchange_id, next_attempt_at=u.next_attempt_at, locked_until=None,
             enqueued_at=None, updated_at=now,
         )
 

@@ -158,13 +158,14 @@ def _insert(rows: list[_NewRow], now: datetime) -> list[tuple[int, str, int, int
             cursor.execute(sql, params)
             return list(cursor.fetchall())
     out: list[tuple[int, str, int, int | None]] = []
+    stamp = connection.ops.adapt_datetimefield_value(now)  # the text form the ORM writes and compares with
     placeholder = "(" + ",".join(["%s"] * len(_COLUMNS)) + ")"
     for start in range(0, len(rows), _INSERT_CHUNK):
         chunk = rows[start:start + _INSERT_CHUNK]
         params = []
         for r, payload in zip(chunk, payloads[start:start + _INSERT_CHUNK], strict=True):
             params.extend((r.workspace_id, r.event_id, r.destination_id, r.action_id, r.message_id, r.status, 0,
-                           r.last_error, payload, now, now, now if r.status == DeliveryStatus.PENDING else None))
+                           r.last_error, payload, stamp, stamp, stamp if r.status == DeliveryStatus.PENDING else None))
         sql = (
             f"INSERT INTO destinations_delivery ({', '.join(_COLUMNS)}) VALUES "
             f"{', '.join([placeholder] * len(chunk))} RETURNING id, status, destination_id, action_id"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import models
 
 from connections.models import Action, Destination
@@ -17,21 +19,41 @@ class DeliveryStatus(models.TextChoices):
     FILTERED = "filtered", "Filtered"
 
 
+class DeliveryExchange(models.Model):
+    """One request we sent and the response we got (bodies truncated, secrets redacted). Every delivery
+    row a request carried points at it, so a batch of 100 events stores its request once, not 100 times."""
+
+    destination = models.ForeignKey(Destination, on_delete=models.CASCADE, related_name="+")
+    request = models.JSONField(null=True, blank=True)
+    response = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"exchange {self.pk} ({self.destination_id})"
+
+
 class Delivery(models.Model):
     """One event at one action of one destination (action empty: filtered before any action matched)."""
 
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="deliveries")
-    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="deliveries")
-    destination = models.ForeignKey(Destination, on_delete=models.CASCADE, related_name="deliveries")
-    action = models.ForeignKey(Action, on_delete=models.SET_NULL, null=True, blank=True, related_name="deliveries")
+    # Hot-path table: no database-level foreign keys, as on ingest.Event (checks and key-share locks on the
+    # same few rows at every commit). Django still cascades deletes and nulls `action`.
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="deliveries",
+                                  db_constraint=False)
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="deliveries", db_constraint=False)
+    # not indexed alone: the (destination, ...) indexes below start with it
+    destination = models.ForeignKey(Destination, on_delete=models.CASCADE, related_name="deliveries",
+                                    db_index=False, db_constraint=False)
+    action = models.ForeignKey(Action, on_delete=models.SET_NULL, null=True, blank=True, related_name="deliveries",
+                               db_constraint=False)
     message_id = models.CharField(max_length=200)
     status = models.CharField(max_length=10, choices=DeliveryStatus.choices)
     attempts = models.PositiveIntegerField(default=0)
     last_status_code = models.PositiveIntegerField(null=True, blank=True)
     last_error = models.TextField(blank=True, default="")
-    # The last request and response, bodies truncated and secrets redacted.
-    request = models.JSONField(null=True, blank=True)
-    response = models.JSONField(null=True, blank=True)
+    # The last request and response (see DeliveryExchange; `request` and `response` below read them).
+    # No database constraint: exchanges go with their destination, as the rows pointing at them do.
+    exchange = models.ForeignKey(DeliveryExchange, on_delete=models.DO_NOTHING, null=True, blank=True,
+                                 related_name="+", db_index=False, db_constraint=False)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     # The mapped payload, fixed at fan-out: every attempt sends exactly this (null for filtered rows).
     payload = models.JSONField(null=True, blank=True)
@@ -49,7 +71,6 @@ class Delivery(models.Model):
         indexes = [
             models.Index(fields=["destination", "status", "-updated_at"], name="delivery_dest_status"),
             models.Index(fields=["destination", "message_id"], name="delivery_dest_message"),
-            models.Index(fields=["event"], name="delivery_event"),
             models.Index(
                 fields=["next_attempt_at"], name="delivery_due",
                 condition=models.Q(status__in=["pending", "retrying"]),
@@ -58,6 +79,26 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.message_id} → {self.destination_id}: {self.status}"
+
+    def _exchange(self) -> DeliveryExchange | None:
+        if self.exchange_id is None:
+            return None
+        try:
+            return self.exchange
+        except DeliveryExchange.DoesNotExist:
+            return None
+
+    @property
+    def request(self) -> Any:
+        """The last request sent for this row: {method, url, headers, body}, or None."""
+        exchange = self._exchange()
+        return exchange.request if exchange is not None else None
+
+    @property
+    def response(self) -> Any:
+        """The last response: {status, headers, body, duration_ms}, or None."""
+        exchange = self._exchange()
+        return exchange.response if exchange is not None else None
 
 
 class DeliveryCount(models.Model):

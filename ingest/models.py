@@ -9,8 +9,14 @@ from pipelines.models import Workspace
 
 
 class Event(models.Model):
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="events")
-    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="events")
+    # Hot-path table: no database-level foreign keys (each one cost a check and a FOR KEY SHARE lock on the
+    # same source and workspace rows at every commit, which concurrent requests turn into MultiXacts).
+    # Django still cascades deletes; rows only ever point at a source that existed when they were written.
+    # Not indexed alone either: the composite indexes below start with these columns.
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="events",
+                                  db_constraint=False, db_index=False)
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="events",
+                               db_constraint=False, db_index=False)
     message_id = models.CharField(max_length=200)
     type = models.CharField(max_length=16)
     payload = models.JSONField()

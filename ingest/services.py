@@ -52,7 +52,10 @@ def insert_rows(
     the rows that are new. The caller owns the transaction."""
     rows: list[Any] = []
     count = 0
+    sqlite = connection.vendor != "postgresql"
     for source, messages, received_at in requests:
+        if sqlite:  # the text form the ORM writes and compares with
+            received_at = connection.ops.adapt_datetimefield_value(received_at)  # type: ignore[assignment]
         for m in messages:
             rows.extend(
                 (source.workspace_id, source.id, m["messageId"], m["type"], orjson.dumps(m).decode(), received_at)

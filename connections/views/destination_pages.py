@@ -309,7 +309,7 @@ def delivery_tab(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
         context["chart"] = delivery_summary.hourly_chart(destination)
         context["failures"] = (
             Delivery.objects.filter(destination=destination, status=DeliveryStatus.FAILED)
-            .select_related("action", "event")[:20]
+            .select_related("action", "event", "exchange")[:20]
         )
         context["retrying"] = Delivery.objects.filter(destination=destination, status=DeliveryStatus.RETRYING).count()
     return _page(request, workspace, destination, "delivery", "connections/destination/delivery.html", context)

@@ -16,14 +16,14 @@ from destinations.catalog.base import ActionDefinition, ActionField, BatchResult
 from destinations.delivery import send_chunk
 from destinations.errors import DeliveryError
 from destinations.http import Exchange
-from destinations.models import Delivery
+from destinations.models import Delivery, DeliveryExchange
 
 TRACK = {"type": "track", "event": "Viewed", "userId": "u-1"}
 
 
 def _delivery_writes(ctx: CaptureQueriesContext) -> list[str]:
     return [q["sql"] for q in ctx.captured_queries
-            if q["sql"].startswith(("UPDATE destinations_delivery", 'UPDATE "destinations_delivery"'))]
+            if "UPDATE destinations_delivery" in q["sql"] or 'UPDATE "destinations_delivery"' in q["sql"]]
 
 
 def test_five_single_requests_are_recorded_in_one_write(make_webhook: Callable[..., Any], store: Callable[..., Any],
@@ -46,6 +46,27 @@ def test_five_single_requests_are_recorded_in_one_write(make_webhook: Callable[.
     assert set(Delivery.objects.filter(id__in=ids).values_list("status", "attempts")) == {("delivered", 1)}
     bodies = {json.loads(r[0].data)["messageId"] for r in httpserver.log}
     assert bodies == {f"bulk-{i}" for i in range(5)}
+    # five requests, five exchange records, each row pointing at its own
+    rows = list(Delivery.objects.filter(id__in=ids).select_related("exchange"))
+    assert len({r.exchange_id for r in rows}) == 5
+    assert {json.loads(r.request["body"])["messageId"] for r in rows} == bodies
+    assert all(r.response["status"] == 200 for r in rows)
+
+
+def test_a_batch_stores_its_request_once_for_all_its_rows(make_webhook: Callable[..., Any],
+                                                         store: Callable[..., Any], httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/batch").respond_with_data("ok")
+    destination = make_webhook("/batch", batch_size=10)
+    events = store(*({**TRACK, "messageId": f"one-{i}"} for i in range(6)))
+    fanout.fan_out([e.id for e in events])
+    ids = list(Delivery.objects.filter(destination=destination).values_list("id", flat=True))
+    result = delivery.deliver(ids)
+    assert (result.delivered, result.requests) == (6, 1)
+    rows = list(Delivery.objects.filter(id__in=ids))
+    assert len({r.exchange_id for r in rows}) == 1 and rows[0].exchange_id is not None
+    assert DeliveryExchange.objects.filter(destination=destination).count() == 1
+    sent = json.loads(rows[0].request["body"])
+    assert [m["messageId"] for m in sent] == [f"one-{i}" for i in range(6)]
 
 
 def test_fan_out_inserts_all_rows_in_one_statement(make_webhook: Callable[..., Any],

@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from connections import services
 from connections.models import Connection, Destination, Source
-from destinations.models import Delivery, DeliveryCount
+from destinations.models import Delivery, DeliveryCount, DeliveryExchange
 from ingest.models import Event
 
 from .conftest import HEADER_SECRET, SECRET
@@ -28,7 +28,9 @@ def everything(workspace, owner, http_source, js_source, webhook, event):
     action = webhook.actions.get()
     delivery = Delivery.objects.create(
         workspace=workspace, event=event, destination=webhook, action=action, message_id=event.message_id,
-        status="failed", attempts=1, last_status_code=400, request={"url": "https://93.184.216.34/in"},
+        status="failed", attempts=1, last_status_code=400,
+        exchange=DeliveryExchange.objects.create(destination=webhook, request={"url": "https://93.184.216.34/in"},
+                                                 created_at="2026-01-01T00:00:00Z"),
     )
     count = DeliveryCount.objects.create(destination=webhook, minute="2026-01-01T00:00:00Z", failed=1)
     return {

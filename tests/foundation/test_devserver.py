@@ -108,3 +108,69 @@ def test_devserver_stops_everything_when_a_child_dies(tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+_SETUP = """
+import django, sys
+django.setup()
+from connections import services
+from pipelines.models import Workspace
+ws = Workspace.objects.create(name="Dev", slug="dev-e2e")
+source, _ = services.create_source(ws, name="Site", kind="python")
+services.create_destination(ws, name="Hook", kind="webhook", settings={"url": sys.argv[1], "batch_size": 10},
+                            sources=[source])
+print(source.write_key)
+"""
+
+_STATUSES = """
+import django
+django.setup()
+from destinations.models import Delivery
+print(sorted((d.message_id, d.status, d.attempts, (d.response or {}).get("status")) for d in Delivery.objects.all()))
+"""
+
+
+def test_devserver_delivers_events_end_to_end_on_its_embedded_defaults(tmp_path, httpserver):
+    """SQLite and the filesystem broker: events posted to /v1 reach a webhook, and the delivery records
+    (leased claims, the exchange stored once for the batch) are written."""
+    import base64
+    import json
+
+    httpserver.expect_request("/hook").respond_with_data("ok")
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL", "DJANGO_SETTINGS_MODULE")}
+    env.update(PORT=str(port), PIPELINES_VAR_DIR=str(tmp_path / "var"), ADMIN_PASSWORD="smoke-test-pass")
+    with open(tmp_path / "devserver.log", "wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "pipelines.devserver"], cwd=ROOT, env=env,
+                                stdout=log, stderr=subprocess.STDOUT)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_for(lambda: _status(f"{base}/admin/login/") == 200, timeout=60, interval=0.25, what="the dev server")
+        script_env = {**env, "DJANGO_SETTINGS_MODULE": "pipelines.settings", "OUTBOUND_ALLOW_PRIVATE": "true"}
+        write_key = subprocess.run([sys.executable, "-c", _SETUP, httpserver.url_for("/hook")], cwd=ROOT,
+                                   env=script_env, check=True, capture_output=True, text=True).stdout.strip()
+        body = json.dumps({"batch": [{"type": "track", "userId": "u1", "event": "Signed Up", "messageId": f"dev-{i}"}
+                                     for i in range(3)]}).encode()
+        request = urllib.request.Request(f"{base}/v1/batch", data=body, method="POST", headers={
+            "Content-Type": "application/json",
+            "Authorization": "Basic " + base64.b64encode(f"{write_key}:".encode()).decode()})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 200
+
+        def delivered() -> list | None:
+            out = subprocess.run([sys.executable, "-c", _STATUSES], cwd=ROOT, env=script_env, check=True,
+                                 capture_output=True, text=True).stdout
+            rows = eval(out)  # our own script's repr of a list of tuples
+            return rows if len(rows) == 3 and all(r[1] == "delivered" for r in rows) else None
+
+        rows = wait_for(delivered, timeout=60, interval=1, what="three delivered rows")
+        assert rows == [(f"dev-{i}", "delivered", 1, 200) for i in range(3)]
+        sent = [m["messageId"] for r, _ in httpserver.log for m in json.loads(r.data)]
+        assert sorted(sent) == ["dev-0", "dev-1", "dev-2"]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

@@ -13,7 +13,7 @@ from pytest_httpserver import HTTPServer
 
 from connections import services
 from connections.models import Action, Destination, Source, SourceKind
-from destinations.models import Delivery, DeliveryCount, DeliveryStatus
+from destinations.models import Delivery, DeliveryCount, DeliveryExchange, DeliveryStatus
 from ingest.models import Event
 from pipelines.models import Workspace
 
@@ -227,9 +227,11 @@ def test_event_delivery_draws_the_chart_and_lists_failures(
     Delivery.objects.create(
         workspace=webhook.workspace, event=event, destination=webhook, action=webhook.actions.get(),
         message_id="m-1", status=DeliveryStatus.FAILED, attempts=1, last_status_code=400, last_error="HTTP 400",
-        request={"method": "POST", "url": "http://127.0.0.1:9/hook", "headers": {"X-Signature": "[redacted]"},
-                 "body": '{"a": 1}'},
-        response={"status": 400, "headers": {"Content-Type": "text/plain"}, "body": "bad payload"},
+        exchange=DeliveryExchange.objects.create(
+            destination=webhook, created_at=timezone.now(),
+            request={"method": "POST", "url": "http://127.0.0.1:9/hook", "headers": {"X-Signature": "[redacted]"},
+                     "body": '{"a": 1}'},
+            response={"status": 400, "headers": {"Content-Type": "text/plain"}, "body": "bad payload"}),
     )
     body = owner_client.get(f"/w/acme/destinations/{webhook.id}/delivery/").content.decode()
     assert "<svg" in body and 'class="bar bar-delivered"' in body and 'class="bar bar-failed"' in body
