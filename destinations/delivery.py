@@ -234,6 +234,20 @@ def _claim(ids: list[int], now: datetime, lease_until: datetime) -> list[_Row]:
     return rows
 
 
+def relax_commit() -> None:
+    """PostgreSQL: let the current transaction commit without waiting for its WAL flush.
+
+    Only for the engine's own bookkeeping (fan-out and delivery outcomes), never for ingest, whose commit
+    is the promise behind every 200. If the database crashes, the last fraction of a second of these
+    transactions is lost as a whole: events fall back to undispatched (the outbox sweep fans them out
+    again) and rows to pending or to their previous outcome (sent again). That is a duplicate, never a
+    loss, which at-least-once delivery already allows; in exchange the engine no longer waits a disk
+    flush (~4 ms here) per task."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+
+
 def _lock(ids: list[int], now: datetime) -> list[_Row]:
     """PostgreSQL: lock the rows among `ids` that are pending/retrying and due, skipping rows another
     task holds; the caller's transaction keeps them until it records their outcomes."""
@@ -294,6 +308,7 @@ def deliver(delivery_ids: list[int]) -> DeliverResult:
         # One transaction claims the rows (row locks), sends them and records the outcomes: nothing is
         # written to claim them, and a dead worker's locks go with its connection, freeing its rows at once.
         with transaction.atomic():
+            relax_commit()
             rows = _lock(ids, timezone.now())
             _run(rows, None, result)
     else:
