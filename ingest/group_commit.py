@@ -169,5 +169,7 @@ writer = GroupWriter()
 
 
 def enabled() -> bool:
-    return bool(getattr(settings, "INGEST_GROUP_COMMIT", False))
+    """On for PostgreSQL when INGEST_GROUP_COMMIT is set (the Procfile's web process sets it); SQLite has
+    one writer at a time anyway."""
+    return bool(getattr(settings, "INGEST_GROUP_COMMIT", False)) and connection.vendor == "postgresql"
 

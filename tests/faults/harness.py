@@ -351,6 +351,9 @@ FAULT_ENV = {
     "DELIVERY_SWEEP_INTERVAL": "1",
     "DELIVERY_LOST_TASK_GRACE": "5",
     "DELIVERY_LEASE_SECONDS": "5",
+    # The web process as the Procfile runs it: group commit and coalesced fan-out publishing.
+    "INGEST_GROUP_COMMIT": "true",
+    "INGEST_DISPATCH_WINDOW_MS": "10",
     # Half of the main worker's 4 processes: a hanging destination can never hold them all.
     "DELIVERY_DESTINATION_CONCURRENCY": "2",
     "LOG_LEVEL": "INFO",

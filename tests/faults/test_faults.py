@@ -149,8 +149,9 @@ def test_failing_destination_recovers_and_a_rejecting_one_fails_once(stack: Stac
         attempts_at_rejecting = rejecting.attempts()
         assert all(attempts_at_rejecting[m] == 1 for m in acknowledged), attempts_at_rejecting.most_common(3)
         assert stack.delivery_statuses(destination_ids["rejecting"]) == {"failed": len(acknowledged)}
-        kept = stack.query("SELECT last_status_code, response IS NOT NULL FROM destinations_delivery "
-                           "WHERE destination_id = %s LIMIT 1", destination_ids["rejecting"])
+        kept = stack.query("SELECT d.last_status_code, e.response IS NOT NULL FROM destinations_delivery d "
+                           "JOIN destinations_deliveryexchange e ON e.id = d.exchange_id "
+                           "WHERE d.destination_id = %s LIMIT 1", destination_ids["rejecting"])
         assert kept == [(400, True)]
         retried = stack.query("SELECT max(attempts) FROM destinations_delivery WHERE destination_id = %s",
                               destination_ids["flaky"])[0][0]
