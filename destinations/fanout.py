@@ -217,6 +217,28 @@ class FanOutResult:
     tasks: int = 0
 
 
+def _claim_events(ids: list[int], now: datetime) -> list[_Event]:
+    """Mark the events among `ids` not yet dispatched as dispatched (in the caller's transaction) and
+    return them. PostgreSQL: one UPDATE ... RETURNING (a concurrent fan-out of the same ids waits for this
+    transaction, then finds them dispatched). Elsewhere: select for update, then update."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("UPDATE ingest_event SET dispatched_at = %s WHERE id = ANY(%s) AND dispatched_at IS NULL "
+                           "RETURNING id, workspace_id, source_id, message_id, payload", [now, ids])
+            rows = cursor.fetchall()
+        events = [_Event(r[0], r[1], r[2], r[3], orjson.loads(r[4]) if isinstance(r[4], (str, bytes)) else r[4])
+                  for r in rows]
+        events.sort(key=lambda e: e.id)
+        return events
+    events = [
+        _Event(*values) for values in
+        Event.objects.select_for_update(skip_locked=True).filter(id__in=ids, dispatched_at__isnull=True)
+        .order_by("id").values_list("id", "workspace_id", "source_id", "message_id", "payload")
+    ]
+    Event.objects.filter(id__in=[e.id for e in events]).update(dispatched_at=now)
+    return events
+
+
 def fan_out(event_ids: list[int]) -> FanOutResult:
     """Create the Delivery rows for the events among `event_ids` not yet dispatched (see module doc).
     Safe to run any number of times for the same ids: already dispatched events are skipped."""
@@ -226,13 +248,7 @@ def fan_out(event_ids: list[int]) -> FanOutResult:
     sizes: dict[tuple[int, int], int] = {}
     with transaction.atomic():
         relax_commit()  # bookkeeping, not the ingest promise: see its docstring
-        events = [
-            _Event(*values) for values in
-            Event.objects.select_for_update(skip_locked=True)
-            .filter(id__in=list(event_ids), dispatched_at__isnull=True)
-            .order_by("id")
-            .values_list("id", "workspace_id", "source_id", "message_id", "payload")
-        ]
+        events = _claim_events(list(event_ids), now)
         if not events:
             return result
         rows: list[_NewRow] = []
@@ -252,7 +268,6 @@ def fan_out(event_ids: list[int]) -> FanOutResult:
                 counts[(dest_id, minute)][status] += 1
                 result.filtered += status == DeliveryStatus.FILTERED
                 result.failed += status == DeliveryStatus.FAILED
-        Event.objects.filter(id__in=[e.id for e in events]).update(dispatched_at=now)
         add_counts(counts)
         result.events = len(events)
         tasks = [(ids[i:i + step], "deliveries")
