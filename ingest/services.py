@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
+import psycopg
 from django.conf import settings
 from django.db import connection, transaction
 
@@ -67,6 +68,13 @@ def insert_rows(
         "INSERT INTO ingest_event (workspace_id, source_id, message_id, type, payload, received_at) "
         f"VALUES {values} ON CONFLICT (source_id, message_id) DO NOTHING RETURNING id, source_id, message_id"
     )
+    if connection.vendor == "postgresql":
+        # Server-side binding: the parameters travel as such instead of being quoted into the text by
+        # Python (Django's default client-side cursor), a third of this function's CPU for small groups.
+        # Errors are translated to django.db's classes as on Django's own cursors (the view relies on it).
+        with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as raw:
+            raw.execute(sql, rows)
+            return raw.fetchall()
     cursor.execute(sql, rows)
     return cursor.fetchall()
 
