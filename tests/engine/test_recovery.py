@@ -40,18 +40,25 @@ def test_a_wiped_broker_only_delays_delivery(request: pytest.FixtureRequest, mak
     assert len(httpserver.log) == 1
 
 
+def _one_pending_row(make_webhook: Callable[..., Any], httpserver: HTTPServer, source: Any,
+                     message_id: str) -> Delivery:
+    """A webhook answering 200, one stored event for it, fanned out: its single pending delivery row."""
+    httpserver.expect_request("/hook").respond_with_data("ok")
+    make_webhook()
+    event = Event.objects.create(workspace=source.workspace, source=source, message_id=message_id, type="track",
+                                 payload={**TRACK, "messageId": message_id}, received_at=timezone.now())
+    fanout.fan_out([event.id])
+    [row] = Delivery.objects.filter(event=event)
+    return row
+
+
 @pytest.mark.django_db(transaction=True)
 def test_an_expired_lease_lets_another_worker_take_the_row(request: pytest.FixtureRequest,
                                                            make_webhook: Callable[..., Any],
                                                            httpserver: HTTPServer, source: Any) -> None:
     """A worker that claimed rows and died (SIGKILL) leaves a lease; until it runs out nobody else sends
     the rows, after it they are swept and delivered."""
-    httpserver.expect_request("/hook").respond_with_data("ok")
-    make_webhook()
-    event = Event.objects.create(workspace=source.workspace, source=source, message_id="lease-1", type="track",
-                                 payload={**TRACK, "messageId": "lease-1"}, received_at=timezone.now())
-    fanout.fan_out([event.id])
-    [row] = Delivery.objects.filter(event=event)
+    row = _one_pending_row(make_webhook, httpserver, source, "lease-1")
     now = timezone.now()
     Delivery.objects.filter(id=row.id).update(locked_until=now + timedelta(minutes=2),
                                               enqueued_at=now - timedelta(minutes=5))
@@ -73,12 +80,7 @@ def test_rows_a_live_task_holds_are_skipped_and_freed_when_its_worker_dies(
     import psycopg
     from django.db import connection
 
-    httpserver.expect_request("/hook").respond_with_data("ok")
-    make_webhook()
-    event = Event.objects.create(workspace=source.workspace, source=source, message_id="held-1", type="track",
-                                 payload={**TRACK, "messageId": "held-1"}, received_at=timezone.now())
-    fanout.fan_out([event.id])
-    [row] = Delivery.objects.filter(event=event)
+    row = _one_pending_row(make_webhook, httpserver, source, "held-1")
     Delivery.objects.filter(id=row.id).update(enqueued_at=timezone.now() - timedelta(minutes=5))
     params = connection.get_connection_params()
     other = psycopg.connect(**{k: v for k, v in params.items() if k in ("dbname", "user", "host", "port")})

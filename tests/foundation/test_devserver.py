@@ -60,14 +60,20 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
-def test_devserver_serves_admin_and_api_then_stops_all_children(tmp_path, stop_signal):
+def _start_devserver(tmp_path: Path) -> tuple[int, dict[str, str], subprocess.Popen]:
+    """`python -m pipelines.devserver` on a free port and a fresh var dir, with the embedded defaults."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL", "DJANGO_SETTINGS_MODULE")}
     env.update(PORT=str(port), PIPELINES_VAR_DIR=str(tmp_path / "var"), ADMIN_PASSWORD="smoke-test-pass")
     with open(tmp_path / "devserver.log", "wb") as log:
         proc = subprocess.Popen([sys.executable, "-m", "pipelines.devserver"], cwd=ROOT, env=env,
                                 stdout=log, stderr=subprocess.STDOUT)
+    return port, env, proc
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_devserver_serves_admin_and_api_then_stops_all_children(tmp_path, stop_signal):
+    port, _env, proc = _start_devserver(tmp_path)
     try:
         base = f"http://127.0.0.1:{port}"
         wait_for(lambda: _status(f"{base}/admin/login/") == 200 and _status(f"{base}/api/schema/") == 200,
@@ -137,12 +143,7 @@ def test_devserver_delivers_events_end_to_end_on_its_embedded_defaults(tmp_path,
     import json
 
     httpserver.expect_request("/hook").respond_with_data("ok")
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL", "DJANGO_SETTINGS_MODULE")}
-    env.update(PORT=str(port), PIPELINES_VAR_DIR=str(tmp_path / "var"), ADMIN_PASSWORD="smoke-test-pass")
-    with open(tmp_path / "devserver.log", "wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "pipelines.devserver"], cwd=ROOT, env=env,
-                                stdout=log, stderr=subprocess.STDOUT)
+    port, env, proc = _start_devserver(tmp_path)
     try:
         base = f"http://127.0.0.1:{port}"
         wait_for(lambda: _status(f"{base}/admin/login/") == 200, timeout=60, interval=0.25, what="the dev server")
