@@ -177,6 +177,9 @@ DEFER_SECONDS = 1.0
 
 def _acquire_slot(destination_id: int) -> int | None:
     """A free slot number for the destination (held until `_release_slot`), or None when all are taken.
+    A second group of the same task for the same destination gets the same slot again (session locks are
+    re-entrant and counted; each acquisition is released once), which is right: a task sends its groups
+    one after the other.
     Always a slot when the limit is off (0) or the database has no advisory locks (SQLite)."""
     limit = settings.DELIVERY_DESTINATION_CONCURRENCY
     if limit <= 0 or connection.vendor != "postgresql":
@@ -304,23 +307,30 @@ def deliver(delivery_ids: list[int]) -> DeliverResult:
     received_at; failed otherwise or when the error is not retryable; filtered on PayloadError."""
     result = DeliverResult()
     ids = list(delivery_ids)
-    if connection.vendor == "postgresql":
-        # One transaction claims the rows (row locks), sends them and records the outcomes: nothing is
-        # written to claim them, and a dead worker's locks go with its connection, freeing its rows at once.
-        with transaction.atomic():
-            relax_commit()
-            rows = _lock(ids, timezone.now())
-            _run(rows, None, result)
-    else:
-        # SQLite would block every other writer while a transaction waits on the network: a lease instead.
-        now = timezone.now()
-        lease_until = now + timedelta(seconds=_lease_seconds())
-        rows = _claim(ids, now, lease_until)
-        _run(rows, lease_until, result)
+    held: list[tuple[int, int]] = []  # destination slots taken by this task
+    try:
+        if connection.vendor == "postgresql":
+            # One transaction claims the rows (row locks), sends them and records the outcomes: nothing is
+            # written to claim them, and a dead worker's locks go with its connection, freeing its rows.
+            with transaction.atomic():
+                relax_commit()
+                rows = _lock(ids, timezone.now())
+                _run(rows, None, result, held)
+        else:
+            # SQLite would block every other writer while a transaction waits on the network: a lease.
+            now = timezone.now()
+            lease_until = now + timedelta(seconds=_lease_seconds())
+            rows = _claim(ids, now, lease_until)
+            _run(rows, lease_until, result, held)
+    finally:
+        # after the transaction, so that even one that failed (and can run no statement) gives them back
+        for destination_id, slot in held:
+            _release_slot(destination_id, slot)
     return result
 
 
-def _run(rows: list[_Row], lease_until: datetime | None, result: DeliverResult) -> None:
+def _run(rows: list[_Row], lease_until: datetime | None, result: DeliverResult,
+         held: list[tuple[int, int]]) -> None:
     from connections.models import Action, Destination
 
     result.claimed = len(rows)
@@ -356,7 +366,7 @@ def _run(rows: list[_Row], lease_until: datetime | None, result: DeliverResult) 
                                    f"Unknown action {action.kind!r} for {destination.kind}", None, None, None)
                            for r in group)
             continue
-        updates.extend(_send_group(destination, action_def, group, result, circuits.get(dest_id)))
+        updates.extend(_send_group(destination, action_def, group, result, held, circuits.get(dest_id)))
 
     _finish(rows, updates, lease_until, result)
 
@@ -376,7 +386,7 @@ def _send_pool() -> ThreadPoolExecutor:
 
 
 def _send_group(destination: Any, action_def: ActionDefinition, group: list[_Row],
-                result: DeliverResult, circuit: tuple[datetime, str] | None = None) -> list[_Update]:
+                result: DeliverResult, held: list[tuple[int, int]], circuit: tuple[datetime, str] | None = None) -> list[_Update]:
     settings_ = destination.settings
     size = batch_size(action_def, settings_)
     out: list[_Update] = []
@@ -399,10 +409,8 @@ def _send_group(destination: Any, action_def: ActionDefinition, group: list[_Row
         wait_until = started + timedelta(seconds=DEFER_SECONDS + random.uniform(0, DEFER_SECONDS))
         out.extend(_Update(row.id, DEFERRED, row.attempts, None, "", None, None, wait_until) for row in to_send)
         return out
-    try:
-        return out + _send_chunks(destination.id, settings_, action_def, to_send, size, result, circuit)
-    finally:
-        _release_slot(destination.id, slot)
+    held.append((destination.id, slot))  # given back by deliver() once its transaction is over
+    return out + _send_chunks(destination.id, settings_, action_def, to_send, size, result, circuit)
 
 
 def _send_chunks(destination_id: int, settings_: dict[str, Any], action_def: ActionDefinition, to_send: list[_Row],

@@ -116,3 +116,32 @@ def test_slots_are_given_back_after_each_task(
         [event] = store({**TRACK, "messageId": f"s-3-{n}"})
         assert _settled(event)[hook.id].status == "delivered"
     assert _hits(httpserver, "/one") == 3
+
+
+def test_a_task_whose_transaction_failed_still_gives_its_slot_back(
+    make_webhook: Callable[..., Any], store: Callable[..., Any], httpserver: HTTPServer, settings: Any,
+    monkeypatch: Any, other_worker: psycopg.Connection,
+) -> None:
+    """The slot is released after the task's transaction, so a database error that aborts it while it is
+    sending (here: tripping the circuit fails) cannot leave the destination one slot short for as long
+    as the worker's connection lives."""
+    settings.DELIVERY_DESTINATION_CONCURRENCY = 1
+    httpserver.expect_request("/down").respond_with_data("overloaded", status=503)
+    hook = make_webhook("/down")
+    [event] = store({**TRACK, "messageId": "s-4"})
+    row = _settled(event)[hook.id]
+    Delivery.objects.filter(id=row.id).update(next_attempt_at=timezone.now() - timedelta(seconds=1))
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        from django.db import connection as conn
+
+        with conn.cursor() as cursor:
+            cursor.execute("SELECT 1/0")  # aborts the task's transaction mid-send
+
+    monkeypatch.setattr(delivery, "_trip", broken)
+    with pytest.raises(Exception, match="division by zero"):
+        delivery.deliver([row.id])
+    monkeypatch.undo()
+    # the one slot is free for every other worker (this session could re-take its own lock anyway)
+    taken = other_worker.execute("SELECT pg_try_advisory_lock(%s, %s)", [delivery._SLOT_NAMESPACE, hook.id])
+    assert taken.fetchone() == (True,)

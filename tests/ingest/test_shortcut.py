@@ -40,3 +40,24 @@ def test_other_pages_keep_the_full_stack(db: Any) -> None:
     assert response.status_code == 200
     assert response["X-Frame-Options"] == "DENY"  # from XFrameOptionsMiddleware, skipped only under /v1/
     assert "csrftoken" in response.cookies
+
+
+def test_a_batch_is_stored_with_one_insert_statement(api: TrackingClient, monkeypatch: Any) -> None:
+    """The hot-path rule: one INSERT per request, however many events it carries (no per-event query)."""
+    import psycopg
+
+    executed: list[str] = []
+    original = psycopg.Cursor.execute
+
+    def counting(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+        executed.append(str(query))
+        return original(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Cursor, "execute", counting)
+    batch = [{"type": "track", "userId": f"u-{i}", "event": "Viewed", "messageId": f"one-insert-{i}"}
+             for i in range(100)]
+    response = api.post("/v1/batch", {"batch": batch})
+    assert response.status_code == 200
+    inserts = [q for q in executed if "INSERT INTO ingest_event" in q]
+    assert len(inserts) == 1
+    assert Event.objects.filter(message_id__startswith="one-insert-").count() == 100
