@@ -51,32 +51,47 @@ def insert_rows(
 ) -> list[tuple[int, int, str]]:
     """Run the one INSERT for the messages of one or more requests; return (id, source_id, message_id) of
     the rows that are new. The caller owns the transaction."""
+    if connection.vendor == "postgresql":
+        return _insert_postgres(requests)
     rows: list[Any] = []
     count = 0
-    sqlite = connection.vendor != "postgresql"
     for source, messages, received_at in requests:
-        if sqlite:  # the text form the ORM writes and compares with
-            received_at = connection.ops.adapt_datetimefield_value(received_at)  # type: ignore[assignment]
+        stamp = connection.ops.adapt_datetimefield_value(received_at)  # the text form the ORM compares with
         for m in messages:
-            rows.extend(
-                (source.workspace_id, source.id, m["messageId"], m["type"], orjson.dumps(m).decode(), received_at)
-            )
+            rows.extend((source.workspace_id, source.id, m["messageId"], m["type"], orjson.dumps(m).decode(), stamp))
         count += len(messages)
-    cast = "::jsonb" if connection.vendor == "postgresql" else ""
-    values = ",".join([f"(%s,%s,%s,%s,%s{cast},%s)"] * count)
+    values = ",".join(["(%s,%s,%s,%s,%s,%s)"] * count)
     sql = (
         "INSERT INTO ingest_event (workspace_id, source_id, message_id, type, payload, received_at) "
         f"VALUES {values} ON CONFLICT (source_id, message_id) DO NOTHING RETURNING id, source_id, message_id"
     )
-    if connection.vendor == "postgresql":
-        # Server-side binding: the parameters travel as such instead of being quoted into the text by
-        # Python (Django's default client-side cursor), a third of this function's CPU for small groups.
-        # Errors are translated to django.db's classes as on Django's own cursors (the view relies on it).
-        with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as raw:
-            raw.execute(sql, rows)
-            return raw.fetchall()
     cursor.execute(sql, rows)
     return cursor.fetchall()
+
+
+_INSERT_POSTGRES = (
+    "INSERT INTO ingest_event (workspace_id, source_id, message_id, type, payload, received_at) "
+    "SELECT x.w, x.s, x.m, x.t, x.p, x.r "
+    "FROM json_to_recordset(%s::json) AS x(w bigint, s bigint, m text, t text, p jsonb, r timestamptz) "
+    "ON CONFLICT (source_id, message_id) DO NOTHING RETURNING id, source_id, message_id"
+)
+
+
+def _insert_postgres(requests: Sequence[tuple[Source, Sequence[dict[str, Any]], datetime]]) -> list[tuple[int, int, str]]:
+    """All rows travel as ONE JSON document, serialized by orjson in C and unpacked by PostgreSQL
+    (json_to_recordset): a constant, short statement whatever the row count. A multi-row VALUES list made
+    psycopg parse a statement of 600 placeholders in Python for every 100-event batch (over a third of
+    a batch request's CPU) and quote or dump each value. A messageId repeated within the document is
+    stored once (ON CONFLICT DO NOTHING applies between the rows of one statement too).
+    Errors are translated to django.db's classes as on Django's own cursors (the view answers DataError,
+    e.g. a \\u0000 jsonb refuses, with 400 and OperationalError with 503)."""
+    doc = orjson.dumps([
+        {"w": source.workspace_id, "s": source.id, "m": m["messageId"], "t": m["type"], "p": m, "r": received_at}
+        for source, messages, received_at in requests for m in messages
+    ])
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as raw:
+        raw.execute(_INSERT_POSTGRES, [doc.decode()])
+        return raw.fetchall()
 
 
 def hand_off(event_ids: list[int]) -> None:
