@@ -1,10 +1,12 @@
-"""/v1/* takes a short way through Django (ingest.middleware.TrackingAPIShortcut): what still applies
-there must still hold, and the rest of the site keeps the full middleware stack."""
+"""/v1/* takes a short way through Django (ingest.middleware.TrackingAPIShortcut), and tracking POSTs an
+even shorter one in the served WSGI application (TrackingWSGIShortcut): what still applies there must
+still hold, and the rest of the site keeps the full stack."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from django.test import Client
 
 from ingest.models import Event
@@ -61,3 +63,51 @@ def test_a_batch_is_stored_with_one_insert_statement(api: TrackingClient, monkey
     inserts = [q for q in executed if "INSERT INTO ingest_event" in q]
     assert len(inserts) == 1
     assert Event.objects.filter(message_id__startswith="one-insert-").count() == 100
+
+
+# --- the WSGI-level shortcut (pipelines.wsgi.application, what granian and gunicorn serve) ---------------
+
+@pytest.fixture
+def wsgi(transactional_db: Any) -> Any:
+    from werkzeug.test import Client as WSGIClient
+
+    from pipelines.wsgi import application
+
+    return WSGIClient(application)
+
+
+def _basic(key: str) -> dict[str, str]:
+    import base64
+
+    return {"Authorization": "Basic " + base64.b64encode(f"{key}:".encode()).decode(), "Host": "localhost"}
+
+
+def test_the_served_application_stores_tracking_posts(wsgi: Any, source: Any) -> None:
+    response = wsgi.post("/v1/track", json={**TRACK, "messageId": "wsgi-1"}, headers=_basic(source.write_key))
+    assert response.status_code == 200 and response.get_json() == {"success": True}
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    assert Event.objects.filter(message_id="wsgi-1").count() == 1
+    batch = wsgi.post("/v1/batch", json={"batch": [{**TRACK, "type": "track", "messageId": "wsgi-2"}]},
+                      headers=_basic(source.write_key))
+    assert batch.status_code == 200 and Event.objects.filter(message_id="wsgi-2").count() == 1
+
+
+def test_the_served_application_keeps_every_refusal_json(wsgi: Any, source: Any) -> None:
+    unknown = wsgi.post("/v1/track", json=TRACK, headers=_basic("nope"))
+    assert unknown.status_code == 401 and unknown.get_json()["code"] == "unauthorized"
+    invalid = wsgi.post("/v1/track", data=b"{not json", headers=_basic(source.write_key))
+    assert invalid.status_code == 400 and invalid.get_json()["code"] == "invalid_json"
+    evil = wsgi.post("/v1/track", json=TRACK, headers={**_basic(source.write_key), "Host": "evil.example"})
+    assert evil.status_code == 400 and set(evil.get_json()) >= {"code", "message"}
+    assert not Event.objects.exists()
+
+
+def test_the_served_application_hands_everything_else_to_django(wsgi: Any, source: Any) -> None:
+    preflight = wsgi.options("/v1/track", headers={"Host": "localhost", "Origin": "https://shop.example",
+                                                   "Access-Control-Request-Method": "POST"})
+    assert preflight.status_code in (200, 204) and preflight.headers["Access-Control-Allow-Origin"]
+    missing = wsgi.post("/v1/nope", json=TRACK, headers=_basic(source.write_key))
+    assert missing.status_code == 404 and set(missing.get_json()) >= {"code", "message"}
+    page = wsgi.get("/login/", headers={"Host": "localhost"})
+    assert page.status_code == 200 and page.headers["X-Frame-Options"] == "DENY"
