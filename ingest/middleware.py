@@ -107,5 +107,7 @@ def _recycle_connection() -> None:
     only when it has one (tracking requests rarely touch the database themselves: cached keys, group
     commit on its own thread)."""
     conn = connections[DEFAULT_DB_ALIAS]
-    if conn.connection is not None:
+    # Inside an atomic block only when called in-process by a test holding its transaction open (Django's
+    # test client disconnects close_old_connections for the same reason); never between real requests.
+    if conn.connection is not None and not conn.in_atomic_block:
         conn.close_if_unusable_or_obsolete()
