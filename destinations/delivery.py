@@ -227,14 +227,14 @@ def _claim(ids: list[int], now: datetime, lease_until: datetime) -> list[_Row]:
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(sql, [lease, *ids, at, at])
         fetched = cursor.fetchall()
-    rows = []
-    for r in fetched:
-        payload = r[6]
-        if isinstance(payload, (str, bytes)):
-            payload = orjson.loads(payload)
-        rows.append(_Row(r[0], r[1], r[2], r[3], r[4], r[5], payload))
+    rows = [_Row(r[0], r[1], r[2], r[3], r[4], r[5], json_value(r[6])) for r in fetched]
     rows.sort(key=lambda row: row.id)
     return rows
+
+
+def json_value(value: Any) -> Any:
+    """A json/jsonb column read through a raw cursor: Django's psycopg setup hands jsonb over as text."""
+    return orjson.loads(value) if isinstance(value, (str, bytes)) else value
 
 
 def relax_commit() -> None:
@@ -263,8 +263,7 @@ def _lock(ids: list[int], now: datetime) -> list[_Row]:
             "AND (next_attempt_at IS NULL OR next_attempt_at <= %s) "
             "AND (locked_until IS NULL OR locked_until < %s) ORDER BY id FOR UPDATE SKIP LOCKED",
             [ids, now, now])
-        return [_Row(r[0], r[1], r[2], r[3], r[4], r[5], orjson.loads(r[6]) if isinstance(r[6], (str, bytes)) else r[6])
-                for r in cursor.fetchall()]
+        return [_Row(r[0], r[1], r[2], r[3], r[4], r[5], json_value(r[6])) for r in cursor.fetchall()]
 
 
 def _record(exchange: Exchange | None) -> tuple[Any, Any]:

@@ -1,10 +1,10 @@
 """Fan-out: turn stored events into Delivery rows, one per event × matching action.
 
 `fan_out(event_ids)` is what the Celery task "destinations.fan_out" runs. In ONE transaction it claims the
-events still undispatched (rows locked with SKIP LOCKED on PostgreSQL, so two workers never fan out the
-same event), evaluates every enabled action of every enabled cloud-mode destination connected to the
-event's source, maps the payloads, inserts the Delivery rows (pending with their payload, or filtered
-with the reason) and sets Event.dispatched_at. Only after that commit are the delivery tasks enqueued,
+events still undispatched by setting Event.dispatched_at (one UPDATE ... RETURNING on PostgreSQL, so two
+workers never fan out the same event), evaluates every enabled action of every enabled cloud-mode
+destination connected to the event's source, maps the payloads and inserts the Delivery rows (pending
+with their payload, or filtered with the reason). Only after that commit are the delivery tasks enqueued,
 grouped by (destination, action). If the broker loses them, the rows stay pending and the sweep
 (destinations.sweep) re-enqueues them: nothing acknowledged is lost, at worst delayed.
 """
@@ -30,7 +30,7 @@ from ingest.models import Event
 from .catalog import get_definition
 from .catalog.base import ActionDefinition
 from .counts import add_counts
-from .delivery import batch_size, relax_commit
+from .delivery import batch_size, json_value, relax_commit
 from .errors import PayloadError
 from .mapping import MappingError, apply_fields
 from .models import DeliveryStatus
@@ -226,8 +226,7 @@ def _claim_events(ids: list[int], now: datetime) -> list[_Event]:
             cursor.execute("UPDATE ingest_event SET dispatched_at = %s WHERE id = ANY(%s) AND dispatched_at IS NULL "
                            "RETURNING id, workspace_id, source_id, message_id, payload", [now, ids])
             rows = cursor.fetchall()
-        events = [_Event(r[0], r[1], r[2], r[3], orjson.loads(r[4]) if isinstance(r[4], (str, bytes)) else r[4])
-                  for r in rows]
+        events = [_Event(r[0], r[1], r[2], r[3], json_value(r[4])) for r in rows]
         events.sort(key=lambda e: e.id)
         return events
     events = [

@@ -50,7 +50,7 @@ def as_drf_validation_error(exc: DjangoValidationError) -> exceptions.Validation
     return exceptions.ValidationError({"non_field_errors": exc.messages})
 
 
-# --- Error pages for URLs no view answered (wired as handler404 / handler500 in pipelines/urls.py) ---------
+# --- Error pages for URLs no view answered (wired as handler400 / 404 / 500 in pipelines/urls.py) ---------
 # API clients must get the same JSON shape for "no such route" and for a crash as for any other error;
 # browsers keep Django's HTML pages.
 _JSON_PREFIXES = ("/api/", "/v1/")
@@ -68,6 +68,18 @@ def page_not_found(request: Any, exception: Exception | None = None) -> Any:
     if _wants_json(request):
         return JsonResponse({"code": "not_found", "message": f"No such resource: {request.path}"}, status=404)
     return defaults.page_not_found(request, exception)
+
+
+def bad_request(request: Any, exception: Exception | None = None) -> Any:
+    """400 for a request Django refused before any view (e.g. a Host not in ALLOWED_HOSTS): JSON
+    {code, message} under /api/ and /v1/, Django's page elsewhere."""
+    from django.http import JsonResponse
+    from django.views import defaults
+
+    if _wants_json(request):
+        return JsonResponse({"code": "bad_request", "message": "This request cannot be served here (check the "
+                             "Host header against ALLOWED_HOSTS)."}, status=400)
+    return defaults.bad_request(request, exception)
 
 
 def server_error(request: Any) -> Any:

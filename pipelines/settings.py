@@ -209,7 +209,8 @@ if not DEBUG and SECRET_KEY.startswith("dev-insecure") and env.bool("REQUIRE_SEC
 DELIVERY_SWEEP_INTERVAL = env.float("DELIVERY_SWEEP_INTERVAL", default=5.0)
 # A pending row whose task has not run this long is presumed lost (killed worker, wiped broker).
 DELIVERY_LOST_TASK_GRACE = env.int("DELIVERY_LOST_TASK_GRACE", default=60)
-# How long a worker holds the rows it is sending (at least 3 × the outbound timeouts).
+# SQLite only (PostgreSQL holds rows with row locks): how long a worker leases the rows it is sending (at
+# least 3 × the outbound timeouts).
 DELIVERY_LEASE_SECONDS = env.int("DELIVERY_LEASE_SECONDS", default=120)
 # Rows per delivery task for one-event-per-request actions (batching actions: at least one batch).
 DELIVERY_TASK_SIZE = env.int("DELIVERY_TASK_SIZE", default=100)

@@ -28,6 +28,7 @@ def test_tracking_requests_still_get_their_json_and_headers(api: TrackingClient)
 def test_an_unknown_host_is_refused_as_before(api: TrackingClient) -> None:
     response = api.post("/v1/track", TRACK, HTTP_HOST="evil.example")
     assert response.status_code == 400
+    assert response.json()["code"] == "bad_request" and response.json()["message"]  # JSON, as every /v1 error
     assert not Event.objects.filter(message_id="short-1").exists()
 
 
@@ -99,8 +100,21 @@ def test_the_served_application_keeps_every_refusal_json(wsgi: Any, source: Any)
     invalid = wsgi.post("/v1/track", data=b"{not json", headers=_basic(source.write_key))
     assert invalid.status_code == 400 and invalid.get_json()["code"] == "invalid_json"
     evil = wsgi.post("/v1/track", json=TRACK, headers={**_basic(source.write_key), "Host": "evil.example"})
-    assert evil.status_code == 400 and set(evil.get_json()) >= {"code", "message"}
+    assert evil.status_code == 400 and evil.get_json()["code"] == "bad_request"
     assert not Event.objects.exists()
+
+
+def test_the_served_application_answers_a_crash_with_the_json_500(wsgi: Any, source: Any, monkeypatch: Any) -> None:
+    from ingest import views
+
+    def crash(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(views, "_accept", crash)
+    response = wsgi.post("/v1/track", json=TRACK, headers=_basic(source.write_key))
+    assert response.status_code == 500
+    assert response.get_json() == {"code": "server_error", "message": "Something went wrong on our side; retry later."}
+    assert "boom" not in response.get_data(as_text=True)
 
 
 def test_the_served_application_hands_everything_else_to_django(wsgi: Any, source: Any) -> None:
