@@ -111,9 +111,12 @@ def next_attempt(now: datetime, attempts: int, retry_after: float | None) -> dat
 
 # --- running deliveries -------------------------------------------------------------------------------
 #
-# `deliver(ids)` (the task "destinations.deliver") claims the rows with a lease, sends them through the
-# action definition and writes every outcome back in one statement per task. `sweep()` (the periodic
-# task "destinations.sweep") re-enqueues due retries and rows whose task was lost.
+# `deliver_chunks(ids)` (the task "destinations.deliver_chunks") sends first attempts: it holds the
+# DeliveryChunks fan-out wrote, sends their payloads through the action definition, and in one statement
+# inserts each event's Delivery row with its outcome and deletes the chunks. `deliver(ids)` (the task
+# "destinations.deliver") does the same for existing rows (retries) and updates them. `sweep()` (the
+# periodic task "destinations.sweep") re-enqueues due retries, chunks that waited for a slot, and work
+# whose task was lost.
 
 
 @dataclass
@@ -125,6 +128,10 @@ class _Row:
     status: str
     attempts: int
     payload: Any
+    # first attempts read from a DeliveryChunk: no Delivery row yet (ids are negative, unique per task)
+    chunk_id: int | None = None
+    message_id: str = ""
+    workspace_id: int = 0
 
 
 @dataclass
@@ -151,6 +158,11 @@ BREAKER_MAX_SECONDS = 30.0
 def _circuits(destination_ids: set[int]) -> dict[int, tuple[datetime, str]]:
     """Destination id → (open until, reason) for the circuits of `destination_ids`, open or expired (an
     expired one no longer holds first attempts back, but is still closed by the next success)."""
+    if connection.vendor == "postgresql":  # every task asks: skip the ORM's statement building
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT destination_id, open_until, reason FROM destinations_destinationcircuit "
+                           "WHERE destination_id = ANY(%s)", [sorted(destination_ids)])
+            return {r[0]: (r[1], r[2]) for r in cursor.fetchall()}
     return {c.destination_id: (c.open_until, c.reason)
             for c in DestinationCircuit.objects.filter(destination_id__in=destination_ids)}
 
@@ -237,6 +249,12 @@ def json_value(value: Any) -> Any:
     return orjson.loads(value) if isinstance(value, (str, bytes)) else value
 
 
+def int_array(ids: list[int]) -> str:
+    """A PostgreSQL array literal for `%s::bigint[]`: one string to quote instead of a list psycopg
+    dumps element by element in Python."""
+    return "{" + ",".join(str(int(i)) for i in ids) + "}"
+
+
 def relax_commit() -> None:
     """PostgreSQL: let the current transaction commit without waiting for its WAL flush.
 
@@ -259,10 +277,10 @@ def _lock(ids: list[int], now: datetime) -> list[_Row]:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT id, event_id, destination_id, action_id, status, attempts, payload FROM destinations_delivery "
-            "WHERE id = ANY(%s) AND status IN ('pending', 'retrying') "
+            "WHERE id = ANY(%s::bigint[]) AND status IN ('pending', 'retrying') "
             "AND (next_attempt_at IS NULL OR next_attempt_at <= %s) "
             "AND (locked_until IS NULL OR locked_until < %s) ORDER BY id FOR UPDATE SKIP LOCKED",
-            [ids, now, now])
+            [int_array(ids), now, now])
         return [_Row(r[0], r[1], r[2], r[3], r[4], r[5], json_value(r[6])) for r in cursor.fetchall()]
 
 
@@ -328,30 +346,143 @@ def deliver(delivery_ids: list[int]) -> DeliverResult:
     return result
 
 
+def deliver_chunks(chunk_ids: list[int]) -> DeliverResult:
+    """Send the first attempts of the given DeliveryChunks that are due and not held by another task
+    (others are skipped, so a duplicate task does nothing). In one transaction with the sending: each
+    event's Delivery row is written with its outcome and the chunk is deleted. A chunk whose destination
+    had no free slot stays, due a moment later, for the sweep."""
+    result = DeliverResult()
+    ids = list(chunk_ids)
+    held: list[tuple[int, int]] = []
+    try:
+        if connection.vendor == "postgresql":
+            with transaction.atomic():
+                relax_commit()
+                rows = _chunk_rows(_lock_chunks(ids, timezone.now()))
+                _run(rows, None, result, held)
+        else:
+            now = timezone.now()
+            lease_until = now + timedelta(seconds=_lease_seconds())
+            rows = _chunk_rows(_claim_chunks(ids, now, lease_until))
+            _run(rows, lease_until, result, held)
+    finally:
+        for destination_id, slot in held:
+            _release_slot(destination_id, slot)
+    return result
+
+
+_CHUNK_COLUMNS = "id, workspace_id, destination_id, action_id, items"
+_CHUNK_DUE = ("(next_attempt_at IS NULL OR next_attempt_at <= %s) "
+              "AND (locked_until IS NULL OR locked_until < %s)")
+
+
+def _lock_chunks(ids: list[int], now: datetime) -> list[tuple[Any, ...]]:
+    """PostgreSQL: lock the chunks among `ids` that are due, skipping chunks another task holds."""
+    if not ids:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {_CHUNK_COLUMNS} FROM destinations_deliverychunk WHERE id = ANY(%s) AND {_CHUNK_DUE} "
+                       "ORDER BY id FOR UPDATE SKIP LOCKED", [ids, now, now])
+        return cursor.fetchall()
+
+
+def _claim_chunks(ids: list[int], now: datetime, lease_until: datetime) -> list[tuple[Any, ...]]:
+    """SQLite: lease the chunks among `ids` that are due and not leased."""
+    if not ids:
+        return []
+    lease, at = connection.ops.adapt_datetimefield_value(lease_until), connection.ops.adapt_datetimefield_value(now)
+    marks = ",".join(["%s"] * len(ids))
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"UPDATE destinations_deliverychunk SET locked_until = %s WHERE id IN ({marks}) AND {_CHUNK_DUE} "
+                       f"RETURNING {_CHUNK_COLUMNS}", [lease, *ids, at, at])
+        return sorted(cursor.fetchall())
+
+
+def _chunk_rows(chunks: list[tuple[Any, ...]]) -> list[_Row]:
+    rows: list[_Row] = []
+    for chunk_id, workspace_id, destination_id, action_id, items in chunks:
+        for event_id, message_id, payload in orjson.loads(items):
+            rows.append(_Row(-len(rows) - 1, event_id, destination_id, action_id, DeliveryStatus.PENDING, 0, payload,
+                             chunk_id, message_id, workspace_id))
+    return rows
+
+
+@dataclass
+class _Target:
+    """What a task needs of a destination and of the actions it sends through, read in one query."""
+
+    id: int
+    enabled: bool
+    kind: str
+    settings: dict[str, Any]
+    actions: dict[int, tuple[bool, str]]  # action id → (enabled, kind)
+
+    @property
+    def definition(self) -> Any:
+        from .catalog import get_definition
+
+        return get_definition(self.kind)
+
+
+# Decrypted settings per destination, keyed by its stored config and ciphertext (so a change is seen at
+# once): decrypting on every task was a measurable share of a worker's time.
+_settings_cache: dict[tuple[int, str, str], dict[str, Any]] = {}
+
+
+def _settings_of(destination_id: int, config: Any, secrets_encrypted: str) -> dict[str, Any]:
+    from pipelines import crypto
+
+    key = (destination_id, config if isinstance(config, str) else orjson.dumps(config).decode(), secrets_encrypted)
+    cached = _settings_cache.get(key)
+    if cached is None:
+        secrets = orjson.loads(crypto.decrypt(secrets_encrypted)) if secrets_encrypted else {}
+        cached = {**json_value(config), **secrets}
+        if len(_settings_cache) > 1000:
+            _settings_cache.clear()
+        _settings_cache[key] = cached
+    return {**cached}  # a task's own copy
+
+
+def _targets(rows: list[_Row]) -> dict[int, _Target]:
+    dest_ids = sorted({r.destination_id for r in rows})
+    action_ids = sorted({r.action_id for r in rows if r.action_id}) or [0]
+    sql = ("SELECT d.id, d.enabled, d.kind, d.config, d.secrets_encrypted, a.id, a.enabled, a.kind "
+           "FROM connections_destination d LEFT JOIN connections_action a ON a.destination_id = d.id "
+           f"AND a.id IN ({','.join(['%s'] * len(action_ids))}) WHERE d.id IN ({','.join(['%s'] * len(dest_ids))})")
+    targets: dict[int, _Target] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*action_ids, *dest_ids])
+        for dest_id, enabled, kind, config, secrets, action_id, action_enabled, action_kind in cursor.fetchall():
+            target = targets.get(dest_id)
+            if target is None:
+                target = targets[dest_id] = _Target(dest_id, bool(enabled), kind,
+                                                    _settings_of(dest_id, config, secrets), {})
+            if action_id is not None:
+                target.actions[action_id] = (bool(action_enabled), action_kind)
+    return targets
+
+
 def _run(rows: list[_Row], lease_until: datetime | None, result: DeliverResult,
          held: list[tuple[int, int]]) -> None:
-    from connections.models import Action, Destination
-
     result.claimed = len(rows)
     if not rows:
         return
     groups: dict[tuple[int, int | None], list[_Row]] = defaultdict(list)
     for row in rows:
         groups[(row.destination_id, row.action_id)].append(row)
-    destinations = {d.id: d for d in Destination.objects.filter(id__in={r.destination_id for r in rows})}
-    actions = {a.id: a for a in Action.objects.filter(id__in={r.action_id for r in rows if r.action_id})}
+    destinations = _targets(rows)
     circuits = _circuits(set(destinations))
 
     updates: list[_Update] = []
     for (dest_id, action_id), group in groups.items():
         destination = destinations.get(dest_id)
-        action = actions.get(action_id) if action_id else None
+        action = destination.actions.get(action_id) if destination is not None and action_id else None
         reason = ""
         if destination is None or action is None:
             reason = "filtered: the action was deleted"
         elif not destination.enabled:
             reason = "filtered: the destination is disabled"
-        elif not action.enabled:
+        elif not action[0]:
             reason = "filtered: the action is disabled"
         if reason:
             updates.extend(_Update(r.id, DeliveryStatus.FILTERED, r.attempts, None, reason, None, None, None)
@@ -359,10 +490,10 @@ def _run(rows: list[_Row], lease_until: datetime | None, result: DeliverResult,
             continue
         assert destination is not None and action is not None
         try:
-            action_def = destination.definition.action(action.kind)
+            action_def = destination.definition.action(action[1])
         except KeyError:
             updates.extend(_Update(r.id, DeliveryStatus.FAILED, r.attempts, None,
-                                   f"Unknown action {action.kind!r} for {destination.kind}", None, None, None)
+                                   f"Unknown action {action[1]!r} for {destination.kind}", None, None, None)
                            for r in group)
             continue
         updates.extend(_send_group(destination, action_def, group, result, held, circuits.get(dest_id)))
@@ -384,7 +515,7 @@ def _send_pool() -> ThreadPoolExecutor:
     return pool
 
 
-def _send_group(destination: Any, action_def: ActionDefinition, group: list[_Row],
+def _send_group(destination: _Target, action_def: ActionDefinition, group: list[_Row],
                 result: DeliverResult, held: list[tuple[int, int]], circuit: tuple[datetime, str] | None = None) -> list[_Update]:
     settings_ = destination.settings
     size = batch_size(action_def, settings_)
@@ -502,14 +633,16 @@ def _apply_window(rows: list[_Row], updates: list[_Update], now: datetime) -> No
 
 
 def _finish(rows: list[_Row], updates: list[_Update], lease_until: datetime | None, result: DeliverResult) -> None:
-    """Write every outcome of this task in one statement (plus the per-minute counts). With a lease
-    (SQLite), guarded by it: if it ran out and another worker took a row over, that worker's outcome wins.
-    Without (PostgreSQL), the rows are still locked by this transaction."""
+    """Write every outcome of this task in one statement (plus the per-minute counts): existing rows
+    (retries) are updated, first attempts from chunks get their Delivery rows and their chunks go. With a
+    lease (SQLite), guarded by it: if it ran out and another worker took a row or chunk over, that
+    worker's outcome wins. Without (PostgreSQL), rows and chunks are still locked by this transaction."""
     now = timezone.now()
     deferred = [u for u in updates if u.status == DEFERRED]
     if deferred:
         updates = [u for u in updates if u.status != DEFERRED]
     _apply_window(rows, updates, now)
+    by_id = {r.id: r for r in rows}
     dest_of = {r.id: r.destination_id for r in rows}
     minute = now.replace(second=0, microsecond=0)
     counts: dict[tuple[int, datetime], dict[str, int]] = defaultdict(lambda: defaultdict(int))
@@ -517,28 +650,38 @@ def _finish(rows: list[_Row], updates: list[_Update], lease_until: datetime | No
         counts[(dest_of[u.id], minute)][u.status] += 1
         setattr(result, u.status, getattr(result, u.status) + 1)
     result.deferred = len(deferred)
+    # A chunk is deferred whole (its rows share one destination slot); the others are done.
+    waiting = {by_id[u.id].chunk_id for u in deferred if u.id < 0}
+    done = sorted({r.chunk_id for r in rows if r.chunk_id is not None} - waiting)  # type: ignore[type-var]
+    new = [u for u in updates if u.id < 0]
+    existing = [u for u in updates if u.id > 0]
     with transaction.atomic(savepoint=False):
         if connection.vendor == "postgresql":
-            _write_postgres(updates, lease_until, now, dest_of)
+            _write_postgres(existing, lease_until, now, dest_of)
+            _insert_postgres(new, by_id, done, now)
         else:
             assert lease_until is not None
-            _write_portable(updates, lease_until, now, dest_of)
+            _write_portable(existing, lease_until, now, dest_of)
+            _insert_portable(new, by_id, done, lease_until, now)
         if deferred:
-            _write_deferred(deferred, lease_until, now)
+            _write_deferred(deferred, by_id, lease_until, now)
         add_counts(counts)
 
 
-def _write_deferred(deferred: list[_Update], lease_until: datetime | None, now: datetime) -> None:
-    """Rows not attempted keep their status, attempts and last outcome; they become due again a moment
-    later and, with no task queued (enqueued_at empty), the sweep sends them."""
-    from .models import Delivery
+def _write_deferred(deferred: list[_Update], by_id: dict[int, _Row], lease_until: datetime | None,
+                    now: datetime) -> None:
+    """Rows and chunks not attempted keep their status, attempts and last outcome; they become due again
+    a moment later and, with no task queued (enqueued_at empty), the sweep sends them."""
+    from .models import Delivery, DeliveryChunk
 
     until = max(u.next_attempt_at for u in deferred if u.next_attempt_at is not None)
-    rows = Delivery.objects.filter(id__in=[u.id for u in deferred])
+    rows = Delivery.objects.filter(id__in=[u.id for u in deferred if u.id > 0])
+    chunks = DeliveryChunk.objects.filter(id__in={by_id[u.id].chunk_id for u in deferred if u.id < 0})
     if lease_until is not None:
         rows = rows.filter(locked_until=lease_until)
-    rows.update(
-        next_attempt_at=until, locked_until=None, enqueued_at=None, updated_at=now)
+        chunks = chunks.filter(locked_until=lease_until)
+    rows.update(next_attempt_at=until, locked_until=None, enqueued_at=None, updated_at=now)
+    chunks.update(next_attempt_at=until, locked_until=None, enqueued_at=None)
 
 
 def _dump(value: Any) -> str | None:
@@ -552,56 +695,131 @@ def _exchange_key(u: _Update) -> tuple[int, int] | None:
     return (id(u.request), id(u.response))
 
 
+def _exchanges(updates: list[_Update], dest_of: dict[int, int]) -> tuple[list[str], list[str], list[int], list[int]]:
+    """The distinct exchanges of `updates` as JSON texts (requests, responses), their destinations, and
+    for each update the index of its exchange (-1: none)."""
+    requests: list[str] = []
+    responses: list[str] = []
+    dests: list[int] = []
+    keys: list[int] = []
+    index: dict[tuple[int, int], int] = {}
+    for u in updates:
+        pair = _exchange_key(u)
+        if pair is None:
+            keys.append(-1)
+            continue
+        if pair not in index:
+            requests.append(_dump(u.request) or "null")
+            responses.append(_dump(u.response) or "null")
+            dests.append(dest_of[u.id])
+            index[pair] = len(requests) - 1
+        keys.append(index[pair])
+    return requests, responses, dests, keys
+
+
+# The exchanges of one task, inserted with ids taken up front so the rows can point at them in the same
+# statement. Parameters: the requests and responses as JSON arrays, their destinations, their count, now.
+_EXCHANGES_CTE = (
+    "r AS (SELECT %s::jsonb AS req, %s::jsonb AS res, %s::bigint[] AS dest), "
+    "e AS (SELECT n - 1 AS k, nextval(pg_get_serial_sequence('destinations_deliveryexchange', 'id')) AS id "
+    "FROM generate_series(1, %s) AS n), "
+    "ins AS (INSERT INTO destinations_deliveryexchange (id, destination_id, request, response, created_at) "
+    "SELECT e.id, r.dest[e.k + 1], NULLIF(r.req -> e.k, 'null'::jsonb), NULLIF(r.res -> e.k, 'null'::jsonb), %s "
+    "FROM e, r)"
+)
+
+
 def _write_postgres(updates: list[_Update], lease_until: datetime | None, now: datetime,
                     dest_of: dict[int, int]) -> None:
     """One statement: insert one DeliveryExchange per request sent (a batch's rows share it) and update
-    every row, from arrays (the text is constant whatever the row count; the records travel once, as
-    one JSON array, and are indexed)."""
+    every row, from one JSON document (the text is constant whatever the row count)."""
     if not updates:
         return
-    records: list[str] = []
-    responses: list[str] = []
-    record_dests: list[int] = []
-    index: dict[tuple[int, int], int] = {}
-    ids, statuses, attempts, codes, errors, keys, next_at = [], [], [], [], [], [], []
-    for u in updates:
-        pair = _exchange_key(u)
-        if pair is not None and pair not in index:
-            records.append(_dump(u.request) or "null")
-            responses.append(_dump(u.response) or "null")
-            record_dests.append(dest_of[u.id])
-            index[pair] = len(records) - 1
-        ids.append(u.id)
-        statuses.append(u.status)
-        attempts.append(u.attempts)
-        codes.append(u.last_status_code)
-        errors.append(u.last_error)
-        keys.append(index[pair] if pair is not None else -1)
-        next_at.append(u.next_attempt_at)
+    requests, responses, dests, keys = _exchanges(updates, dest_of)
+    doc = orjson.dumps([{"i": u.id, "s": u.status, "n": u.attempts, "c": u.last_status_code, "x": u.last_error,
+                         "k": k, "t": u.next_attempt_at} for u, k in zip(updates, keys, strict=True)]).decode()
     sql = (
-        "WITH v AS (SELECT * FROM unnest(%s::bigint[], %s::text[], %s::integer[], %s::integer[], %s::text[], "
-        "%s::integer[], %s::timestamptz[]) AS v(id, status, attempts, code, error, k, next_at)), "
-        "r AS (SELECT %s::jsonb AS req, %s::jsonb AS res, %s::bigint[] AS dest), "
-        "e AS (SELECT n - 1 AS k, nextval(pg_get_serial_sequence('destinations_deliveryexchange', 'id')) AS id "
-        "FROM generate_series(1, %s) AS n), "
-        "ins AS (INSERT INTO destinations_deliveryexchange (id, destination_id, request, response, created_at) "
-        "SELECT e.id, r.dest[e.k + 1], NULLIF(r.req -> e.k, 'null'::jsonb), NULLIF(r.res -> e.k, 'null'::jsonb), %s "
-        "FROM e, r) "
-        "UPDATE destinations_delivery AS d SET status = v.status, attempts = v.attempts, "
-        "last_status_code = v.code, last_error = v.error, exchange_id = e.id, "
-        "next_attempt_at = v.next_at, locked_until = NULL, enqueued_at = NULL, updated_at = %s "
+        "WITH v AS (SELECT * FROM json_to_recordset(%s::json) AS v(i bigint, s text, n integer, c integer, x text, "
+        "k integer, t timestamptz)), " + _EXCHANGES_CTE + " "
+        "UPDATE destinations_delivery AS d SET status = v.s, attempts = v.n, "
+        "last_status_code = v.c, last_error = v.x, exchange_id = e.id, "
+        "next_attempt_at = v.t, locked_until = NULL, enqueued_at = NULL, updated_at = %s "
         "FROM v LEFT JOIN e ON e.k = v.k "
-        "WHERE d.id = v.id" + (" AND d.locked_until = %s" if lease_until is not None else "")
+        "WHERE d.id = v.i" + (" AND d.locked_until = %s" if lease_until is not None else "")
     )
-    params = [ids, statuses, attempts, codes, errors, keys, next_at,
-              "[" + ",".join(records) + "]", "[" + ",".join(responses) + "]", record_dests, len(records), now, now]
+    params = [doc, "[" + ",".join(requests) + "]", "[" + ",".join(responses) + "]", dests, len(requests), now, now]
     with connection.cursor() as cursor:
         cursor.execute(sql, params + ([lease_until] if lease_until is not None else []))
+
+
+def _keeps_payload(status: str) -> bool:
+    """A first attempt's row keeps its payload when it may be sent again (retrying) or looked at as the
+    thing that failed; a delivered or filtered row needs it no more (its request is in its exchange)."""
+    return status in (DeliveryStatus.RETRYING, DeliveryStatus.FAILED)
+
+
+def _insert_postgres(updates: list[_Update], by_id: dict[int, _Row], done_chunks: list[int], now: datetime) -> None:
+    """One statement: delete the finished chunks, insert their exchanges and one Delivery row per event
+    with its outcome (from one JSON document)."""
+    if not updates and not done_chunks:
+        return
+    dest_of = {i: r.destination_id for i, r in by_id.items()}
+    requests, responses, dests, keys = _exchanges(updates, dest_of)
+    doc = orjson.dumps([
+        {"w": r.workspace_id, "e": r.event_id, "d": r.destination_id, "a": r.action_id, "m": r.message_id,
+         "s": u.status, "n": u.attempts, "c": u.last_status_code, "x": u.last_error, "k": k, "t": u.next_attempt_at,
+         "p": r.payload if _keeps_payload(u.status) else None}
+        for u, k in zip(updates, keys, strict=True) for r in [by_id[u.id]]
+    ], option=orjson.OPT_NON_STR_KEYS).decode()
+    sql = (
+        "WITH gone AS (DELETE FROM destinations_deliverychunk WHERE id = ANY(%s)), " + _EXCHANGES_CTE + " "
+        "INSERT INTO destinations_delivery (workspace_id, event_id, destination_id, action_id, message_id, status, "
+        "attempts, last_status_code, last_error, exchange_id, next_attempt_at, payload, created_at, updated_at) "
+        "SELECT v.w, v.e, v.d, v.a, v.m, v.s, v.n, v.c, v.x, e.id, v.t, v.p, %s, %s "
+        "FROM json_to_recordset(%s::json) AS v(w bigint, e bigint, d bigint, a bigint, m text, s text, n integer, "
+        "c integer, x text, k integer, t timestamptz, p jsonb) LEFT JOIN e ON e.k = v.k"
+    )
+    params = [done_chunks, "[" + ",".join(requests) + "]", "[" + ",".join(responses) + "]", dests, len(requests),
+              now, now, now, doc]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def _insert_portable(updates: list[_Update], by_id: dict[int, _Row], done_chunks: list[int],
+                     lease_until: datetime, now: datetime) -> None:
+    """SQLite: delete the finished chunks this worker still holds, then insert their exchanges and rows
+    (a chunk whose lease ran out belongs to the worker that took it over: its rows are that one's)."""
+    from .models import Delivery, DeliveryChunk, DeliveryExchange
+
+    owned = set(DeliveryChunk.objects.filter(id__in=done_chunks, locked_until=lease_until)
+                .values_list("id", flat=True))
+    DeliveryChunk.objects.filter(id__in=owned).delete()
+    updates = [u for u in updates if by_id[u.id].chunk_id in owned]
+    exchanges: dict[tuple[int, int], DeliveryExchange] = {}
+    for u in updates:
+        pair = _exchange_key(u)
+        if pair is not None and pair not in exchanges:
+            exchanges[pair] = DeliveryExchange(destination_id=by_id[u.id].destination_id, request=u.request,
+                                               response=u.response, created_at=now)
+    DeliveryExchange.objects.bulk_create(exchanges.values())
+    new_rows = []
+    for u in updates:
+        r = by_id[u.id]
+        pair = _exchange_key(u)
+        new_rows.append(Delivery(
+            workspace_id=r.workspace_id, event_id=r.event_id, destination_id=r.destination_id, action_id=r.action_id,
+            message_id=r.message_id, status=u.status, attempts=u.attempts, last_status_code=u.last_status_code,
+            last_error=u.last_error, exchange_id=exchanges[pair].id if pair is not None else None,
+            next_attempt_at=u.next_attempt_at, payload=r.payload if _keeps_payload(u.status) else None))
+    Delivery.objects.bulk_create(new_rows)
 
 
 def _write_portable(updates: list[_Update], lease_until: datetime, now: datetime, dest_of: dict[int, int]) -> None:
     """SQLite (embedded mode): the exchanges in one bulk insert, then one UPDATE per distinct outcome."""
     from .models import Delivery, DeliveryExchange
+
+    if not updates:
+        return
 
     exchanges: dict[tuple[int, int], DeliveryExchange] = {}
     for u in updates:
@@ -628,33 +846,42 @@ def _write_portable(updates: list[_Update], lease_until: datetime, now: datetime
 
 
 def sweep(*, limit: int = 5000) -> int:
-    """Enqueue (on the "retries" queue) rows that are due and have no live task: retries whose
-    next_attempt_at has come, and pending rows whose task never ran within DELIVERY_LOST_TASK_GRACE
-    seconds (a killed worker, a wiped broker) or whose lease ran out. Returns the number of rows."""
+    """Enqueue (on the "retries" queue) the work that is due and has no live task: retries whose
+    next_attempt_at has come, chunks of first attempts that waited for a slot, and rows and chunks whose
+    task never ran within DELIVERY_LOST_TASK_GRACE seconds (a killed worker, a wiped broker) or whose
+    lease ran out. Returns the number of events (rows, and the events of the chunks) enqueued."""
     from django.db.models import Q
 
-    from .fanout import enqueue_deliveries
-    from .models import Delivery
+    from .fanout import CHUNK_TASK, ROW_TASK, enqueue_deliveries
+    from .models import Delivery, DeliveryChunk
 
     now = timezone.now()
     lost_before = now - timedelta(seconds=settings.DELIVERY_LOST_TASK_GRACE)
+    due_now = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+    free = Q(locked_until__isnull=True) | Q(locked_until__lt=now)
+    unqueued = Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=lost_before)
     with transaction.atomic():
         due = list(
             Delivery.objects.select_for_update(skip_locked=True)
             .filter(status__in=[DeliveryStatus.PENDING, DeliveryStatus.RETRYING])
-            .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
-            .filter(Q(locked_until__isnull=True) | Q(locked_until__lt=now))
-            .filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=lost_before))
+            .filter(due_now).filter(free).filter(unqueued)
             .order_by("next_attempt_at", "id")
             .values_list("id", "destination_id", "action_id")[:limit]
         )
-        if not due:
+        chunks = list(
+            DeliveryChunk.objects.select_for_update(skip_locked=True)
+            .filter(due_now).filter(free).filter(unqueued)
+            .order_by("id").values_list("id", "size")[:limit]
+        )
+        if not due and not chunks:
             return 0
         Delivery.objects.filter(id__in=[d[0] for d in due]).update(enqueued_at=now)
+        DeliveryChunk.objects.filter(id__in=[c[0] for c in chunks]).update(enqueued_at=now)
         groups: dict[tuple[int, int | None], list[int]] = defaultdict(list)
         for row_id, dest_id, action_id in due:
             groups[(dest_id, action_id)].append(row_id)
         step = settings.DELIVERY_TASK_SIZE
-        tasks = [(ids[i:i + step], "retries") for ids in groups.values() for i in range(0, len(ids), step)]
+        tasks = [(ROW_TASK, ids[i:i + step], "retries") for ids in groups.values() for i in range(0, len(ids), step)]
+        tasks += [(CHUNK_TASK, [chunk_id], "retries") for chunk_id, _size in chunks]  # a chunk is a task's worth
         transaction.on_commit(lambda: enqueue_deliveries(tasks))
-    return len(due)
+    return len(due) + sum(size for _id, size in chunks)

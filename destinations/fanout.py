@@ -1,12 +1,14 @@
-"""Fan-out: turn stored events into Delivery rows, one per event × matching action.
+"""Fan-out: turn stored events into delivery work, for every event × matching action.
 
 `fan_out(event_ids)` is what the Celery task "destinations.fan_out" runs. In ONE transaction it claims the
 events still undispatched by setting Event.dispatched_at (one UPDATE ... RETURNING on PostgreSQL, so two
 workers never fan out the same event), evaluates every enabled action of every enabled cloud-mode
-destination connected to the event's source, maps the payloads and inserts the Delivery rows (pending
-with their payload, or filtered with the reason). Only after that commit are the delivery tasks enqueued,
-grouped by (destination, action). If the broker loses them, the rows stay pending and the sweep
-(destinations.sweep) re-enqueues them: nothing acknowledged is lost, at worst delayed.
+destination connected to the event's source and maps the payloads. What is settled at once (no action
+matched, a required field missing, a broken mapping) is recorded as Delivery rows; the first attempts
+are written as DeliveryChunks, one per (destination, action) and task's worth of events, which the task
+"destinations.deliver_chunks" sends. Only after that commit are the tasks enqueued. If the broker loses
+them, the chunks stay and the sweep (destinations.sweep) re-enqueues them: nothing acknowledged is lost,
+at worst delayed.
 """
 
 from __future__ import annotations
@@ -30,10 +32,10 @@ from ingest.models import Event
 from .catalog import get_definition
 from .catalog.base import ActionDefinition
 from .counts import add_counts
-from .delivery import batch_size, json_value, relax_commit
+from .delivery import batch_size, int_array, json_value, relax_commit
 from .errors import PayloadError
 from .mapping import MappingError, apply_fields
-from .models import DeliveryStatus
+from .models import DeliveryChunk, DeliveryStatus
 from .triggers import Trigger, TriggerSyntaxError, parse
 
 log = logging.getLogger(__name__)
@@ -223,8 +225,9 @@ def _claim_events(ids: list[int], now: datetime) -> list[_Event]:
     transaction, then finds them dispatched). Elsewhere: select for update, then update."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("UPDATE ingest_event SET dispatched_at = %s WHERE id = ANY(%s) AND dispatched_at IS NULL "
-                           "RETURNING id, workspace_id, source_id, message_id, payload", [now, ids])
+            cursor.execute("UPDATE ingest_event SET dispatched_at = %s WHERE id = ANY(%s::bigint[]) "
+                           "AND dispatched_at IS NULL RETURNING id, workspace_id, source_id, message_id, payload",
+                           [now, int_array(ids)])
             rows = cursor.fetchall()
         events = [_Event(r[0], r[1], r[2], r[3], json_value(r[4])) for r in rows]
         events.sort(key=lambda e: e.id)
@@ -243,7 +246,7 @@ def fan_out(event_ids: list[int]) -> FanOutResult:
     Safe to run any number of times for the same ids: already dispatched events are skipped."""
     result = FanOutResult()
     now = timezone.now()
-    groups: dict[tuple[int, int], list[int]] = defaultdict(list)
+    groups: dict[tuple[int, int], list[_NewRow]] = defaultdict(list)
     sizes: dict[tuple[int, int], int] = {}
     with transaction.atomic():
         relax_commit()  # bookkeeping, not the ingest promise: see its docstring
@@ -257,35 +260,52 @@ def fan_out(event_ids: list[int]) -> FanOutResult:
                 for ra in route.actions:
                     sizes[(route.destination_id, ra.id)] = ra.batch_size
             _route_event(event, routes, rows)
+        pending = [r for r in rows if r.status == DeliveryStatus.PENDING]
+        settled = [r for r in rows if r.status != DeliveryStatus.PENDING]
+        # filtered and failed-at-mapping rows are final: recorded now, without payload
         counts: dict[tuple[int, datetime], dict[str, int]] = defaultdict(lambda: defaultdict(int))
         minute = now.replace(second=0, microsecond=0)
-        for row_id, status, dest_id, action_id in _insert(rows, now):
-            if status == DeliveryStatus.PENDING:
-                groups[(dest_id, action_id)].append(row_id)
-                result.pending += 1
-            else:
-                counts[(dest_id, minute)][status] += 1
-                result.filtered += status == DeliveryStatus.FILTERED
-                result.failed += status == DeliveryStatus.FAILED
+        for _row_id, status, dest_id, _action_id in _insert(settled, now):
+            counts[(dest_id, minute)][status] += 1
+            result.filtered += status == DeliveryStatus.FILTERED
+            result.failed += status == DeliveryStatus.FAILED
         add_counts(counts)
+        # the work itself: one chunk per task's worth of first attempts of one action
+        for r in pending:
+            groups[(r.destination_id, r.action_id)].append(r)  # type: ignore[arg-type]
+        chunks = [DeliveryChunk(workspace_id=items[0].workspace_id, destination_id=dest_id, action_id=action_id,
+                                items=_items_json(items[i:i + step]), size=len(items[i:i + step]),
+                                created_at=now, enqueued_at=now)
+                  for (dest_id, action_id), items in groups.items()
+                  for step in [max(settings.DELIVERY_TASK_SIZE, sizes.get((dest_id, action_id), 1))]
+                  for i in range(0, len(items), step)]
+        DeliveryChunk.objects.bulk_create(chunks)
+        result.pending = len(pending)
         result.events = len(events)
-        tasks = [(ids[i:i + step], "deliveries")
-                 for key, ids in groups.items()
-                 for step in [max(settings.DELIVERY_TASK_SIZE, sizes.get(key, 1))]
-                 for i in range(0, len(ids), step)]
+        tasks = [(CHUNK_TASK, [c.id], "deliveries") for c in chunks]
         result.tasks = len(tasks)
         transaction.on_commit(lambda: enqueue_deliveries(tasks))
     return result
 
 
-def enqueue_deliveries(tasks: list[tuple[list[int], str]]) -> bool:
-    """Send "destinations.deliver" tasks. Never raises: on broker trouble the rows stay pending and the
-    sweep re-enqueues them after DELIVERY_LOST_TASK_GRACE seconds."""
+def _items_json(rows: list[_NewRow]) -> str:
+    return orjson.dumps([(r.event_id, r.message_id, r.payload) for r in rows], option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+# "destinations.deliver_chunks" sends first attempts (chunk ids); "destinations.deliver" sends retries
+# (Delivery row ids).
+CHUNK_TASK = "destinations.deliver_chunks"
+ROW_TASK = "destinations.deliver"
+
+
+def enqueue_deliveries(tasks: list[tuple[str, list[int], str]]) -> bool:
+    """Send delivery tasks: (task name, ids, queue) each. Never raises: on broker trouble the chunks and
+    rows stay where they are and the sweep re-enqueues them after DELIVERY_LOST_TASK_GRACE seconds."""
     from pipelines.celery import app
 
     try:
-        for ids, queue in tasks:
-            app.send_task("destinations.deliver", args=[ids], queue=queue, retry=False)
+        for name, ids, queue in tasks:
+            app.send_task(name, args=[ids], queue=queue, retry=False)
     except Exception:  # any broker failure: the rows are safe in the database
         log.warning("broker unavailable; %d delivery tasks left for the sweep", len(tasks), exc_info=True)
         return False

@@ -2,10 +2,13 @@
 
 Queues (see the "Delivery engine" block of settings.py):
 - "celery": destinations.fan_out (from ingest, one task per accepted request);
-- "deliveries": first attempts, one task per (destination, action) group of rows;
-- "retries": destinations.sweep (beat, every DELIVERY_SWEEP_INTERVAL s) and the retries it enqueues.
-Every task is acked late and safe to run twice: fan-out skips events already dispatched, deliver only
-claims rows still pending/retrying, due and not held by another task.
+- "deliveries": first attempts, destinations.deliver_chunks, one task per DeliveryChunk (the events of one
+  (destination, action) pair of a fan-out);
+- "retries": destinations.sweep (beat, every DELIVERY_SWEEP_INTERVAL s) and what it enqueues: retries
+  (destinations.deliver, Delivery row ids) and chunks whose task was lost or waited for a slot.
+Every task is acked late and safe to run twice: fan-out skips events already dispatched, deliver_chunks
+only takes chunks that still exist and are not held by another task, deliver only rows still
+pending/retrying, due and not held.
 """
 
 from __future__ import annotations
@@ -21,6 +24,11 @@ from . import delivery, fanout
 @shared_task(name="destinations.fan_out", acks_late=True)
 def fan_out(event_ids: list[int]) -> dict[str, Any]:
     return asdict(fanout.fan_out(event_ids))
+
+
+@shared_task(name="destinations.deliver_chunks", acks_late=True)
+def deliver_chunks(chunk_ids: list[int]) -> dict[str, Any]:
+    return asdict(delivery.deliver_chunks(chunk_ids))
 
 
 @shared_task(name="destinations.deliver", acks_late=True)

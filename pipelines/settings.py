@@ -228,6 +228,7 @@ CELERY_BEAT_SCHEDULE["delivery-retries"] = {
 }
 CELERY_TASK_ROUTES = {
     "destinations.fan_out": {"queue": "celery"},
+    "destinations.deliver_chunks": {"queue": "deliveries"},
     "destinations.deliver": {"queue": "deliveries"},
     "destinations.sweep": {"queue": "retries"},
 }

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Callable, TypeVar
+from typing import TYPE_CHECKING, Callable, TypeVar
+
+if TYPE_CHECKING:
+    from destinations.delivery import DeliverResult
 
 T = TypeVar("T")
 
@@ -20,3 +23,13 @@ def wait_for(condition: Callable[[], T], *, timeout: float = 15.0, interval: flo
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what or condition}")
         pause.wait(interval)
+
+
+def send_queued(**filters: object) -> "DeliverResult":
+    """Send, inline, the first attempts fan-out left queued (every DeliveryChunk, or those matching
+    `filters`), exactly as a delivery worker's task would; return its result."""
+    from destinations import delivery
+    from destinations.models import DeliveryChunk
+
+    return delivery.deliver_chunks(list(DeliveryChunk.objects.filter(**filters).order_by("id")
+                                        .values_list("id", flat=True)))

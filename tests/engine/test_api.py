@@ -12,10 +12,12 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from pytest_httpserver import HTTPServer
 from rest_framework.test import APIClient
+from werkzeug import Request, Response
 
 from connections import services
-from destinations import delivery, fanout
-from destinations.models import Delivery, DeliveryCount
+from destinations import fanout
+from destinations.models import DeliveryCount
+from tests.helpers import send_queued
 
 TRACK = {"type": "track", "event": "Order Completed", "userId": "u-1", "properties": {"total": 10}}
 
@@ -23,13 +25,16 @@ TRACK = {"type": "track", "event": "Order Completed", "userId": "u-1", "properti
 @pytest.fixture
 def delivered(make_webhook: Callable[..., Any], store: Callable[..., Any], httpserver: HTTPServer) -> Any:
     """A webhook destination with one delivered and one failed event (sent inline, no worker)."""
-    httpserver.expect_oneshot_request("/hook").respond_with_data("ok")
-    httpserver.expect_oneshot_request("/hook").respond_with_data("bad", status=400)
+    def answer(request: Request) -> Response:
+        if json.loads(request.data)["messageId"] == "api-1":
+            return Response("ok")
+        return Response("bad", status=400)
+
+    httpserver.expect_request("/hook").respond_with_handler(answer)
     destination = make_webhook()
     events = store({**TRACK, "messageId": "api-1"}, {**TRACK, "messageId": "api-2"})
     fanout.fan_out([e.id for e in events])
-    for row in Delivery.objects.filter(destination=destination).order_by("id"):
-        delivery.deliver([row.id])
+    assert send_queued().requests == 2
     return destination
 
 

@@ -1,5 +1,7 @@
-"""The hot path writes in bulk: a delivery task claims its rows with row locks (nothing written) and records
-every outcome in one statement, however many requests it sent; per-item batch errors touch only their items."""
+"""The hot path writes in bulk: fan-out writes one chunk per task's worth of first attempts; the task that
+sends it holds it with a row lock (nothing written) and, in one statement however many requests it sent,
+writes every event's Delivery row with its outcome and deletes the chunk. Retries are updated in one
+statement too. Per-item batch errors touch only their items."""
 
 from __future__ import annotations
 
@@ -16,14 +18,17 @@ from destinations.catalog.base import ActionDefinition, ActionField, BatchResult
 from destinations.delivery import send_chunk
 from destinations.errors import DeliveryError
 from destinations.http import Exchange
-from destinations.models import Delivery, DeliveryExchange
+from destinations.models import Delivery, DeliveryChunk, DeliveryExchange
+from tests.helpers import send_queued
 
 TRACK = {"type": "track", "event": "Viewed", "userId": "u-1"}
 
 
 def _delivery_writes(ctx: CaptureQueriesContext) -> list[str]:
     return [q["sql"] for q in ctx.captured_queries
-            if "UPDATE destinations_delivery" in q["sql"] or 'UPDATE "destinations_delivery"' in q["sql"]]
+            if any(verb in q["sql"] for verb in ("UPDATE destinations_delivery", 'UPDATE "destinations_delivery"',
+                                                 "INSERT INTO destinations_delivery ",
+                                                 'INSERT INTO "destinations_delivery" '))]
 
 
 def test_five_single_requests_are_recorded_in_one_write(make_webhook: Callable[..., Any], store: Callable[..., Any],
@@ -32,17 +37,21 @@ def test_five_single_requests_are_recorded_in_one_write(make_webhook: Callable[.
     destination = make_webhook()
     events = store(*({**TRACK, "messageId": f"bulk-{i}"} for i in range(5)))
     fanout.fan_out([e.id for e in events])
-    ids = list(Delivery.objects.filter(destination=destination).values_list("id", flat=True))
+    assert not Delivery.objects.exists()  # first attempts wait in a chunk, not in rows
+    [chunk] = DeliveryChunk.objects.filter(destination=destination)
 
     with CaptureQueriesContext(connection) as ctx:
-        result = delivery.deliver(ids)
+        result = delivery.deliver_chunks([chunk.id])
     assert result.delivered == 5
     assert result.requests == 5
     assert len(httpserver.log) == 5
     writes = _delivery_writes(ctx)
-    assert len(writes) == 1, writes  # one statement recording all five outcomes; the claim is a row lock
+    assert len(writes) == 1, writes  # one statement writing all five outcomes; the claim is a row lock
+    assert "DELETE FROM destinations_deliverychunk" in writes[0]  # and the chunk goes with it
     claims = [q["sql"] for q in ctx.captured_queries if "FOR UPDATE SKIP LOCKED" in q["sql"]]
     assert len(claims) == 1, ctx.captured_queries
+    assert not DeliveryChunk.objects.exists()
+    ids = list(Delivery.objects.filter(destination=destination).values_list("id", flat=True))
     assert set(Delivery.objects.filter(id__in=ids).values_list("status", "attempts")) == {("delivered", 1)}
     bodies = {json.loads(r[0].data)["messageId"] for r in httpserver.log}
     assert bodies == {f"bulk-{i}" for i in range(5)}
@@ -59,28 +68,57 @@ def test_a_batch_stores_its_request_once_for_all_its_rows(make_webhook: Callable
     destination = make_webhook("/batch", batch_size=10)
     events = store(*({**TRACK, "messageId": f"one-{i}"} for i in range(6)))
     fanout.fan_out([e.id for e in events])
-    ids = list(Delivery.objects.filter(destination=destination).values_list("id", flat=True))
-    result = delivery.deliver(ids)
+    result = send_queued()
     assert (result.delivered, result.requests) == (6, 1)
-    rows = list(Delivery.objects.filter(id__in=ids))
+    rows = list(Delivery.objects.filter(destination=destination).order_by("id"))
+    assert [r.message_id for r in rows] == [f"one-{i}" for i in range(6)]
+    assert [r.event_id for r in rows] == [e.id for e in events]
     assert len({r.exchange_id for r in rows}) == 1 and rows[0].exchange_id is not None
     assert DeliveryExchange.objects.filter(destination=destination).count() == 1
     sent = json.loads(rows[0].request["body"])
     assert [m["messageId"] for m in sent] == [f"one-{i}" for i in range(6)]
 
 
-def test_fan_out_inserts_all_rows_in_one_statement(make_webhook: Callable[..., Any],
-                                                   store: Callable[..., Any]) -> None:
+def test_fan_out_writes_one_chunk_per_destination_action(make_webhook: Callable[..., Any],
+                                                          store: Callable[..., Any]) -> None:
     make_webhook("/a")
-    make_webhook("/b")
+    make_webhook("/b", batch_size=4)
     events = store(*({**TRACK, "messageId": f"fo-{i}"} for i in range(10)))
     with CaptureQueriesContext(connection) as ctx:
         result = fanout.fan_out([e.id for e in events])
     assert (result.events, result.pending, result.tasks) == (10, 20, 2)
-    inserts = [q for q in ctx.captured_queries if q["sql"].startswith("INSERT INTO destinations_delivery")]
-    assert len(inserts) == 1
+    inserts = [q for q in ctx.captured_queries if 'INSERT INTO "destinations_deliverychunk"' in q["sql"]]
+    assert len(inserts) == 1  # both chunks in one statement
+    assert not any("destinations_delivery " in q["sql"] for q in ctx.captured_queries)  # nothing settled yet
     assert fanout.fan_out([e.id for e in events]).events == 0
-    assert Delivery.objects.count() == 20
+    chunks = list(DeliveryChunk.objects.order_by("id"))
+    assert [c.size for c in chunks] == [10, 10]
+    assert [item[1] for item in chunks[0].parsed_items()] == [f"fo-{i}" for i in range(10)]
+    assert [item[0] for item in chunks[1].parsed_items()] == [e.id for e in events]
+
+
+def test_a_chunk_is_sent_once_however_many_tasks_carry_it(make_webhook: Callable[..., Any],
+                                                        store: Callable[..., Any], httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/a").respond_with_data("ok")
+    make_webhook("/a")
+    events = store(*({**TRACK, "messageId": f"once-{i}"} for i in range(3)))
+    fanout.fan_out([e.id for e in events])
+    [chunk] = DeliveryChunk.objects.all()
+    assert delivery.deliver_chunks([chunk.id]).delivered == 3
+    assert delivery.deliver_chunks([chunk.id]).claimed == 0  # a duplicate task: the chunk is gone
+    assert len(httpserver.log) == 3
+    assert Delivery.objects.count() == 3
+
+
+def test_a_deleted_action_filters_its_queued_events(make_webhook: Callable[..., Any], store: Callable[..., Any],
+                                                   httpserver: HTTPServer) -> None:
+    destination = make_webhook("/a")
+    events = store(*({**TRACK, "messageId": f"gone-{i}"} for i in range(2)))
+    fanout.fan_out([e.id for e in events])
+    destination.actions.all().delete()
+    assert send_queued().filtered == 2
+    assert len(httpserver.log) == 0
+    assert set(Delivery.objects.values_list("status", "last_error")) == {("filtered", "filtered: the action was deleted")}
 
 
 def _exchange() -> Exchange:

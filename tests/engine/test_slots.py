@@ -1,6 +1,7 @@
 """Per-destination concurrency: at most DELIVERY_DESTINATION_CONCURRENCY tasks send to one destination at
 once, across every worker. A task that finds every slot busy (a destination that hangs) sends nothing and
-gives its worker back; its rows wait a moment and the sweep brings them back. Other destinations are not
+gives its worker back; its rows (or its chunk of first attempts) wait a moment and the sweep brings them
+back. Other destinations are not
 affected, and a dead worker's slots free themselves."""
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from django.utils import timezone
 from pytest_httpserver import HTTPServer
 
 from destinations import delivery
-from destinations.models import Delivery
+from destinations.models import Delivery, DeliveryChunk
 from tests.helpers import wait_for
 
 pytestmark = pytest.mark.usefixtures("celery_worker")
@@ -68,19 +69,22 @@ def test_a_destination_with_every_slot_busy_waits_and_the_others_flow(
     [event] = store({**TRACK, "messageId": "s-1"})
     rows = _settled(event)
     assert rows[free.id].status == "delivered"
-    waiting = rows[busy.id]
-    # not attempted: still a first attempt, with nothing queued, due again shortly
-    assert waiting.status == "pending" and waiting.attempts == 0 and waiting.enqueued_at is None
-    assert waiting.next_attempt_at is not None
+    assert busy.id not in rows
+    # not attempted: still a queued first attempt, with nothing queued, due again shortly
+    waiting = wait_for(lambda: DeliveryChunk.objects.filter(destination=busy, next_attempt_at__isnull=False).first(),
+                       what="the chunk waiting for a slot")
+    assert waiting.enqueued_at is None and waiting.locked_until is None
     assert timezone.now() < waiting.next_attempt_at < timezone.now() + timedelta(seconds=3)
     assert _hits(httpserver, "/busy") == 0 and _hits(httpserver, "/free") == 1
 
     # the other worker's connection dies without unlocking: its slots are free again
     other_worker.close()
-    Delivery.objects.filter(id=waiting.id).update(next_attempt_at=timezone.now() - timedelta(seconds=1))
+    DeliveryChunk.objects.filter(id=waiting.id).update(next_attempt_at=timezone.now() - timedelta(seconds=1))
     assert delivery.sweep() == 1
-    wait_for(lambda: Delivery.objects.get(id=waiting.id).status == "delivered", what="the waiting row delivered")
-    assert Delivery.objects.get(id=waiting.id).attempts == 1
+    row = wait_for(lambda: Delivery.objects.filter(event=event, destination=busy, status="delivered").first(),
+                   what="the waiting event delivered")
+    assert row.attempts == 1
+    assert not DeliveryChunk.objects.exists()
     assert _hits(httpserver, "/busy") == 1
 
 
