@@ -25,7 +25,7 @@ def wait_for(condition: Callable[[], T], *, timeout: float = 15.0, interval: flo
         pause.wait(interval)
 
 
-def send_queued(**filters: object) -> "DeliverResult":
+def send_queued(**filters: object) -> DeliverResult:
     """Send, inline, the first attempts fan-out left queued (every DeliveryChunk, or those matching
     `filters`), exactly as a delivery worker's task would; return its result."""
     from destinations import delivery
