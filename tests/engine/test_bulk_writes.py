@@ -87,7 +87,7 @@ def test_fan_out_writes_one_chunk_per_destination_action(make_webhook: Callable[
     with CaptureQueriesContext(connection) as ctx:
         result = fanout.fan_out([e.id for e in events])
     assert (result.events, result.pending, result.tasks) == (10, 20, 2)
-    inserts = [q for q in ctx.captured_queries if 'INSERT INTO "destinations_deliverychunk"' in q["sql"]]
+    inserts = [q for q in ctx.captured_queries if "INSERT INTO destinations_deliverychunk" in q["sql"]]
     assert len(inserts) == 1  # both chunks in one statement
     assert not any("destinations_delivery " in q["sql"] for q in ctx.captured_queries)  # nothing settled yet
     assert fanout.fan_out([e.id for e in events]).events == 0
