@@ -246,12 +246,13 @@ def _backlog(sink: str, source: object, n: int) -> tuple[float, int]:
     chunks = []
     for i in range(0, n, 100):
         with transaction.atomic(), connection.cursor() as cursor:
-            chunks.append([r[0] for r in insert_rows(cursor, [(source, messages[i:i + 100], timezone.now())])])
+            rows, entry = insert_rows(cursor, [(source, messages[i:i + 100], timezone.now())])
+            chunks.append(([r[0] for r in rows], entry))
     _vacuum()
     print(f"  {n} events stored; handing them over", flush=True)
     start = time.monotonic()
-    for ids in chunks:
-        dispatch(ids)
+    for ids, entry in chunks:
+        dispatch(ids, [entry])
     elapsed = _drain(sink, n, timeout=90)
     print(f"  {n} stored events handed over: all delivered after {elapsed:.1f} s", flush=True)
     return n / elapsed, _get(f"{sink}/stats")["requests"]

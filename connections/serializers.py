@@ -228,7 +228,7 @@ class EventSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Event
-        fields = ["id", "source_id", "message_id", "type", "payload", "received_at", "dispatched_at"]
+        fields = ["id", "source_id", "message_id", "type", "payload", "received_at"]
         read_only_fields = fields
 
 

@@ -1,8 +1,9 @@
 """Fan-out: turn stored events into delivery work, for every event × matching action.
 
-`fan_out(event_ids)` is what the Celery task "destinations.fan_out" runs. In ONE transaction it claims the
-events still undispatched by setting Event.dispatched_at (one UPDATE ... RETURNING on PostgreSQL, so two
-workers never fan out the same event), evaluates every enabled action of every enabled cloud-mode
+`fan_out(event_ids, entries)` is what the Celery task "destinations.fan_out" runs. In ONE transaction it
+claims the events by deleting their outbox entries (ingest.OutboxEntry; one DELETE ... RETURNING joined
+to the events on PostgreSQL, so two workers never fan out the same event, and event rows are never
+rewritten), evaluates every enabled action of every enabled cloud-mode
 destination connected to the event's source and maps the payloads. What is settled at once (no action
 matched, a required field missing, a broken mapping) is recorded as Delivery rows; the first attempts
 are written as DeliveryChunks, one per (destination, action) and task's worth of events, which the task
@@ -27,7 +28,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from connections.models import Action, Connection, DestinationMode
-from ingest.models import Event
+from ingest.models import Event, OutboxEntry
 
 from .catalog import get_definition
 from .catalog.base import ActionDefinition
@@ -219,38 +220,52 @@ class FanOutResult:
     tasks: int = 0
 
 
-def _claim_events(ids: list[int], now: datetime) -> list[_Event]:
-    """Mark the events among `ids` not yet dispatched as dispatched (in the caller's transaction) and
-    return them. PostgreSQL: one UPDATE ... RETURNING (a concurrent fan-out of the same ids waits for this
-    transaction, then finds them dispatched). Elsewhere: select for update, then update."""
+_CLAIM_BY_ENTRY = "id = ANY(%s::bigint[])"
+# without entry ids (a direct call, a task from before outbox entries): the entries listing any of the ids
+_CLAIM_BY_EVENT = ("EXISTS (SELECT 1 FROM json_array_elements_text(o.event_ids::json) AS x(v) "
+                   "WHERE x.v::bigint = ANY(%s::bigint[]))")
+
+
+def _claim_events(ids: list[int], entries: list[int] | None) -> list[_Event]:
+    """Claim the events of the outbox entries `entries` (or, without them, of every entry listing one of
+    `ids`) by deleting those entries in the caller's transaction, and return the events. A concurrent
+    fan-out of the same entries waits for this transaction, then finds them gone: each stored event is
+    fanned out once. Events listed by no entry were fanned out already."""
     if connection.vendor == "postgresql":
+        where, key = (_CLAIM_BY_ENTRY, entries) if entries is not None else (_CLAIM_BY_EVENT, ids)
         with connection.cursor() as cursor:
-            cursor.execute("UPDATE ingest_event SET dispatched_at = %s WHERE id = ANY(%s::bigint[]) "
-                           "AND dispatched_at IS NULL RETURNING id, workspace_id, source_id, message_id, payload",
-                           [now, int_array(ids)])
-            rows = cursor.fetchall()
-        events = [_Event(r[0], r[1], r[2], r[3], json_value(r[4])) for r in rows]
-        events.sort(key=lambda e: e.id)
-        return events
-    events = [
+            cursor.execute(
+                f"WITH gone AS (DELETE FROM ingest_outboxentry AS o WHERE {where} RETURNING event_ids) "
+                "SELECT e.id, e.workspace_id, e.source_id, e.message_id, e.payload FROM ingest_event AS e "
+                "WHERE e.id IN (SELECT x.v::bigint FROM gone, json_array_elements_text(gone.event_ids::json) AS x(v)) "
+                "ORDER BY e.id", [int_array(key)])
+            return [_Event(r[0], r[1], r[2], r[3], json_value(r[4])) for r in cursor.fetchall()]
+    wanted = set(ids)
+    claimed: list[int] = []
+    for entry in OutboxEntry.objects.order_by("id"):
+        listed = entry.ids()
+        if (entry.id in entries) if entries is not None else not wanted.isdisjoint(listed):
+            # one entry at a time: a concurrent fan-out that deleted it first leaves nothing to delete
+            if OutboxEntry.objects.filter(id=entry.id).delete()[0]:
+                claimed.extend(listed)
+    return [
         _Event(*values) for values in
-        Event.objects.select_for_update(skip_locked=True).filter(id__in=ids, dispatched_at__isnull=True)
-        .order_by("id").values_list("id", "workspace_id", "source_id", "message_id", "payload")
+        Event.objects.filter(id__in=claimed).order_by("id")
+        .values_list("id", "workspace_id", "source_id", "message_id", "payload")
     ]
-    Event.objects.filter(id__in=[e.id for e in events]).update(dispatched_at=now)
-    return events
 
 
-def fan_out(event_ids: list[int]) -> FanOutResult:
-    """Create the Delivery rows for the events among `event_ids` not yet dispatched (see module doc).
-    Safe to run any number of times for the same ids: already dispatched events are skipped."""
+def fan_out(event_ids: list[int], entries: list[int] | None = None) -> FanOutResult:
+    """Record the delivery work of the events of outbox entries `entries` (ingest's tasks name them), or,
+    without them, of the entries listing any of `event_ids` (see module doc and _claim_events). Safe to
+    run any number of times: events already fanned out are skipped."""
     result = FanOutResult()
     now = timezone.now()
     groups: dict[tuple[int, int], list[_NewRow]] = defaultdict(list)
     sizes: dict[tuple[int, int], int] = {}
     with transaction.atomic():
         relax_commit()  # bookkeeping, not the ingest promise: see its docstring
-        events = _claim_events(list(event_ids), now)
+        events = _claim_events(list(event_ids), entries)
         if not events:
             return result
         rows: list[_NewRow] = []

@@ -6,7 +6,8 @@ Queues (see the "Delivery engine" block of settings.py):
   (destination, action) pair of a fan-out);
 - "retries": destinations.sweep (beat, every DELIVERY_SWEEP_INTERVAL s) and what it enqueues: retries
   (destinations.deliver, Delivery row ids) and chunks whose task was lost or waited for a slot.
-Every task is acked late and safe to run twice: fan-out skips events already dispatched, deliver_chunks
+Every task is acked late and safe to run twice: fan-out skips events already fanned out (their outbox
+entries are gone), deliver_chunks
 only takes chunks that still exist and are not held by another task, deliver only rows still
 pending/retrying, due and not held.
 """
@@ -22,8 +23,8 @@ from . import delivery, fanout
 
 
 @shared_task(name="destinations.fan_out", acks_late=True)
-def fan_out(event_ids: list[int]) -> dict[str, Any]:
-    return asdict(fanout.fan_out(event_ids))
+def fan_out(event_ids: list[int], entries: list[int] | None = None) -> dict[str, Any]:
+    return asdict(fanout.fan_out(event_ids, entries))
 
 
 @shared_task(name="destinations.deliver_chunks", acks_late=True)

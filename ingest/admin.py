@@ -11,20 +11,19 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html
 
-from .models import Event
+from .models import Event, OutboxEntry
 
 
 @admin.register(Event)
 class EventAdmin(admin.ModelAdmin):
-    list_display = ["message_id", "type", "name", "source", "workspace", "received_at", "dispatched_at"]
+    list_display = ["message_id", "type", "name", "source", "workspace", "received_at"]
     list_filter = ["type", "workspace"]
     search_fields = ["message_id"]
     search_help_text = "Exact message id. A single match opens the event."
     list_select_related = ["source", "workspace"]
     # Counting a large event table on every page costs more than it tells.
     show_full_result_count = False
-    fields = ["message_id", "type", "source", "workspace", "received_at", "dispatched_at", "payload_display",
-              "deliveries_link"]
+    fields = ["message_id", "type", "source", "workspace", "received_at", "payload_display", "deliveries_link"]
     readonly_fields = fields
 
     @admin.display(description="event / name")
@@ -60,4 +59,24 @@ class EventAdmin(admin.ModelAdmin):
         return False  # events enter only through the ingest API
 
     def has_change_permission(self, request: HttpRequest, obj: Event | None = None) -> bool:
+        return False
+
+
+@admin.register(OutboxEntry)
+class OutboxEntryAdmin(admin.ModelAdmin):
+    """Stored events not yet handed to fan-out (normally empty within a second; the sweep takes over
+    after OUTBOX_GRACE_SECONDS)."""
+
+    list_display = ["id", "created_at", "event_count"]
+    fields = ["created_at", "event_ids"]
+    readonly_fields = fields
+
+    @admin.display(description="events")
+    def event_count(self, entry: OutboxEntry) -> int:
+        return len(entry.ids())
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: OutboxEntry | None = None) -> bool:
         return False

@@ -113,56 +113,57 @@ class GroupWriter:
     def _run(self) -> None:
         try:
             while (group := self._take()) is not None:
+                entries: list[tuple[list[int], int]] = []
                 try:
-                    new_ids = self._write(group)
+                    entries = self._write(group)
                 except DataError as exc:  # a lone submission PostgreSQL refuses: its request answers 400
                     group[0].error = exc
-                    new_ids = []
                 except (OperationalError, InterfaceError) as exc:
                     connection.close()  # reconnect for the next group
                     for submission in group:
                         submission.error = exc
-                    new_ids = []
                 except Exception as exc:  # a bug must not leave requests waiting forever
                     log.exception("group commit failed")
                     for submission in group:
                         submission.error = exc
-                    new_ids = []
                 finally:
                     for submission in group:
                         submission.done.set()
-                if new_ids:
-                    hand_off(new_ids)
+                for new_ids, entry in entries:
+                    hand_off(new_ids, entry)
         finally:
             connection.close()
 
-    def _write(self, group: list[_Submission]) -> list[int]:
+    def _write(self, group: list[_Submission]) -> list[tuple[list[int], int]]:
+        """Store the group; return its (new event ids, outbox entry) pairs to hand off once committed."""
         by_key: dict[tuple[int, str], _Submission] = {}
         for submission in group:
             for m in submission.messages:
                 by_key.setdefault((submission.source.id, m["messageId"]), submission)
         try:
             with transaction.atomic(), connection.cursor() as cursor:
-                rows = insert_rows(cursor, [(s.source, s.messages, s.received_at) for s in group])
+                rows, entry = insert_rows(cursor, [(s.source, s.messages, s.received_at) for s in group])
+            written = [(rows, entry)]
         except DataError:
             if len(group) == 1:
                 raise
-            rows = self._write_one_by_one(group)
-        for event_id, source_id, message_id in rows:
-            by_key[(source_id, message_id)].ids.append(event_id)
-        return [row[0] for row in rows]
+            written = self._write_one_by_one(group)
+        for rows, _entry in written:
+            for event_id, source_id, message_id in rows:
+                by_key[(source_id, message_id)].ids.append(event_id)
+        return [([row[0] for row in rows], entry) for rows, entry in written if entry is not None]
 
-    def _write_one_by_one(self, group: list[_Submission]) -> list[tuple[int, int, str]]:
-        rows: list[tuple[int, int, str]] = []
+    def _write_one_by_one(self, group: list[_Submission]) -> list[tuple[list[tuple[int, int, str]], int | None]]:
+        written: list[tuple[list[tuple[int, int, str]], int | None]] = []
         with transaction.atomic(), connection.cursor() as cursor:
             for submission in group:
                 try:
                     with transaction.atomic():  # a savepoint: only this submission fails
-                        rows.extend(insert_rows(cursor, [(submission.source, submission.messages,
-                                                          submission.received_at)]))
+                        written.append(insert_rows(cursor, [(submission.source, submission.messages,
+                                                             submission.received_at)]))
                 except DataError as exc:
                     submission.error = exc
-        return rows
+        return written
 
 
 writer = GroupWriter()

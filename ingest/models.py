@@ -21,8 +21,6 @@ class Event(models.Model):
     type = models.CharField(max_length=16)
     payload = models.JSONField()
     received_at = models.DateTimeField()
-    # Set when the event was handed to fan-out; the outbox sweep re-enqueues rows where it stays empty.
-    dispatched_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-received_at", "-id"]
@@ -33,10 +31,32 @@ class Event(models.Model):
             models.Index(fields=["source", "-received_at"], name="event_source_latest"),
             models.Index(fields=["workspace", "-received_at"], name="event_workspace_latest"),
             models.Index(fields=["message_id"], name="event_message_id"),
-            models.Index(
-                fields=["received_at"], name="event_undispatched", condition=models.Q(dispatched_at__isnull=True)
-            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.type} {self.message_id}"
+
+
+class OutboxEntry(models.Model):
+    """Events stored by one INSERT (one request, or one group commit) and not yet handed to fan-out.
+
+    Written in the transaction that stores the events, deleted by the fan-out task in the transaction that
+    records their delivery work: an entry still here after OUTBOX_GRACE_SECONDS lost its task (broker
+    down, message lost) and the outbox sweep enqueues it again. Event rows are never updated: marking
+    each one dispatched rewrote the whole row (payload included) and every index entry of it.
+    """
+
+    # JSON array of Event ids (text: nothing queries inside it).
+    event_ids = models.TextField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["created_at"], name="outbox_oldest")]
+
+    def __str__(self) -> str:
+        return f"outbox entry {self.pk}"
+
+    def ids(self) -> list[int]:
+        import orjson
+
+        return [int(i) for i in orjson.loads(self.event_ids)]

@@ -2,8 +2,9 @@
 
 `store_events` is the one way events enter the database (the /v1 API and the Track API sources both
 call it): one multi-row INSERT ... ON CONFLICT (source_id, message_id) DO NOTHING per request, inside the
-caller's transaction; after commit the new ids are enqueued for fan-out (`hand_off`). If the broker is down the
-events stay with dispatched_at empty and the outbox sweep (ingest.outbox) dispatches them later.
+caller's transaction, which also writes one OutboxEntry listing the new ids; after commit the ids are
+enqueued for fan-out (`hand_off`). If the broker is down the entry stays and the outbox sweep
+(ingest.outbox) dispatches it later; fan-out deletes it when it records the events' delivery work.
 """
 
 from __future__ import annotations
@@ -40,17 +41,19 @@ def store_events(source: Source, messages: Sequence[dict[str, Any]], received_at
         return []
     with transaction.atomic():
         with connection.cursor() as cursor:
-            ids = [row[0] for row in insert_rows(cursor, [(source, messages, received_at)])]
-        if ids:
-            transaction.on_commit(lambda: hand_off(ids))
+            rows, entry = insert_rows(cursor, [(source, messages, received_at)])
+        ids = [row[0] for row in rows]
+        if entry is not None:
+            transaction.on_commit(lambda: hand_off(ids, entry))
     return ids
 
 
 def insert_rows(
     cursor: Any, requests: Sequence[tuple[Source, Sequence[dict[str, Any]], datetime]]
-) -> list[tuple[int, int, str]]:
-    """Run the one INSERT for the messages of one or more requests; return (id, source_id, message_id) of
-    the rows that are new. The caller owns the transaction."""
+) -> tuple[list[tuple[int, int, str]], int | None]:
+    """Run the one INSERT for the messages of one or more requests, with the OutboxEntry listing the new
+    rows; return (id, source_id, message_id) of the rows that are new and the entry's id (None when every
+    message was a duplicate). The caller owns the transaction."""
     if connection.vendor == "postgresql":
         return _insert_postgres(requests)
     rows: list[Any] = []
@@ -66,18 +69,29 @@ def insert_rows(
         f"VALUES {values} ON CONFLICT (source_id, message_id) DO NOTHING RETURNING id, source_id, message_id"
     )
     cursor.execute(sql, rows)
-    return cursor.fetchall()
+    new = cursor.fetchall()
+    if not new:
+        return new, None
+    cursor.execute("INSERT INTO ingest_outboxentry (event_ids, created_at) VALUES (%s, %s) RETURNING id",
+                   [orjson.dumps([r[0] for r in new]).decode(), stamp])
+    return new, cursor.fetchone()[0]
 
 
+# The events and their outbox entry in one statement (the entry only when some row is new).
 _INSERT_POSTGRES = (
-    "INSERT INTO ingest_event (workspace_id, source_id, message_id, type, payload, received_at) "
+    "WITH ins AS (INSERT INTO ingest_event (workspace_id, source_id, message_id, type, payload, received_at) "
     "SELECT x.w, x.s, x.m, x.t, x.p, x.r "
     "FROM json_to_recordset(%s::json) AS x(w bigint, s bigint, m text, t text, p jsonb, r timestamptz) "
-    "ON CONFLICT (source_id, message_id) DO NOTHING RETURNING id, source_id, message_id"
+    "ON CONFLICT (source_id, message_id) DO NOTHING RETURNING id, source_id, message_id), "
+    "box AS (INSERT INTO ingest_outboxentry (event_ids, created_at) "
+    "SELECT json_agg(id)::text, now() FROM ins HAVING count(*) > 0 RETURNING id) "
+    "SELECT ins.id, ins.source_id, ins.message_id, box.id FROM ins, box"
 )
 
 
-def _insert_postgres(requests: Sequence[tuple[Source, Sequence[dict[str, Any]], datetime]]) -> list[tuple[int, int, str]]:
+def _insert_postgres(
+    requests: Sequence[tuple[Source, Sequence[dict[str, Any]], datetime]],
+) -> tuple[list[tuple[int, int, str]], int | None]:
     """All rows travel as ONE JSON document, serialized by orjson in C and unpacked by PostgreSQL
     (json_to_recordset): a constant, short statement whatever the row count. A multi-row VALUES list made
     psycopg parse a statement of 600 placeholders in Python for every 100-event batch (over a third of
@@ -91,34 +105,56 @@ def _insert_postgres(requests: Sequence[tuple[Source, Sequence[dict[str, Any]], 
     ])
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as raw:
         raw.execute(_INSERT_POSTGRES, [doc.decode()])
-        return raw.fetchall()
+        rows = raw.fetchall()
+    return [row[:3] for row in rows], (rows[0][3] if rows else None)
 
 
-def hand_off(event_ids: list[int]) -> None:
-    """Pass newly committed events to fan-out: publish now (one task per request), or, when
-    INGEST_DISPATCH_WINDOW_MS > 0, queue them for this process's dispatcher thread, which publishes every
-    id gathered during that window as one task (a publish costs ~0.3-0.8 ms of CPU; this amortizes it).
-    Either way, ids whose publish never happens are found by the outbox sweep."""
+def hand_off(event_ids: list[int], entry: int) -> None:
+    """Pass newly committed events (and their outbox entry) to fan-out: publish now (one task per
+    request), or, when INGEST_DISPATCH_WINDOW_MS > 0, queue them for this process's dispatcher thread,
+    which publishes every entry gathered during that window in as few tasks as it can (a publish costs
+    ~0.3-0.8 ms of CPU; this amortizes it). Either way, an entry whose publish never happens is found by
+    the outbox sweep."""
     window = float(getattr(settings, "INGEST_DISPATCH_WINDOW_MS", 0) or 0)
     if window <= 0:
-        dispatch(event_ids)
+        dispatch(event_ids, [entry])
     else:
-        _coalescer.add(event_ids, window / 1000)
+        _coalescer.add(event_ids, entry, window / 1000)
+
+
+def dispatch_entries(entries: Sequence[tuple[list[int], int]], *, force: bool = False) -> int:
+    """Publish (event ids, entry id) pairs, whole entries together up to MAX_IDS_PER_TASK ids per task
+    (an entry is never split: fan-out claims an entry with all its events). Returns how many entries the
+    broker took; stops at the first failed publish."""
+    sent = 0
+    ids: list[int] = []
+    batch: list[int] = []
+    for event_ids, entry in entries:
+        if batch and len(ids) + len(event_ids) > MAX_IDS_PER_TASK:
+            if not dispatch(ids, batch, force=force):
+                return sent
+            sent += len(batch)
+            ids, batch = [], []
+        ids.extend(event_ids)
+        batch.append(entry)
+    if batch and dispatch(ids, batch, force=force):
+        sent += len(batch)
+    return sent
 
 
 class _Coalescer:
-    """Gathers ids from many requests and publishes them together from one background thread."""
+    """Gathers entries from many requests and publishes them together from one background thread."""
 
     def __init__(self) -> None:
-        self._pending: list[int] = []
+        self._pending: list[tuple[list[int], int]] = []
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._pid = 0
 
-    def add(self, event_ids: list[int], window: float) -> None:
+    def add(self, event_ids: list[int], entry: int, window: float) -> None:
         with self._lock:
-            self._pending.extend(event_ids)
+            self._pending.append((event_ids, entry))
             # (Re)start the thread lazily, and in a forked child, where the parent's thread does not exist.
             if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
                 self._pid = os.getpid()
@@ -133,9 +169,8 @@ class _Coalescer:
             time.sleep(window)
             self._wake.clear()
             with self._lock:
-                ids, self._pending = self._pending, []
-            for start in range(0, len(ids), MAX_IDS_PER_TASK):
-                dispatch(ids[start : start + MAX_IDS_PER_TASK])
+                entries, self._pending = self._pending, []
+            dispatch_entries(entries)
 
 
 _coalescer = _Coalescer()
@@ -166,8 +201,9 @@ class _BrokerBreaker:
 broker_breaker = _BrokerBreaker()
 
 
-def dispatch(event_ids: list[int], *, force: bool = False) -> bool:
-    """Enqueue one fan-out task for these events; True when the broker took it. Never raises.
+def dispatch(event_ids: list[int], entries: list[int], *, force: bool = False) -> bool:
+    """Enqueue one fan-out task for these events and their outbox entries; True when the broker took
+    it. Never raises.
 
     After a broker failure, publishing is skipped for INGEST_BROKER_BACKOFF_SECONDS (the events stay
     undispatched for the outbox sweep) unless `force` is given, as the sweep itself does.
@@ -177,7 +213,7 @@ def dispatch(event_ids: list[int], *, force: bool = False) -> bool:
     if not force and broker_breaker.is_open():
         return False
     try:
-        app.send_task(FAN_OUT_TASK, args=[event_ids], retry=False)
+        app.send_task(FAN_OUT_TASK, args=[event_ids], kwargs={"entries": entries}, retry=False)
     except Exception:
         broker_breaker.trip()
         log.warning("broker unavailable; %d events left for the outbox sweep", len(event_ids), exc_info=True)

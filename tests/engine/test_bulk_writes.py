@@ -150,3 +150,18 @@ def test_a_crashing_catalog_entry_is_retried_not_lost() -> None:
     [outcome] = send_chunk(action, {}, [{}], size=1)
     assert outcome.retryable
     assert "Internal error in boom" in str(outcome.error)
+
+
+def test_fan_out_claims_whole_outbox_entries_once(make_webhook: Callable[..., Any], store: Callable[..., Any]) -> None:
+    from ingest.models import OutboxEntry
+
+    make_webhook("/a")
+    events = store(*({**TRACK, "messageId": f"ob-{i}"} for i in range(3)))
+    [entry] = OutboxEntry.objects.all()
+    assert entry.ids() == [e.id for e in events]
+    # the task names the entry; every event it lists is fanned out, whatever ids the task carries
+    assert fanout.fan_out([events[0].id], [entry.id]).events == 3
+    assert not OutboxEntry.objects.exists()
+    assert fanout.fan_out([e.id for e in events], [entry.id]).events == 0  # a repeat of the task
+    assert fanout.fan_out([e.id for e in events]).events == 0
+    assert DeliveryChunk.objects.get().size == 3

@@ -16,7 +16,7 @@ from kombu import Connection
 
 from connections.models import Source
 from connections.services import create_source
-from ingest.models import Event
+from ingest.models import Event, OutboxEntry
 from ingest.tasks import outbox_sweep
 from pipelines.celery import app
 from pipelines.models import Workspace
@@ -50,15 +50,15 @@ def fan_out_queue() -> Iterator[Any]:
         queue = conn.SimpleQueue("celery", no_ack=True)
         queue.clear()
 
-        def drain() -> list[tuple[str, Any]]:
+        def drain() -> list[tuple[str, Any, Any]]:
             messages = []
             while True:
                 try:
                     message = queue.get(timeout=0.5)
                 except queue.Empty:
                     return messages
-                args = orjson.loads(message.body)[0] if isinstance(message.body, (bytes, str)) else message.body[0]
-                messages.append((message.headers["task"], args))
+                body = orjson.loads(message.body) if isinstance(message.body, (bytes, str)) else message.body
+                messages.append((message.headers["task"], body[0], body[1]))
 
         yield drain
         queue.close()
@@ -75,7 +75,9 @@ def test_request_is_acknowledged_and_event_dispatched_when_the_broker_is_up(live
     api = TrackingClient(live_source.write_key)
     assert api.post("/v1/batch", {"batch": [{**TRACK, "type": "track"}] * 2}).status_code == 200
     ids = sorted(Event.objects.values_list("id", flat=True))
-    assert fan_out_queue() == [("destinations.fan_out", [ids])]
+    [entry] = OutboxEntry.objects.all()  # written with the events, deleted by fan-out
+    assert entry.ids() == ids
+    assert fan_out_queue() == [("destinations.fan_out", [ids], {"entries": [entry.id]})]
 
 
 def test_coalesced_dispatch_sends_every_id_after_the_responses(live_source: Source, fan_out_queue, settings):
@@ -88,10 +90,12 @@ def test_coalesced_dispatch_sends_every_id_after_the_responses(live_source: Sour
 
     def all_ids_published() -> bool:
         received.extend(fan_out_queue())
-        return sorted(i for _, args in received for i in args[0]) == ids
+        return sorted(i for _, args, _ in received for i in args[0]) == ids
 
     wait_for(all_ids_published, timeout=10, what="coalesced fan-out tasks")
-    assert {task for task, _ in received} == {"destinations.fan_out"}
+    assert {task for task, _, _ in received} == {"destinations.fan_out"}
+    entries = set(OutboxEntry.objects.values_list("id", flat=True))
+    assert len(entries) == 5 and {e for _, _, kwargs in received for e in kwargs["entries"]} == entries
 
 
 def test_broker_down_still_stores_and_the_sweep_dispatches_later(live_source: Source, fan_out_queue, broker_down):
@@ -102,32 +106,39 @@ def test_broker_down_still_stores_and_the_sweep_dispatches_later(live_source: So
     assert orjson.loads(first.content) == {"success": True}
     events = list(Event.objects.order_by("id"))
     assert [e.message_id for e in events] == ["m0", "m1", "m2", "m3"]
-    assert all(e.dispatched_at is None for e in events)
+    entries = list(OutboxEntry.objects.order_by("id"))
+    assert [entry.ids() for entry in entries] == [[e.id for e in events[:3]], [events[3].id]]
 
     # Within the grace period the sweep leaves them alone (their own hand-off may still be under way).
     assert outbox_sweep() == 0
 
     # The broker comes back; once the events are older than the grace period the sweep sends them.
     _use_broker(None)
-    Event.objects.update(received_at=datetime.now(UTC) - timedelta(seconds=settings.OUTBOX_GRACE_SECONDS + 1))
+    OutboxEntry.objects.update(created_at=datetime.now(UTC) - timedelta(seconds=settings.OUTBOX_GRACE_SECONDS + 1))
     assert outbox_sweep() == 4
-    assert fan_out_queue() == [("destinations.fan_out", [[e.id for e in events]])]
+    assert fan_out_queue() == [("destinations.fan_out", [[e.id for e in events]],
+                                {"entries": [entry.id for entry in entries]})]
 
 
 def test_sweep_command_sends_undispatched_events_in_chunks(live_source: Source, fan_out_queue, broker_down):
     api = TrackingClient(live_source.write_key)
-    batch = [{**TRACK, "type": "track", "messageId": f"m{i}"} for i in range(1200)]
+    for n in range(4):  # four requests of 200 events, one of 1,000: five outbox entries
+        batch = [{**TRACK, "type": "track", "messageId": f"m{n}-{i}"} for i in range(200)]
+        assert api.post("/v1/batch", {"batch": batch}).status_code == 200
+    batch = [{**TRACK, "type": "track", "messageId": f"big-{i}"} for i in range(1000)]
     assert api.post("/v1/batch", {"batch": batch}).status_code == 200
-    Event.objects.filter(message_id="m0").update(dispatched_at=datetime.now(UTC))  # fan-out already took it
+    entries = list(OutboxEntry.objects.order_by("id"))
+    entries[0].delete()  # fan-out already took the first request's events
     _use_broker(None)
     call_command("sweep_outbox", "--grace", "0")
     messages = fan_out_queue()
-    assert [task for task, _ in messages] == ["destinations.fan_out"] * 3
-    chunks = [args[0] for _, args in messages]
-    assert [len(c) for c in chunks] == [500, 500, 199]
-    expected = list(Event.objects.filter(dispatched_at__isnull=True).order_by("received_at", "id")
-                    .values_list("id", flat=True))
-    assert [i for c in chunks for i in c] == expected
+    assert [task for task, _, _ in messages] == ["destinations.fan_out"] * 3
+    # whole entries, up to 500 events per task; an entry larger than that travels alone
+    assert [kwargs["entries"] for _, _, kwargs in messages] == [[entries[1].id, entries[2].id], [entries[3].id],
+                                                                [entries[4].id]]
+    assert [len(args[0]) for _, args, _ in messages] == [400, 200, 1000]
+    expected = [i for entry in entries[1:] for i in entry.ids()]
+    assert [i for _, args, _ in messages for i in args[0]] == expected
 
 
 def test_outbox_sweep_is_scheduled_by_beat():
