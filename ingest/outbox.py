@@ -31,6 +31,6 @@ def sweep(*, grace_seconds: float | None = None, limit: int = DEFAULT_LIMIT, now
     grace = settings.OUTBOX_GRACE_SECONDS if grace_seconds is None else grace_seconds
     cutoff = (now or datetime.now(UTC)) - timedelta(seconds=grace)
     entries = [(entry.ids(), entry.id) for entry in
-               OutboxEntry.objects.filter(created_at__lt=cutoff).order_by("created_at", "id")[:limit]]
+               OutboxEntry.objects.filter(created_at__lt=cutoff).order_by("id")[:limit]]
     sent = dispatch_entries(entries, force=True)
     return sum(len(ids) for ids, _ in entries[:sent])

@@ -43,8 +43,4 @@ class Migration(migrations.Migration):
             model_name='event',
             name='dispatched_at',
         ),
-        migrations.AddIndex(
-            model_name='outboxentry',
-            index=models.Index(fields=['created_at'], name='outbox_oldest'),
-        ),
     ]
