@@ -11,12 +11,15 @@ import logging
 import random
 import threading
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
+import psycopg
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
@@ -247,6 +250,22 @@ def _claim(ids: list[int], now: datetime, lease_until: datetime) -> list[_Row]:
 def json_value(value: Any) -> Any:
     """A json/jsonb column read through a raw cursor: Django's psycopg setup hands jsonb over as text."""
     return orjson.loads(value) if isinstance(value, (str, bytes)) else value
+
+
+@contextmanager
+def bound_cursor() -> Iterator[Any]:
+    """A cursor for the hot path's large statements. On PostgreSQL it sends the parameters apart from
+    the statement (server-side binding): Django's cursors bind on the client, quoting every parameter into
+    the SQL text in Python, which for the JSON documents these statements carry cost more than running
+    them. Errors are translated to django.db's classes as on Django's cursors. While queries are being
+    captured (tests, DEBUG) Django's own cursor is used, so they are recorded; the SQL is the same."""
+    if connection.vendor != "postgresql" or connection.queries_logged:
+        with connection.cursor() as cursor:
+            yield cursor
+        return
+    connection.ensure_connection()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as raw:
+        yield raw
 
 
 def int_array(ids: list[int]) -> str:
@@ -748,7 +767,7 @@ def _write_postgres(updates: list[_Update], lease_until: datetime | None, now: d
         "WHERE d.id = v.i" + (" AND d.locked_until = %s" if lease_until is not None else "")
     )
     params = [doc, "[" + ",".join(requests) + "]", "[" + ",".join(responses) + "]", dests, len(requests), now, now]
-    with connection.cursor() as cursor:
+    with bound_cursor() as cursor:
         cursor.execute(sql, params + ([lease_until] if lease_until is not None else []))
 
 
@@ -781,7 +800,7 @@ def _insert_postgres(updates: list[_Update], by_id: dict[int, _Row], done_chunks
     )
     params = [done_chunks, "[" + ",".join(requests) + "]", "[" + ",".join(responses) + "]", dests, len(requests),
               now, now, now, doc]
-    with connection.cursor() as cursor:
+    with bound_cursor() as cursor:
         cursor.execute(sql, params)
 
 

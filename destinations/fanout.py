@@ -33,7 +33,7 @@ from ingest.models import Event, OutboxEntry
 from .catalog import get_definition
 from .catalog.base import ActionDefinition
 from .counts import add_counts
-from .delivery import batch_size, int_array, json_value, relax_commit
+from .delivery import batch_size, bound_cursor, int_array, json_value, relax_commit
 from .errors import PayloadError
 from .mapping import MappingError, apply_fields
 from .models import DeliveryStatus
@@ -233,7 +233,7 @@ def _claim_events(ids: list[int], entries: list[int] | None) -> list[_Event]:
     fanned out once. Events listed by no entry were fanned out already."""
     if connection.vendor == "postgresql":
         where, key = (_CLAIM_BY_ENTRY, entries) if entries is not None else (_CLAIM_BY_EVENT, ids)
-        with connection.cursor() as cursor:
+        with bound_cursor() as cursor:
             cursor.execute(
                 f"WITH gone AS (DELETE FROM ingest_outboxentry AS o WHERE {where} RETURNING event_ids) "
                 "SELECT e.id, e.workspace_id, e.source_id, e.message_id, e.payload FROM ingest_event AS e "
@@ -314,7 +314,7 @@ def _insert_chunks(chunks: list[list[_NewRow]], now: datetime) -> list[int]:
         params.extend((first.workspace_id, first.destination_id, first.action_id, items.decode(), len(rows),
                        stamp, stamp))
     values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s)"] * len(chunks))
-    with connection.cursor() as cursor:
+    with bound_cursor() as cursor:
         cursor.execute("INSERT INTO destinations_deliverychunk (workspace_id, destination_id, action_id, items, size, "
                        f"created_at, enqueued_at) VALUES {values} RETURNING id", params)
         return [row[0] for row in cursor.fetchall()]

@@ -22,19 +22,25 @@ from celery import shared_task
 from . import delivery, fanout
 
 
+def _summary(result: Any) -> str:
+    """What a task returns (the worker logs it): a short line, not a dict Celery's saferepr walks item by
+    item after every task."""
+    return " ".join(f"{k}={v}" for k, v in asdict(result).items() if v)
+
+
 @shared_task(name="destinations.fan_out", acks_late=True)
-def fan_out(event_ids: list[int], entries: list[int] | None = None) -> dict[str, Any]:
-    return asdict(fanout.fan_out(event_ids, entries))
+def fan_out(event_ids: list[int], entries: list[int] | None = None) -> str:
+    return _summary(fanout.fan_out(event_ids, entries))
 
 
 @shared_task(name="destinations.deliver_chunks", acks_late=True)
-def deliver_chunks(chunk_ids: list[int]) -> dict[str, Any]:
-    return asdict(delivery.deliver_chunks(chunk_ids))
+def deliver_chunks(chunk_ids: list[int]) -> str:
+    return _summary(delivery.deliver_chunks(chunk_ids))
 
 
 @shared_task(name="destinations.deliver", acks_late=True)
-def deliver(delivery_ids: list[int]) -> dict[str, Any]:
-    return asdict(delivery.deliver(delivery_ids))
+def deliver(delivery_ids: list[int]) -> str:
+    return _summary(delivery.deliver(delivery_ids))
 
 
 @shared_task(name="destinations.sweep", acks_late=True)
