@@ -290,7 +290,7 @@ def fan_out(event_ids: list[int], entries: list[int] | None = None) -> FanOutRes
             groups[(r.destination_id, r.action_id)].append(r)  # type: ignore[arg-type]
         chunks = [items[i:i + step]
                   for key, items in groups.items()
-                  for step in [max(settings.DELIVERY_TASK_SIZE, sizes.get(key, 1))]
+                  for step in [_chunk_size(sizes.get(key, 1))]
                   for i in range(0, len(items), step)]
         chunk_ids = _insert_chunks(chunks, now)
         result.pending = len(pending)
@@ -299,6 +299,14 @@ def fan_out(event_ids: list[int], entries: list[int] | None = None) -> FanOutRes
         result.tasks = len(tasks)
         transaction.on_commit(lambda: enqueue_deliveries(tasks))
     return result
+
+
+def _chunk_size(batch: int) -> int:
+    """Events per chunk (one task): DELIVERY_TASK_SIZE for one-event-per-request actions, up to
+    DELIVERY_TASK_REQUESTS whole batches for batching ones."""
+    if batch <= 1:
+        return max(1, settings.DELIVERY_TASK_SIZE)
+    return batch * max(1, settings.DELIVERY_TASK_REQUESTS)
 
 
 def _insert_chunks(chunks: list[list[_NewRow]], now: datetime) -> list[int]:

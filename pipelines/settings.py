@@ -214,6 +214,9 @@ DELIVERY_LOST_TASK_GRACE = env.int("DELIVERY_LOST_TASK_GRACE", default=60)
 DELIVERY_LEASE_SECONDS = env.int("DELIVERY_LEASE_SECONDS", default=120)
 # Rows per delivery task for one-event-per-request actions (batching actions: at least one batch).
 DELIVERY_TASK_SIZE = env.int("DELIVERY_TASK_SIZE", default=100)
+# Batch requests one first-attempt task carries at most, when fan-out has that many for one action (its
+# send threads send them at once): fewer, fuller tasks under load, no waiting when there is not.
+DELIVERY_TASK_REQUESTS = env.int("DELIVERY_TASK_REQUESTS", default=4)
 # Requests one delivery task sends concurrently to its destination.
 DELIVERY_SEND_THREADS = env.int("DELIVERY_SEND_THREADS", default=8)
 # Tasks sending to one destination at once, across all workers (0: no limit). Keep it below the first-

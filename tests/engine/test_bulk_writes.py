@@ -165,3 +165,19 @@ def test_fan_out_claims_whole_outbox_entries_once(make_webhook: Callable[..., An
     assert fanout.fan_out([e.id for e in events], [entry.id]).events == 0  # a repeat of the task
     assert fanout.fan_out([e.id for e in events]).events == 0
     assert DeliveryChunk.objects.get().size == 3
+
+
+def test_a_task_carries_up_to_its_number_of_batch_requests(make_webhook: Callable[..., Any], store: Callable[..., Any],
+                                                         httpserver: HTTPServer, settings: Any) -> None:
+    settings.DELIVERY_TASK_REQUESTS = 2
+    httpserver.expect_request("/b").respond_with_data("ok")
+    make_webhook("/b", batch_size=2)
+    events = store(*({**TRACK, "messageId": f"tr-{i}"} for i in range(9)))
+    result = fanout.fan_out([e.id for e in events])
+    assert result.tasks == 3
+    assert [c.size for c in DeliveryChunk.objects.order_by("id")] == [4, 4, 1]
+    sent = send_queued()
+    assert (sent.delivered, sent.requests) == (9, 5)
+    bodies = sorted((json.loads(r[0].data) for r in httpserver.log), key=lambda b: b[0]["messageId"])
+    assert sorted(m["messageId"] for b in bodies for m in b) == sorted(f"tr-{i}" for i in range(9))
+    assert sorted(len(b) for b in bodies) == [1, 2, 2, 2, 2]
