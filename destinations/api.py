@@ -23,7 +23,7 @@ from connections.models import Action, Destination
 from ingest.models import Event
 from pipelines.tenancy import get_workspace
 
-from .models import Delivery, DeliveryCount, DeliveryStatus
+from .models import Delivery, DeliveryChunk, DeliveryCount, DeliveryStatus
 from .preview import preview_action
 
 MAX_STATS_MINUTES = 24 * 60
@@ -56,7 +56,8 @@ class DeliverySerializer(serializers.ModelSerializer):
 
 
 class DeliveryList(ListAPIView):
-    """Deliveries of one destination, newest first. Filters: ?status=, ?message_id=."""
+    """Deliveries of one destination, newest first. Filters: ?status=, ?message_id=. An event's record
+    appears with its first attempt; until then it is counted as `queued` by the delivery stats."""
 
     serializer_class = DeliverySerializer
 
@@ -84,7 +85,8 @@ class DeliveryList(ListAPIView):
 
 class DeliveryStats(APIView):
     """Per-minute outcome counts of one destination over the last ?minutes= (default 60, max 1440),
-    every minute present (zeros included), oldest first, plus totals."""
+    every minute present (zeros included), oldest first, plus totals, and `queued`: events waiting for
+    their first attempt (they get a delivery record with it)."""
 
     @extend_schema(parameters=[OpenApiParameter("minutes", int)], responses={200: dict})
     def get(self, request: Request, slug: str, destination_id: int) -> Response:
@@ -112,7 +114,8 @@ class DeliveryStats(APIView):
                 point[s] = getattr(row, s) if row else 0
                 totals[s] += point[s]
             series.append(point)
-        return Response({"destination_id": destination.id, "minutes": minutes, "series": series, "totals": totals})
+        return Response({"destination_id": destination.id, "minutes": minutes, "series": series, "totals": totals,
+                         "queued": DeliveryChunk.queued(destination)})
 
 
 class ActionTestSerializer(serializers.Serializer):

@@ -132,6 +132,11 @@ class DeliveryChunk(models.Model):
     def __str__(self) -> str:
         return f"{self.size} events for action {self.action_id} of destination {self.destination_id}"
 
+    @classmethod
+    def queued(cls, destination: Destination) -> int:
+        """Events of the destination waiting for their first attempt."""
+        return cls.objects.filter(destination=destination).aggregate(n=models.Sum("size"))["n"] or 0
+
     def parsed_items(self) -> list[tuple[int, str, Any]]:
         return [tuple(item) for item in orjson.loads(self.items)]  # type: ignore[misc]
 

@@ -12,7 +12,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
-from destinations.models import Delivery, DeliveryStatus
+from destinations.models import Delivery, DeliveryChunk, DeliveryStatus
 from destinations.preview import preview_action
 from destinations.triggers import TriggerSyntaxError, parse
 from ingest.models import Event
@@ -312,4 +312,5 @@ def delivery_tab(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
             .select_related("action", "event", "exchange")[:20]
         )
         context["retrying"] = Delivery.objects.filter(destination=destination, status=DeliveryStatus.RETRYING).count()
+        context["queued"] = DeliveryChunk.queued(destination)
     return _page(request, workspace, destination, "delivery", "connections/destination/delivery.html", context)

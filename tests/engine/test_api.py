@@ -137,3 +137,17 @@ def test_saving_a_bad_mapping_is_refused(make_webhook: Callable[..., Any]) -> No
     with pytest.raises(ValidationError) as info:
         services.update_action(action, mapping={"data": {"@path": 5}})
     assert info.value.message_dict == {"mapping": ["data.@path: @path takes a string such as \"$.traits.email\""]}
+
+
+def test_events_waiting_for_their_first_attempt_are_counted_as_queued(
+        owner_api: APIClient, make_webhook: Callable[..., Any], store: Callable[..., Any], client: Any,
+        owner: Any) -> None:
+    destination = make_webhook("/later")
+    events = store(*({**TRACK, "messageId": f"q-{i}"} for i in range(3)))
+    fanout.fan_out([e.id for e in events])  # no worker: the chunk waits
+    body = owner_api.get(f"/api/workspaces/acme/destinations/{destination.id}/delivery-stats/").json()
+    assert body["queued"] == 3
+    client.force_login(owner)
+    page = client.get(f"/w/acme/destinations/{destination.id}/delivery/")
+    assert page.status_code == 200
+    assert "Queued <strong>3</strong>" in page.content.decode()
