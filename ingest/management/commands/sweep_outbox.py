@@ -15,9 +15,10 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--grace", type=float, default=None,
-            help="Only events received more than this many seconds ago (default: OUTBOX_GRACE_SECONDS).",
+            help="Only events stored more than this many seconds ago (default: OUTBOX_GRACE_SECONDS).",
         )
-        parser.add_argument("--limit", type=int, default=outbox.DEFAULT_LIMIT, help="Most events to enqueue.")
+        parser.add_argument("--limit", type=int, default=outbox.DEFAULT_LIMIT,
+                            help="Most outbox entries (stored requests) to enqueue.")
 
     def handle(self, *args: Any, grace: float | None, limit: int, **options: Any) -> None:
         sent = outbox.sweep(grace_seconds=grace, limit=limit)
