@@ -22,6 +22,7 @@ import orjson
 import psycopg
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from .catalog.base import ActionDefinition, BatchResult
@@ -714,61 +715,81 @@ def _exchange_key(u: _Update) -> tuple[int, int] | None:
     return (id(u.request), id(u.response))
 
 
-def _exchanges(updates: list[_Update], dest_of: dict[int, int]) -> tuple[list[str], list[str], list[int], list[int]]:
-    """The distinct exchanges of `updates` as JSON texts (requests, responses), their destinations, and
-    for each update the index of its exchange (-1: none)."""
-    requests: list[str] = []
-    responses: list[str] = []
-    dests: list[int] = []
-    keys: list[int] = []
+@dataclass
+class _Exchanges:
+    """The distinct exchanges of a task's updates: JSON texts of requests and responses, destination and
+    number of rows of each, and for each update the index of its exchange (-1: none)."""
+
+    requests: list[str]
+    responses: list[str]
+    dests: list[int]
+    counts: list[int]
+    keys: list[int]
+
+    def params(self, now: datetime) -> list[Any]:
+        """The parameters of _EXCHANGES_CTE."""
+        return ["[" + ",".join(self.requests) + "]", "[" + ",".join(self.responses) + "]", int_array(self.dests),
+                int_array(self.counts), len(self.requests), now]
+
+
+def _exchanges(updates: list[_Update], dest_of: dict[int, int]) -> _Exchanges:
+    found = _Exchanges([], [], [], [], [])
     index: dict[tuple[int, int], int] = {}
     for u in updates:
         pair = _exchange_key(u)
         if pair is None:
-            keys.append(-1)
+            found.keys.append(-1)
             continue
         if pair not in index:
-            requests.append(_dump(u.request) or "null")
-            responses.append(_dump(u.response) or "null")
-            dests.append(dest_of[u.id])
-            index[pair] = len(requests) - 1
-        keys.append(index[pair])
-    return requests, responses, dests, keys
+            found.requests.append(_dump(u.request) or "null")
+            found.responses.append(_dump(u.response) or "null")
+            found.dests.append(dest_of[u.id])
+            found.counts.append(0)
+            index[pair] = len(found.requests) - 1
+        found.counts[index[pair]] += 1
+        found.keys.append(index[pair])
+    return found
 
 
 # The exchanges of one task, inserted with ids taken up front so the rows can point at them in the same
-# statement. Parameters: the requests and responses as JSON arrays, their destinations, their count, now.
+# statement. Parameters: see _Exchanges.params.
 _EXCHANGES_CTE = (
-    "r AS (SELECT %s::jsonb AS req, %s::jsonb AS res, %s::bigint[] AS dest), "
+    "r AS (SELECT %s::jsonb AS req, %s::jsonb AS res, %s::bigint[] AS dest, %s::bigint[] AS cnt), "
     "e AS (SELECT n - 1 AS k, nextval(pg_get_serial_sequence('destinations_deliveryexchange', 'id')) AS id "
     "FROM generate_series(1, %s) AS n), "
-    "ins AS (INSERT INTO destinations_deliveryexchange (id, destination_id, request, response, created_at) "
-    "SELECT e.id, r.dest[e.k + 1], NULLIF(r.req -> e.k, 'null'::jsonb), NULLIF(r.res -> e.k, 'null'::jsonb), %s "
-    "FROM e, r)"
+    "ins AS (INSERT INTO destinations_deliveryexchange (id, destination_id, request, response, created_at, row_count) "
+    "SELECT e.id, r.dest[e.k + 1], NULLIF(r.req -> e.k, 'null'::jsonb), NULLIF(r.res -> e.k, 'null'::jsonb), %s, "
+    "r.cnt[e.k + 1] FROM e, r)"
 )
 
 
 def _write_postgres(updates: list[_Update], lease_until: datetime | None, now: datetime,
                     dest_of: dict[int, int]) -> None:
-    """One statement: insert one DeliveryExchange per request sent (a batch's rows share it) and update
-    every row, from one JSON document (the text is constant whatever the row count)."""
+    """One statement: insert one DeliveryExchange per request sent (a batch's rows share it), update every
+    row from one JSON document (the text is constant whatever the row count), and release the exchanges
+    the rows pointed at before: one that no row points at any more is deleted."""
     if not updates:
         return
-    requests, responses, dests, keys = _exchanges(updates, dest_of)
+    assert lease_until is None  # PostgreSQL holds the rows with row locks
+    found = _exchanges(updates, dest_of)
     doc = orjson.dumps([{"i": u.id, "s": u.status, "n": u.attempts, "c": u.last_status_code, "x": u.last_error,
-                         "k": k, "t": u.next_attempt_at} for u, k in zip(updates, keys, strict=True)]).decode()
+                         "k": k, "t": u.next_attempt_at} for u, k in zip(updates, found.keys, strict=True)]).decode()
     sql = (
         "WITH v AS (SELECT * FROM json_to_recordset(%s::json) AS v(i bigint, s text, n integer, c integer, x text, "
-        "k integer, t timestamptz)), " + _EXCHANGES_CTE + " "
+        "k integer, t timestamptz)), "
+        "old AS (SELECT d.exchange_id AS x, count(*) AS n FROM destinations_delivery AS d JOIN v ON d.id = v.i "
+        "WHERE d.exchange_id IS NOT NULL GROUP BY d.exchange_id), "
+        "kept AS (UPDATE destinations_deliveryexchange AS x SET row_count = x.row_count - old.n FROM old "
+        "WHERE x.id = old.x AND x.row_count > old.n), "
+        "dropped AS (DELETE FROM destinations_deliveryexchange AS x USING old "
+        "WHERE x.id = old.x AND x.row_count <= old.n), " + _EXCHANGES_CTE + " "
         "UPDATE destinations_delivery AS d SET status = v.s, attempts = v.n, "
         "last_status_code = v.c, last_error = v.x, exchange_id = e.id, "
         "next_attempt_at = v.t, locked_until = NULL, enqueued_at = NULL, updated_at = %s "
-        "FROM v LEFT JOIN e ON e.k = v.k "
-        "WHERE d.id = v.i" + (" AND d.locked_until = %s" if lease_until is not None else "")
+        "FROM v LEFT JOIN e ON e.k = v.k WHERE d.id = v.i"
     )
-    params = [doc, "[" + ",".join(requests) + "]", "[" + ",".join(responses) + "]", dests, len(requests), now, now]
     with bound_cursor() as cursor:
-        cursor.execute(sql, params + ([lease_until] if lease_until is not None else []))
+        cursor.execute(sql, [doc, *found.params(now), now])
 
 
 def _keeps_payload(status: str) -> bool:
@@ -783,25 +804,23 @@ def _insert_postgres(updates: list[_Update], by_id: dict[int, _Row], done_chunks
     if not updates and not done_chunks:
         return
     dest_of = {i: r.destination_id for i, r in by_id.items()}
-    requests, responses, dests, keys = _exchanges(updates, dest_of)
+    found = _exchanges(updates, dest_of)
     doc = orjson.dumps([
         {"w": r.workspace_id, "e": r.event_id, "d": r.destination_id, "a": r.action_id, "m": r.message_id,
          "s": u.status, "n": u.attempts, "c": u.last_status_code, "x": u.last_error, "k": k, "t": u.next_attempt_at,
          "p": r.payload if _keeps_payload(u.status) else None}
-        for u, k in zip(updates, keys, strict=True) for r in [by_id[u.id]]
+        for u, k in zip(updates, found.keys, strict=True) for r in [by_id[u.id]]
     ], option=orjson.OPT_NON_STR_KEYS).decode()
     sql = (
-        "WITH gone AS (DELETE FROM destinations_deliverychunk WHERE id = ANY(%s)), " + _EXCHANGES_CTE + " "
+        "WITH gone AS (DELETE FROM destinations_deliverychunk WHERE id = ANY(%s::bigint[])), " + _EXCHANGES_CTE + " "
         "INSERT INTO destinations_delivery (workspace_id, event_id, destination_id, action_id, message_id, status, "
         "attempts, last_status_code, last_error, exchange_id, next_attempt_at, payload, created_at, updated_at) "
         "SELECT v.w, v.e, v.d, v.a, v.m, v.s, v.n, v.c, v.x, e.id, v.t, v.p, %s, %s "
         "FROM json_to_recordset(%s::json) AS v(w bigint, e bigint, d bigint, a bigint, m text, s text, n integer, "
         "c integer, x text, k integer, t timestamptz, p jsonb) LEFT JOIN e ON e.k = v.k"
     )
-    params = [done_chunks, "[" + ",".join(requests) + "]", "[" + ",".join(responses) + "]", dests, len(requests),
-              now, now, now, doc]
     with bound_cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, [int_array(done_chunks), *found.params(now), now, now, doc])
 
 
 def _insert_portable(updates: list[_Update], by_id: dict[int, _Row], done_chunks: list[int],
@@ -819,7 +838,9 @@ def _insert_portable(updates: list[_Update], by_id: dict[int, _Row], done_chunks
         pair = _exchange_key(u)
         if pair is not None and pair not in exchanges:
             exchanges[pair] = DeliveryExchange(destination_id=by_id[u.id].destination_id, request=u.request,
-                                               response=u.response, created_at=now)
+                                               response=u.response, created_at=now, row_count=0)
+        if pair is not None:
+            exchanges[pair].row_count += 1
     DeliveryExchange.objects.bulk_create(exchanges.values())
     new_rows = []
     for u in updates:
@@ -834,19 +855,32 @@ def _insert_portable(updates: list[_Update], by_id: dict[int, _Row], done_chunks
 
 
 def _write_portable(updates: list[_Update], lease_until: datetime, now: datetime, dest_of: dict[int, int]) -> None:
-    """SQLite (embedded mode): the exchanges in one bulk insert, then one UPDATE per distinct outcome."""
+    """SQLite (embedded mode): the exchanges in one bulk insert, then one UPDATE per distinct outcome;
+    the exchanges the rows pointed at before are released (deleted when no row points at them)."""
     from .models import Delivery, DeliveryExchange
 
     if not updates:
         return
-
+    # the rows this worker still holds, and the exchanges they point at now (released below)
+    held = dict(Delivery.objects.filter(id__in=[u.id for u in updates], locked_until=lease_until)
+                .values_list("id", "exchange_id"))
+    updates = [u for u in updates if u.id in held]
     exchanges: dict[tuple[int, int], DeliveryExchange] = {}
     for u in updates:
         pair = _exchange_key(u)
         if pair is not None and pair not in exchanges:
             exchanges[pair] = DeliveryExchange(destination_id=dest_of[u.id], request=u.request,
-                                               response=u.response, created_at=now)
+                                               response=u.response, created_at=now, row_count=0)
+        if pair is not None:
+            exchanges[pair].row_count += 1
     DeliveryExchange.objects.bulk_create(exchanges.values())
+    released: dict[int, int] = defaultdict(int)
+    for exchange_id in held.values():
+        if exchange_id is not None:
+            released[exchange_id] += 1
+    for exchange_id, n in released.items():  # delete first: the update would bring others to n or below
+        DeliveryExchange.objects.filter(id=exchange_id, row_count__lte=n).delete()
+        DeliveryExchange.objects.filter(id=exchange_id, row_count__gt=n).update(row_count=F("row_count") - n)
     grouped: dict[tuple[Any, ...], list[int]] = defaultdict(list)
     values: dict[tuple[Any, ...], tuple[_Update, int | None]] = {}
     for u in updates:

@@ -28,6 +28,10 @@ class DeliveryExchange(models.Model):
     request = models.JSONField(null=True, blank=True)
     response = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField()
+    # How many delivery rows point at it. A retry points its rows at the new attempt's exchange and
+    # subtracts them here; at zero the record is deleted (it was nobody's last request any more).
+    # Null: not counted (written before the count existed); such a record is never deleted that way.
+    row_count = models.PositiveIntegerField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"exchange {self.pk} ({self.destination_id})"

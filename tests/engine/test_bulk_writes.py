@@ -26,7 +26,7 @@ TRACK = {"type": "track", "event": "Viewed", "userId": "u-1"}
 
 def _delivery_writes(ctx: CaptureQueriesContext) -> list[str]:
     return [q["sql"] for q in ctx.captured_queries
-            if any(verb in q["sql"] for verb in ("UPDATE destinations_delivery", 'UPDATE "destinations_delivery"',
+            if any(verb in q["sql"] for verb in ("UPDATE destinations_delivery ", 'UPDATE "destinations_delivery" ',
                                                  "INSERT INTO destinations_delivery ",
                                                  'INSERT INTO "destinations_delivery" '))]
 
@@ -181,3 +181,33 @@ def test_a_task_carries_up_to_its_number_of_batch_requests(make_webhook: Callabl
     bodies = sorted((json.loads(r[0].data) for r in httpserver.log), key=lambda b: b[0]["messageId"])
     assert sorted(m["messageId"] for b in bodies for m in b) == sorted(f"tr-{i}" for i in range(9))
     assert sorted(len(b) for b in bodies) == [1, 2, 2, 2, 2]
+
+
+def test_a_retry_releases_the_exchange_of_the_attempt_before(make_webhook: Callable[..., Any],
+                                                           store: Callable[..., Any], httpserver: HTTPServer) -> None:
+    """Every attempt keeps its request and response; the record of the attempt before goes once no row
+    points at it any more (it was kept while one of the batch's rows still did)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    httpserver.expect_ordered_request("/batch").respond_with_data("busy", status=503)
+    httpserver.expect_ordered_request("/batch").respond_with_data("ok")
+    httpserver.expect_ordered_request("/batch").respond_with_data("ok")
+    destination = make_webhook("/batch", batch_size=10)
+    events = store(*({**TRACK, "messageId": f"rx-{i}"} for i in range(3)))
+    fanout.fan_out([e.id for e in events])
+    assert send_queued().retrying == 3
+    [first] = DeliveryExchange.objects.filter(destination=destination)
+    assert first.row_count == 3 and first.response["status"] == 503
+    rows = list(Delivery.objects.filter(destination=destination).order_by("id"))
+    Delivery.objects.update(next_attempt_at=timezone.now() - timedelta(seconds=1))
+
+    assert delivery.deliver([rows[0].id, rows[1].id]).delivered == 2  # two of the three retried
+    first.refresh_from_db()
+    assert first.row_count == 1  # the third row still shows it as its last attempt
+    assert delivery.deliver([rows[2].id]).delivered == 1
+    assert not DeliveryExchange.objects.filter(id=first.id).exists()
+    assert sorted(x.row_count for x in DeliveryExchange.objects.filter(destination=destination)) == [1, 2]
+    assert {r.exchange_id for r in Delivery.objects.filter(destination=destination)} == set(
+        DeliveryExchange.objects.filter(destination=destination).values_list("id", flat=True))
