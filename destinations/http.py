@@ -225,7 +225,6 @@ def _retry_after(value: str | None) -> float | None:
 
 
 def send(
-    kind: str,
     method: str,
     url: str,
     *,

@@ -103,7 +103,7 @@ def events_batch(settings: dict[str, Any], payloads: list[dict[str, Any]]) -> Ba
         raise PayloadError("; ".join(sorted({str(e) for e in item_errors.values()})))
     path = "/batch" if settings.get("use_batch_api") else "/2/httpapi"
     try:
-        exchange = http.send(KIND, "POST", f"{_base(settings)}{path}", json=_events_body(settings, events),
+        exchange = http.send("POST", f"{_base(settings)}{path}", json=_events_body(settings, events),
                              secrets=_secrets(settings))
     except DeliveryError as exc:
         rejected = _rejected_events(exc, len(events))
@@ -172,7 +172,7 @@ def identify_batch(settings: dict[str, Any], payloads: list[dict[str, Any]]) -> 
     if not idents:
         raise PayloadError("missing user_id and device_id")
     form = {"api_key": settings["api_key"], "identification": orjson.dumps(idents).decode()}
-    exchange = http.send(KIND, "POST", f"{_base(settings)}/identify", data=form, secrets=_secrets(settings))
+    exchange = http.send("POST", f"{_base(settings)}/identify", data=form, secrets=_secrets(settings))
     return BatchResult(exchange=exchange, item_errors=item_errors)
 
 
@@ -193,7 +193,7 @@ def test_credentials(settings: dict[str, Any]) -> tuple[bool, str]:
     region = settings.get("region") or "us"
     base = http.endpoint("amplitude_dashboard", DASHBOARD_HOSTS.get(region, DASHBOARD_HOSTS["us"]))
     try:
-        http.send(KIND, "GET", f"{base}/api/2/usersearch", params={"user": "testUser@example.com"},
+        http.send("GET", f"{base}/api/2/usersearch", params={"user": "testUser@example.com"},
                   auth=(settings["api_key"], settings["secret_key"]), secrets=_secrets(settings))
     except DeliveryError as exc:
         if exc.status in (401, 403):

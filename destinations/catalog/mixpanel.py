@@ -119,7 +119,7 @@ def import_batch(settings: dict[str, Any], payloads: list[dict[str, Any]]) -> Ba
     strict = "1" if settings.get("strict_mode", True) else "0"
     try:
         exchange = http.send(
-            KIND, "POST", f"{_base(settings)}/import", json=records, params={"strict": strict},
+            "POST", f"{_base(settings)}/import", json=records, params={"strict": strict},
             auth=_auth(settings), secrets=_secrets(settings),
         )
     except DeliveryError as exc:
@@ -169,7 +169,7 @@ def _single(batch: Any) -> Any:
 
 def _verbose_send(settings: dict[str, Any], path: str, body: list[dict[str, Any]]) -> http.Exchange:
     """POST a JSON array to an ingestion endpoint with verbose=1; a `status: 0` answer is a permanent error."""
-    exchange = http.send(KIND, "POST", f"{_base(settings)}{path}", json=body, params={"verbose": "1"},
+    exchange = http.send("POST", f"{_base(settings)}{path}", json=body, params={"verbose": "1"},
                          secrets=_secrets(settings))
     answer = exchange.json()
     if isinstance(answer, dict) and answer.get("status") == 0:
@@ -244,7 +244,7 @@ def alias_batch(settings: dict[str, Any], payloads: list[dict[str, Any]]) -> Bat
 def test_credentials(settings: dict[str, Any]) -> tuple[bool, str]:
     """An empty /import: authenticated but imports nothing. 401/403 means the secret (or token) is wrong."""
     try:
-        exchange = http.send(KIND, "POST", f"{_base(settings)}/import", json=[], params={"strict": "1"},
+        exchange = http.send("POST", f"{_base(settings)}/import", json=[], params={"strict": "1"},
                              auth=_auth(settings), secrets=_secrets(settings))
     except DeliveryError as exc:
         if exc.status in (401, 403):

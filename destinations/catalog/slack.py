@@ -37,7 +37,7 @@ def build_message(settings: dict[str, Any], payload: dict[str, Any]) -> dict[str
 
 def perform(settings: dict[str, Any], payload: dict[str, Any]) -> http.Exchange:
     url = settings["webhook_url"]
-    return http.send(KIND, "POST", url, json=build_message(settings, payload), user_url=True, secrets=(url,))
+    return http.send("POST", url, json=build_message(settings, payload), user_url=True, secrets=(url,))
 
 
 def _validate(settings: dict[str, Any]) -> dict[str, str]:
@@ -56,7 +56,7 @@ def test_credentials(settings: dict[str, Any]) -> tuple[bool, str]:
     mistyped one answers 403/404/410."""
     url = settings["webhook_url"]
     try:
-        exchange = http.send(KIND, "POST", url, json={}, user_url=True, secrets=(url,))
+        exchange = http.send("POST", url, json={}, user_url=True, secrets=(url,))
     except DeliveryError as exc:
         if exc.status == 400:
             return True, "The webhook exists and accepts messages."

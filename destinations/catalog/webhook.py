@@ -39,7 +39,7 @@ def _request_args(settings: dict[str, Any], body: Any) -> dict[str, Any]:
 def perform(settings: dict[str, Any], payload: dict[str, Any]) -> http.Exchange:
     """One event, one request: the mapped `data` as the JSON body (SSRF-checked at send time)."""
     return http.send(
-        "webhook", settings.get("method", "POST"), settings["url"], user_url=True,
+        settings.get("method", "POST"), settings["url"], user_url=True,
         **_request_args(settings, payload.get("data", {})),
     )
 
@@ -48,7 +48,7 @@ def perform_batch(settings: dict[str, Any], payloads: list[dict[str, Any]]) -> B
     """Several events in one request: a JSON array of their mapped `data` (used when batch_size > 1)."""
     body = [p.get("data", {}) for p in payloads]
     exchange = http.send(
-        "webhook", settings.get("method", "POST"), settings["url"], user_url=True, **_request_args(settings, body)
+        settings.get("method", "POST"), settings["url"], user_url=True, **_request_args(settings, body)
     )
     return BatchResult(exchange=exchange)
 
@@ -85,7 +85,7 @@ def _test_credentials(settings: dict[str, Any]) -> tuple[bool, str]:
 
     try:
         exchange = http.send(
-            "webhook", settings.get("method", "POST"), settings["url"], user_url=True,
+            settings.get("method", "POST"), settings["url"], user_url=True,
             **_request_args(settings, {"type": "test", "message": "Test from Pipelines"}),
         )
     except DeliveryError as exc:

@@ -25,7 +25,7 @@ def proxy_env(monkeypatch: pytest.MonkeyPatch, httpserver: HTTPServer, settings:
 
 def test_requests_go_through_the_configured_proxy(proxy_env: HTTPServer) -> None:
     proxy_env.expect_request("/hook", method="POST").respond_with_data("via proxy")
-    exchange = http.send("webhook", "POST", "http://destination.example/hook", json={"a": 1})
+    exchange = http.send("POST", "http://destination.example/hook", json={"a": 1})
     assert exchange.status == 200 and exchange.response_body == "via proxy"
     [(request, _)] = proxy_env.log
     assert request.headers["Host"] == "destination.example"  # the proxy was asked for the real host
@@ -39,7 +39,7 @@ def test_no_proxy_hosts_are_reached_directly(proxy_env: HTTPServer, monkeypatch:
         direct.expect_request("/hook").respond_with_data("direct")
         monkeypatch.setenv("NO_PROXY", "127.0.0.1")
         http._proxy_for.cache_clear()
-        exchange = http.send("webhook", "POST", direct.url_for("/hook"), json={})
+        exchange = http.send("POST", direct.url_for("/hook"), json={})
         assert exchange.response_body == "direct"
         assert proxy_env.log == []
     finally:

@@ -138,7 +138,7 @@ def test_delivery_records_redact_secrets_from_request_and_response(settings: Any
     httpserver.expect_request("/hook").respond_with_data(
         f'{{"error": "bad token {TOKEN}"}}', status=401, headers={"X-Echo": TOKEN}, content_type="application/json")
     with pytest.raises(DeliveryError) as caught:
-        http.send("webhook", "POST", httpserver.url_for("/hook"), params={"token": TOKEN},
+        http.send("POST", httpserver.url_for("/hook"), params={"token": TOKEN},
                   json={"token": TOKEN, "event": "x"}, headers={"Authorization": f"Bearer {TOKEN}"},
                   user_url=True, secrets=(TOKEN,))
     record = caught.value.exchange.as_record()

@@ -126,7 +126,7 @@ def test_send_time_guard_refuses_an_address_allowed_when_saved(settings: Any, wo
 def test_send_time_guard_lets_through_when_configured(settings: Any, httpserver: HTTPServer) -> None:
     httpserver.expect_request("/hook", method="POST").respond_with_json({"ok": True})
     settings.OUTBOUND_ALLOW_PRIVATE = True
-    exchange = http.send("webhook", "POST", httpserver.url_for("/hook"), json={"a": 1}, user_url=True)
+    exchange = http.send("POST", httpserver.url_for("/hook"), json={"a": 1}, user_url=True)
     assert exchange.status == 200
     assert len(httpserver.log) == 1
 
@@ -137,7 +137,7 @@ def test_redirects_are_not_followed(settings: Any, httpserver: HTTPServer) -> No
     httpserver.expect_request("/hook").respond_with_data(
         "", status=302, headers={"Location": "http://169.254.169.254/latest/meta-data/"})
     with pytest.raises(DeliveryError) as caught:
-        http.send("webhook", "POST", httpserver.url_for("/hook"), json={"a": 1}, user_url=True)
+        http.send("POST", httpserver.url_for("/hook"), json={"a": 1}, user_url=True)
     assert caught.value.status == 302
     assert caught.value.retryable is False
     assert len(httpserver.log) == 1

@@ -28,7 +28,7 @@ def check_credentials(settings: dict[str, Any]) -> tuple[bool, str]:
     api_key = str(settings.get("api_key") or "")
     try:
         exchange = http.send(
-            KIND, "GET", base_url(settings) + REGION_PATH,
+            "GET", base_url(settings) + REGION_PATH,
             auth=(str(settings.get("site_id") or ""), api_key), secrets=(api_key,) if api_key else (),
         )
     except DeliveryError as exc:

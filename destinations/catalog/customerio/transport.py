@@ -74,7 +74,7 @@ def send_operation(settings: dict[str, Any], operation: Operation) -> http.Excha
     raw = check_size(operation)
     try:
         return http.send(
-            KIND, "POST", base_url(settings) + operation.path, data=raw,
+            "POST", base_url(settings) + operation.path, data=raw,
             headers={"Content-Type": "application/json"}, **_auth(settings),
         )
     except DeliveryError as exc:
@@ -103,7 +103,7 @@ def _send_batch(settings: dict[str, Any], chunk: list[tuple[int, bytes]]) -> tup
     raw = b'{"batch":[' + b",".join(r for _, r in chunk) + b"]}"
     try:
         exchange = http.send(
-            KIND, "POST", base_url(settings) + BATCH_PATH, data=raw,
+            "POST", base_url(settings) + BATCH_PATH, data=raw,
             headers={"Content-Type": "application/json"}, **_auth(settings),
         )
     except DeliveryError as exc:
