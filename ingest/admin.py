@@ -67,8 +67,8 @@ class OutboxEntryAdmin(admin.ModelAdmin):
     """Stored events not yet handed to fan-out (normally empty within a second; the sweep takes over
     after OUTBOX_GRACE_SECONDS)."""
 
-    list_display = ["id", "created_at", "event_count"]
-    fields = ["created_at", "event_ids"]
+    list_display = ["id", "handed_at", "event_count"]
+    fields = ["handed_at", "event_ids"]
     readonly_fields = fields
 
     @admin.display(description="events")

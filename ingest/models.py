@@ -48,9 +48,11 @@ class OutboxEntry(models.Model):
 
     # JSON array of Event ids (text: nothing queries inside it).
     event_ids = models.TextField()
+    # When its events were last handed to fan-out: written with them, and moved on by the sweep when it
+    # enqueues them again, so a backlog of tasks still on their way is not enqueued again at every sweep.
     # Not indexed: ids grow with time, so the sweep walks the primary key oldest first and stops at its
     # limit, and single-event requests pay for one index less.
-    created_at = models.DateTimeField()
+    handed_at = models.DateTimeField()
 
     def __str__(self) -> str:
         return f"outbox entry {self.pk}"

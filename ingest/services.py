@@ -72,7 +72,7 @@ def insert_rows(
     new = cursor.fetchall()
     if not new:
         return new, None
-    cursor.execute("INSERT INTO ingest_outboxentry (event_ids, created_at) VALUES (%s, %s) RETURNING id",
+    cursor.execute("INSERT INTO ingest_outboxentry (event_ids, handed_at) VALUES (%s, %s) RETURNING id",
                    [orjson.dumps([r[0] for r in new]).decode(), stamp])
     return new, cursor.fetchone()[0]
 
@@ -83,7 +83,7 @@ _INSERT_POSTGRES = (
     "SELECT x.w, x.s, x.m, x.t, x.p, x.r "
     "FROM json_to_recordset(%s::json) AS x(w bigint, s bigint, m text, t text, p jsonb, r timestamptz) "
     "ON CONFLICT (source_id, message_id) DO NOTHING RETURNING id, source_id, message_id), "
-    "box AS (INSERT INTO ingest_outboxentry (event_ids, created_at) "
+    "box AS (INSERT INTO ingest_outboxentry (event_ids, handed_at) "
     "SELECT json_agg(id)::text, now() FROM ins HAVING count(*) > 0 RETURNING id) "
     "SELECT ins.id, ins.source_id, ins.message_id, box.id FROM ins, box"
 )

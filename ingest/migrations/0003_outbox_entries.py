@@ -13,10 +13,10 @@ def undispatched_to_outbox(apps, schema_editor):
     for row in waiting.iterator(chunk_size=5000):
         batch.append(row)
         if len(batch) == 500:
-            OutboxEntry.objects.create(event_ids=json.dumps([i for i, _ in batch]), created_at=batch[0][1])
+            OutboxEntry.objects.create(event_ids=json.dumps([i for i, _ in batch]), handed_at=batch[0][1])
             batch = []
     if batch:
-        OutboxEntry.objects.create(event_ids=json.dumps([i for i, _ in batch]), created_at=batch[0][1])
+        OutboxEntry.objects.create(event_ids=json.dumps([i for i, _ in batch]), handed_at=batch[0][1])
 
 
 class Migration(migrations.Migration):
@@ -31,7 +31,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('event_ids', models.TextField()),
-                ('created_at', models.DateTimeField()),
+                ('handed_at', models.DateTimeField()),
             ],
         ),
         migrations.RunPython(undispatched_to_outbox, migrations.RunPython.noop),

@@ -26,7 +26,7 @@ def test_a_wiped_broker_only_delays_delivery(request: pytest.FixtureRequest, mak
     make_webhook()
     event = Event.objects.create(workspace=source.workspace, source=source, message_id="lost-1", type="track",
                                  payload=TRACK, received_at=timezone.now())
-    OutboxEntry.objects.create(event_ids=f"[{event.id}]", created_at=timezone.now())  # as ingest writes it
+    OutboxEntry.objects.create(event_ids=f"[{event.id}]", handed_at=timezone.now())  # as ingest writes it
     fanout.fan_out([event.id])  # commits the chunk and enqueues its task; no worker is running yet
     [chunk] = DeliveryChunk.objects.all()
     assert chunk.parsed_items()[0][:2] == (event.id, "lost-1")
@@ -49,7 +49,7 @@ def _one_queued_chunk(make_webhook: Callable[..., Any], httpserver: HTTPServer, 
     make_webhook()
     event = Event.objects.create(workspace=source.workspace, source=source, message_id=message_id, type="track",
                                  payload={**TRACK, "messageId": message_id}, received_at=timezone.now())
-    OutboxEntry.objects.create(event_ids=f"[{event.id}]", created_at=timezone.now())  # as ingest writes it
+    OutboxEntry.objects.create(event_ids=f"[{event.id}]", handed_at=timezone.now())  # as ingest writes it
     fanout.fan_out([event.id])
     [chunk] = DeliveryChunk.objects.all()
     return chunk

@@ -114,10 +114,13 @@ def test_broker_down_still_stores_and_the_sweep_dispatches_later(live_source: So
 
     # The broker comes back; once the events are older than the grace period the sweep sends them.
     _use_broker(None)
-    OutboxEntry.objects.update(created_at=datetime.now(UTC) - timedelta(seconds=settings.OUTBOX_GRACE_SECONDS + 1))
+    OutboxEntry.objects.update(handed_at=datetime.now(UTC) - timedelta(seconds=settings.OUTBOX_GRACE_SECONDS + 1))
     assert outbox_sweep() == 4
     assert fan_out_queue() == [("destinations.fan_out", [[e.id for e in events]],
                                 {"entries": [entry.id for entry in entries]})]
+    # no worker took them yet: the next sweep leaves them to that task for another grace period
+    assert outbox_sweep() == 0
+    assert fan_out_queue() == []
 
 
 def test_sweep_command_sends_undispatched_events_in_chunks(live_source: Source, fan_out_queue, broker_down):
