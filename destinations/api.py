@@ -38,6 +38,9 @@ class DeliverySerializer(serializers.ModelSerializer):
     event_id = serializers.IntegerField(read_only=True)
     action_id = serializers.IntegerField(read_only=True, allow_null=True)
     action_name = serializers.SerializerMethodField()
+    payload = serializers.JSONField(read_only=True, allow_null=True,
+                                    help_text="The mapped payload a retry sends, kept on retrying and failed "
+                                              "records; null once delivered or filtered (see `request`).")
     request = serializers.JSONField(read_only=True, allow_null=True,
                                     help_text="The last request sent: method, url, headers, body (secrets redacted).")
     response = serializers.JSONField(read_only=True, allow_null=True,

@@ -11,7 +11,7 @@ import logging
 import random
 import threading
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -342,28 +342,7 @@ def deliver(delivery_ids: list[int]) -> DeliverResult:
     duplicate task does nothing). Outcomes: delivered; retrying with next_attempt_at (exponential
     backoff, full jitter, at least Retry-After) while within DELIVERY_RETRY_WINDOW of the event's
     received_at; failed otherwise or when the error is not retryable; filtered on PayloadError."""
-    result = DeliverResult()
-    ids = list(delivery_ids)
-    held: list[tuple[int, int]] = []  # destination slots taken by this task
-    try:
-        if connection.vendor == "postgresql":
-            # One transaction claims the rows (row locks), sends them and records the outcomes: nothing is
-            # written to claim them, and a dead worker's locks go with its connection, freeing its rows.
-            with transaction.atomic():
-                relax_commit()
-                rows = _lock(ids, timezone.now())
-                _run(rows, None, result, held)
-        else:
-            # SQLite would block every other writer while a transaction waits on the network: a lease.
-            now = timezone.now()
-            lease_until = now + timedelta(seconds=_lease_seconds())
-            rows = _claim(ids, now, lease_until)
-            _run(rows, lease_until, result, held)
-    finally:
-        # after the transaction, so that even one that failed (and can run no statement) gives them back
-        for destination_id, slot in held:
-            _release_slot(destination_id, slot)
-    return result
+    return _deliver(list(delivery_ids), _lock, _claim)
 
 
 def deliver_chunks(chunk_ids: list[int]) -> DeliverResult:
@@ -371,21 +350,29 @@ def deliver_chunks(chunk_ids: list[int]) -> DeliverResult:
     (others are skipped, so a duplicate task does nothing). In one transaction with the sending: each
     event's Delivery row is written with its outcome and the chunk is deleted. A chunk whose destination
     had no free slot stays, due a moment later, for the sweep."""
+    return _deliver(list(chunk_ids), _lock_chunks, _claim_chunks)
+
+
+def _deliver(ids: list[int], lock: Callable[[list[int], datetime], list[_Row]],
+             claim: Callable[[list[int], datetime, datetime], list[_Row]]) -> DeliverResult:
+    """Take the work among `ids` (`lock` on PostgreSQL, `claim` with a lease elsewhere), send it and
+    record the outcomes; give the destination slots back at the end."""
     result = DeliverResult()
-    ids = list(chunk_ids)
-    held: list[tuple[int, int]] = []
+    held: list[tuple[int, int]] = []  # destination slots taken by this task
     try:
         if connection.vendor == "postgresql":
+            # One transaction claims the work (row locks), sends it and records the outcomes: nothing is
+            # written to claim it, and a dead worker's locks go with its connection, freeing its work.
             with transaction.atomic():
                 relax_commit()
-                rows = _chunk_rows(_lock_chunks(ids, timezone.now()))
-                _run(rows, None, result, held)
+                _run(lock(ids, timezone.now()), None, result, held)
         else:
+            # SQLite would block every other writer while a transaction waits on the network: a lease.
             now = timezone.now()
             lease_until = now + timedelta(seconds=_lease_seconds())
-            rows = _chunk_rows(_claim_chunks(ids, now, lease_until))
-            _run(rows, lease_until, result, held)
+            _run(claim(ids, now, lease_until), lease_until, result, held)
     finally:
+        # after the transaction, so that even one that failed (and can run no statement) gives them back
         for destination_id, slot in held:
             _release_slot(destination_id, slot)
     return result
@@ -396,18 +383,18 @@ _CHUNK_DUE = ("(next_attempt_at IS NULL OR next_attempt_at <= %s) "
               "AND (locked_until IS NULL OR locked_until < %s)")
 
 
-def _lock_chunks(ids: list[int], now: datetime) -> list[tuple[Any, ...]]:
-    """PostgreSQL: lock the chunks among `ids` that are due, skipping chunks another task holds."""
+def _lock_chunks(ids: list[int], now: datetime) -> list[_Row]:
+    """PostgreSQL: lock the chunks among `ids` that are due, skipping chunks another task holds; their rows."""
     if not ids:
         return []
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {_CHUNK_COLUMNS} FROM destinations_deliverychunk WHERE id = ANY(%s) AND {_CHUNK_DUE} "
-                       "ORDER BY id FOR UPDATE SKIP LOCKED", [ids, now, now])
-        return cursor.fetchall()
+        cursor.execute(f"SELECT {_CHUNK_COLUMNS} FROM destinations_deliverychunk WHERE id = ANY(%s::bigint[]) "
+                       f"AND {_CHUNK_DUE} ORDER BY id FOR UPDATE SKIP LOCKED", [int_array(ids), now, now])
+        return _chunk_rows(cursor.fetchall())
 
 
-def _claim_chunks(ids: list[int], now: datetime, lease_until: datetime) -> list[tuple[Any, ...]]:
-    """SQLite: lease the chunks among `ids` that are due and not leased."""
+def _claim_chunks(ids: list[int], now: datetime, lease_until: datetime) -> list[_Row]:
+    """SQLite: lease the chunks among `ids` that are due and not leased; their rows."""
     if not ids:
         return []
     lease, at = connection.ops.adapt_datetimefield_value(lease_until), connection.ops.adapt_datetimefield_value(now)
@@ -415,7 +402,7 @@ def _claim_chunks(ids: list[int], now: datetime, lease_until: datetime) -> list[
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(f"UPDATE destinations_deliverychunk SET locked_until = %s WHERE id IN ({marks}) AND {_CHUNK_DUE} "
                        f"RETURNING {_CHUNK_COLUMNS}", [lease, *ids, at, at])
-        return sorted(cursor.fetchall())
+        return _chunk_rows(sorted(cursor.fetchall()))
 
 
 def _chunk_rows(chunks: list[tuple[Any, ...]]) -> list[_Row]:
@@ -450,13 +437,12 @@ _settings_cache: dict[tuple[int, str, str], dict[str, Any]] = {}
 
 
 def _settings_of(destination_id: int, config: Any, secrets_encrypted: str) -> dict[str, Any]:
-    from pipelines import crypto
+    from connections.models import Destination
 
     key = (destination_id, config if isinstance(config, str) else orjson.dumps(config).decode(), secrets_encrypted)
     cached = _settings_cache.get(key)
     if cached is None:
-        secrets = orjson.loads(crypto.decrypt(secrets_encrypted)) if secrets_encrypted else {}
-        cached = {**json_value(config), **secrets}
+        cached = Destination(id=destination_id, config=json_value(config), secrets_encrypted=secrets_encrypted).settings
         if len(_settings_cache) > 1000:
             _settings_cache.clear()
         _settings_cache[key] = cached
@@ -663,11 +649,10 @@ def _finish(rows: list[_Row], updates: list[_Update], lease_until: datetime | No
         updates = [u for u in updates if u.status != DEFERRED]
     _apply_window(rows, updates, now)
     by_id = {r.id: r for r in rows}
-    dest_of = {r.id: r.destination_id for r in rows}
     minute = now.replace(second=0, microsecond=0)
     counts: dict[tuple[int, datetime], dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for u in updates:
-        counts[(dest_of[u.id], minute)][u.status] += 1
+        counts[(by_id[u.id].destination_id, minute)][u.status] += 1
         setattr(result, u.status, getattr(result, u.status) + 1)
     result.deferred = len(deferred)
     # A chunk is deferred whole (its rows share one destination slot); the others are done.
@@ -677,11 +662,11 @@ def _finish(rows: list[_Row], updates: list[_Update], lease_until: datetime | No
     existing = [u for u in updates if u.id > 0]
     with transaction.atomic(savepoint=False):
         if connection.vendor == "postgresql":
-            _write_postgres(existing, lease_until, now, dest_of)
+            _write_postgres(existing, by_id, now)
             _insert_postgres(new, by_id, done, now)
         else:
             assert lease_until is not None
-            _write_portable(existing, lease_until, now, dest_of)
+            _write_portable(existing, by_id, lease_until, now)
             _insert_portable(new, by_id, done, lease_until, now)
         if deferred:
             _write_deferred(deferred, by_id, lease_until, now)
@@ -732,7 +717,7 @@ class _Exchanges:
                 int_array(self.counts), len(self.requests), now]
 
 
-def _exchanges(updates: list[_Update], dest_of: dict[int, int]) -> _Exchanges:
+def _exchanges(updates: list[_Update], by_id: dict[int, _Row]) -> _Exchanges:
     found = _Exchanges([], [], [], [], [])
     index: dict[tuple[int, int], int] = {}
     for u in updates:
@@ -743,7 +728,7 @@ def _exchanges(updates: list[_Update], dest_of: dict[int, int]) -> _Exchanges:
         if pair not in index:
             found.requests.append(_dump(u.request) or "null")
             found.responses.append(_dump(u.response) or "null")
-            found.dests.append(dest_of[u.id])
+            found.dests.append(by_id[u.id].destination_id)
             found.counts.append(0)
             index[pair] = len(found.requests) - 1
         found.counts[index[pair]] += 1
@@ -763,15 +748,13 @@ _EXCHANGES_CTE = (
 )
 
 
-def _write_postgres(updates: list[_Update], lease_until: datetime | None, now: datetime,
-                    dest_of: dict[int, int]) -> None:
+def _write_postgres(updates: list[_Update], by_id: dict[int, _Row], now: datetime) -> None:
     """One statement: insert one DeliveryExchange per request sent (a batch's rows share it), update every
     row from one JSON document (the text is constant whatever the row count), and release the exchanges
     the rows pointed at before: one that no row points at any more is deleted."""
     if not updates:
         return
-    assert lease_until is None  # PostgreSQL holds the rows with row locks
-    found = _exchanges(updates, dest_of)
+    found = _exchanges(updates, by_id)
     doc = orjson.dumps([{"i": u.id, "s": u.status, "n": u.attempts, "c": u.last_status_code, "x": u.last_error,
                          "k": k, "t": u.next_attempt_at} for u, k in zip(updates, found.keys, strict=True)]).decode()
     sql = (
@@ -803,8 +786,7 @@ def _insert_postgres(updates: list[_Update], by_id: dict[int, _Row], done_chunks
     with its outcome (from one JSON document)."""
     if not updates and not done_chunks:
         return
-    dest_of = {i: r.destination_id for i, r in by_id.items()}
-    found = _exchanges(updates, dest_of)
+    found = _exchanges(updates, by_id)
     doc = orjson.dumps([
         {"w": r.workspace_id, "e": r.event_id, "d": r.destination_id, "a": r.action_id, "m": r.message_id,
          "s": u.status, "n": u.attempts, "c": u.last_status_code, "x": u.last_error, "k": k, "t": u.next_attempt_at,
@@ -827,21 +809,13 @@ def _insert_portable(updates: list[_Update], by_id: dict[int, _Row], done_chunks
                      lease_until: datetime, now: datetime) -> None:
     """SQLite: delete the finished chunks this worker still holds, then insert their exchanges and rows
     (a chunk whose lease ran out belongs to the worker that took it over: its rows are that one's)."""
-    from .models import Delivery, DeliveryChunk, DeliveryExchange
+    from .models import Delivery, DeliveryChunk
 
     owned = set(DeliveryChunk.objects.filter(id__in=done_chunks, locked_until=lease_until)
                 .values_list("id", flat=True))
     DeliveryChunk.objects.filter(id__in=owned).delete()
     updates = [u for u in updates if by_id[u.id].chunk_id in owned]
-    exchanges: dict[tuple[int, int], DeliveryExchange] = {}
-    for u in updates:
-        pair = _exchange_key(u)
-        if pair is not None and pair not in exchanges:
-            exchanges[pair] = DeliveryExchange(destination_id=by_id[u.id].destination_id, request=u.request,
-                                               response=u.response, created_at=now, row_count=0)
-        if pair is not None:
-            exchanges[pair].row_count += 1
-    DeliveryExchange.objects.bulk_create(exchanges.values())
+    exchanges = _create_exchanges_portable(updates, by_id, now)
     new_rows = []
     for u in updates:
         r = by_id[u.id]
@@ -854,7 +828,26 @@ def _insert_portable(updates: list[_Update], by_id: dict[int, _Row], done_chunks
     Delivery.objects.bulk_create(new_rows)
 
 
-def _write_portable(updates: list[_Update], lease_until: datetime, now: datetime, dest_of: dict[int, int]) -> None:
+def _create_exchanges_portable(updates: list[_Update], by_id: dict[int, _Row],
+                               now: datetime) -> dict[tuple[int, int], Any]:
+    """SQLite: one DeliveryExchange per request the updates share (with its row count), in one bulk
+    insert; keyed by _exchange_key."""
+    from .models import DeliveryExchange
+
+    exchanges: dict[tuple[int, int], DeliveryExchange] = {}
+    for u in updates:
+        pair = _exchange_key(u)
+        if pair is None:
+            continue
+        if pair not in exchanges:
+            exchanges[pair] = DeliveryExchange(destination_id=by_id[u.id].destination_id, request=u.request,
+                                               response=u.response, created_at=now, row_count=0)
+        exchanges[pair].row_count += 1
+    DeliveryExchange.objects.bulk_create(exchanges.values())
+    return exchanges
+
+
+def _write_portable(updates: list[_Update], by_id: dict[int, _Row], lease_until: datetime, now: datetime) -> None:
     """SQLite (embedded mode): the exchanges in one bulk insert, then one UPDATE per distinct outcome;
     the exchanges the rows pointed at before are released (deleted when no row points at them)."""
     from .models import Delivery, DeliveryExchange
@@ -865,15 +858,7 @@ def _write_portable(updates: list[_Update], lease_until: datetime, now: datetime
     held = dict(Delivery.objects.filter(id__in=[u.id for u in updates], locked_until=lease_until)
                 .values_list("id", "exchange_id"))
     updates = [u for u in updates if u.id in held]
-    exchanges: dict[tuple[int, int], DeliveryExchange] = {}
-    for u in updates:
-        pair = _exchange_key(u)
-        if pair is not None and pair not in exchanges:
-            exchanges[pair] = DeliveryExchange(destination_id=dest_of[u.id], request=u.request,
-                                               response=u.response, created_at=now, row_count=0)
-        if pair is not None:
-            exchanges[pair].row_count += 1
-    DeliveryExchange.objects.bulk_create(exchanges.values())
+    exchanges = _create_exchanges_portable(updates, by_id, now)
     released: dict[int, int] = defaultdict(int)
     for exchange_id in held.values():
         if exchange_id is not None:

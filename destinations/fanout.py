@@ -126,57 +126,38 @@ class _NewRow:
     payload: Any
 
 
-_COLUMNS = (
-    "workspace_id", "event_id", "destination_id", "action_id", "message_id", "status", "attempts",
-    "last_error", "payload", "created_at", "updated_at", "enqueued_at",
-)
+_SETTLED_COLUMNS = ("workspace_id", "event_id", "destination_id", "action_id", "message_id", "status", "attempts",
+                    "last_error", "created_at", "updated_at")
 _INSERT_CHUNK = 1000
 
 
-def _insert(rows: list[_NewRow], now: datetime) -> list[tuple[int, str, int, int | None]]:
-    """Insert all rows in one statement; return (id, status, destination_id, action_id) per row.
-
-    PostgreSQL: INSERT ... SELECT FROM unnest(arrays), a constant statement whatever the row count.
-    Elsewhere: multi-row VALUES, 1000 rows per statement."""
+def _insert_settled(rows: list[_NewRow], now: datetime) -> None:
+    """Record the rows settled at fan-out (no action matched, a required field missing, a broken mapping):
+    final, never sent, so no payload. PostgreSQL: one statement from one JSON document; elsewhere
+    multi-row VALUES, 1000 rows per statement."""
     if not rows:
-        return []
-    payloads = [orjson.dumps(r.payload, option=orjson.OPT_NON_STR_KEYS).decode() if r.payload is not None else None
-                for r in rows]
+        return
+    columns = ", ".join(_SETTLED_COLUMNS)
     if connection.vendor == "postgresql":
-        sql = (
-            f"INSERT INTO destinations_delivery ({', '.join(_COLUMNS)}) "
-            "SELECT v.workspace_id, v.event_id, v.destination_id, v.action_id, v.message_id, v.status, 0, v.error, "
-            "NULLIF(p.payloads -> (v.n::integer - 1), 'null'::jsonb), %s, %s, "
-            "CASE WHEN v.status = 'pending' THEN %s::timestamptz END "
-            "FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::text[], %s::text[], "
-            "%s::text[]) WITH ORDINALITY AS v(workspace_id, event_id, destination_id, action_id, message_id, status, "
-            "error, n), (SELECT %s::jsonb AS payloads) AS p RETURNING id, status, destination_id, action_id"
-        )
-        # the payloads travel as one JSON array (one string to quote, not one array element each)
-        params = [now, now, now, [r.workspace_id for r in rows], [r.event_id for r in rows],
-                  [r.destination_id for r in rows], [r.action_id for r in rows], [r.message_id for r in rows],
-                  [r.status for r in rows], [r.last_error for r in rows],
-                  "[" + ",".join(p if p is not None else "null" for p in payloads) + "]"]
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            return list(cursor.fetchall())
-    out: list[tuple[int, str, int, int | None]] = []
+        doc = orjson.dumps([{"w": r.workspace_id, "e": r.event_id, "d": r.destination_id, "a": r.action_id,
+                             "m": r.message_id, "s": r.status, "x": r.last_error} for r in rows]).decode()
+        with bound_cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO destinations_delivery ({columns}) SELECT v.w, v.e, v.d, v.a, v.m, v.s, 0, v.x, %s, %s "
+                "FROM json_to_recordset(%s::json) AS v(w bigint, e bigint, d bigint, a bigint, m text, s text, x text)",
+                [now, now, doc])
+        return
     stamp = connection.ops.adapt_datetimefield_value(now)  # the text form the ORM writes and compares with
-    placeholder = "(" + ",".join(["%s"] * len(_COLUMNS)) + ")"
+    placeholder = "(" + ",".join(["%s"] * len(_SETTLED_COLUMNS)) + ")"
     for start in range(0, len(rows), _INSERT_CHUNK):
         chunk = rows[start:start + _INSERT_CHUNK]
-        params = []
-        for r, payload in zip(chunk, payloads[start:start + _INSERT_CHUNK], strict=True):
+        params: list[Any] = []
+        for r in chunk:
             params.extend((r.workspace_id, r.event_id, r.destination_id, r.action_id, r.message_id, r.status, 0,
-                           r.last_error, payload, stamp, stamp, stamp if r.status == DeliveryStatus.PENDING else None))
-        sql = (
-            f"INSERT INTO destinations_delivery ({', '.join(_COLUMNS)}) VALUES "
-            f"{', '.join([placeholder] * len(chunk))} RETURNING id, status, destination_id, action_id"
-        )
+                           r.last_error, stamp, stamp))
         with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            out.extend(cursor.fetchall())
-    return out
+            cursor.execute(f"INSERT INTO destinations_delivery ({columns}) VALUES "
+                           f"{', '.join([placeholder] * len(chunk))}", params)
 
 
 @dataclass
@@ -278,13 +259,14 @@ def fan_out(event_ids: list[int], entries: list[int] | None = None) -> FanOutRes
         pending = [r for r in rows if r.status == DeliveryStatus.PENDING]
         settled = [r for r in rows if r.status != DeliveryStatus.PENDING]
         # filtered and failed-at-mapping rows are final: recorded now, without payload
+        _insert_settled(settled, now)
         counts: dict[tuple[int, datetime], dict[str, int]] = defaultdict(lambda: defaultdict(int))
         minute = now.replace(second=0, microsecond=0)
-        for _row_id, status, dest_id, _action_id in _insert(settled, now):
-            counts[(dest_id, minute)][status] += 1
-            result.filtered += status == DeliveryStatus.FILTERED
-            result.failed += status == DeliveryStatus.FAILED
+        for r in settled:
+            counts[(r.destination_id, minute)][r.status] += 1
         add_counts(counts)
+        result.filtered = sum(r.status == DeliveryStatus.FILTERED for r in settled)
+        result.failed = sum(r.status == DeliveryStatus.FAILED for r in settled)
         # the work itself: one chunk per task's worth of first attempts of one action
         for r in pending:
             groups[(r.destination_id, r.action_id)].append(r)  # type: ignore[arg-type]

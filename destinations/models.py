@@ -60,7 +60,8 @@ class Delivery(models.Model):
     exchange = models.ForeignKey(DeliveryExchange, on_delete=models.DO_NOTHING, null=True, blank=True,
                                  related_name="+", db_index=False, db_constraint=False)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
-    # The mapped payload, fixed at fan-out: every attempt sends exactly this (null for filtered rows).
+    # The mapped payload, fixed at fan-out: every retry sends exactly this. Kept on retrying and failed
+    # rows; null on delivered and filtered ones (what was sent is in the exchange's request).
     payload = models.JSONField(null=True, blank=True)
     # Lease (SQLite only): a worker sending this row holds it until then; a dead worker's lease runs out.
     # On PostgreSQL a task holds its rows with row locks for as long as it runs, and this stays empty.

@@ -7,9 +7,8 @@ Queues (see the "Delivery engine" block of settings.py):
 - "retries": destinations.sweep (beat, every DELIVERY_SWEEP_INTERVAL s) and what it enqueues: retries
   (destinations.deliver, Delivery row ids) and chunks whose task was lost or waited for a slot.
 Every task is acked late and safe to run twice: fan-out skips events already fanned out (their outbox
-entries are gone), deliver_chunks
-only takes chunks that still exist and are not held by another task, deliver only rows still
-pending/retrying, due and not held.
+entries are gone), deliver_chunks only takes chunks that still exist and are not held by another task,
+deliver only rows still pending/retrying, due and not held.
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import orjson
 from django.db import models
 
 from connections.models import Source
@@ -58,6 +59,4 @@ class OutboxEntry(models.Model):
         return f"outbox entry {self.pk}"
 
     def ids(self) -> list[int]:
-        import orjson
-
         return [int(i) for i in orjson.loads(self.event_ids)]

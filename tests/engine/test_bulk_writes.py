@@ -211,3 +211,51 @@ def test_a_retry_releases_the_exchange_of_the_attempt_before(make_webhook: Calla
     assert sorted(x.row_count for x in DeliveryExchange.objects.filter(destination=destination)) == [1, 2]
     assert {r.exchange_id for r in Delivery.objects.filter(destination=destination)} == set(
         DeliveryExchange.objects.filter(destination=destination).values_list("id", flat=True))
+
+
+def test_fan_out_records_what_it_settles_at_once_and_queues_nothing_for_it(
+        workspace: Any, source: Any, store: Callable[..., Any], httpserver: HTTPServer) -> None:
+    """A required field missing after mapping is recorded as filtered and a broken saved mapping as
+    failed, both final (no chunk, no retry, no payload); no action matching records one filtered row."""
+    from connections import services
+    from destinations.models import DeliveryCount
+
+    slack = services.create_destination(workspace, name="Slack", kind="slack", sources=[source],
+                                        settings={"webhook_url": httpserver.url_for("/slack")})
+    action = slack.actions.get()
+    services.update_action(action, mapping={"text": {"@path": "$.properties.note"}})
+    services.update_action(action, trigger='event = "A"')
+    broken = services.add_action(slack, kind="post_message", name="Broken", trigger='event = "B"')
+    type(broken).objects.filter(id=broken.id).update(mapping={"text": {"@path": 5}})  # saved before validation
+    fanout.clear_routing_cache()
+    events = store({**TRACK, "event": "A", "messageId": "set-1"}, {**TRACK, "event": "B", "messageId": "set-2"},
+                   {**TRACK, "event": "C", "messageId": "set-3"})
+    result = fanout.fan_out([e.id for e in events])
+    assert (result.events, result.pending, result.filtered, result.failed, result.tasks) == (3, 0, 2, 1, 0)
+    assert not DeliveryChunk.objects.exists()
+    rows = {r.message_id: r for r in Delivery.objects.filter(destination=slack)}
+    assert (rows["set-1"].status, rows["set-1"].last_error, rows["set-1"].action_id) == (
+        "filtered", "filtered: missing text", action.id)
+    assert rows["set-2"].status == "failed" and rows["set-2"].last_error.startswith("Mapping error in 'Broken'")
+    assert (rows["set-3"].status, rows["set-3"].last_error, rows["set-3"].action_id) == (
+        "filtered", "filtered: no matching action", None)
+    assert all(r.payload is None and r.attempts == 0 and r.next_attempt_at is None for r in rows.values())
+    count = DeliveryCount.objects.get(destination=slack)
+    assert (count.filtered, count.failed) == (2, 1)
+    assert send_queued().claimed == 0 and httpserver.log == []
+
+
+def test_a_changed_secret_is_used_by_the_very_next_task(make_webhook: Callable[..., Any], store: Callable[..., Any],
+                                                        httpserver: HTTPServer) -> None:
+    """Workers keep decrypted settings between tasks; a change to them is seen at once, not after a delay."""
+    from connections import services
+
+    httpserver.expect_request("/hook").respond_with_data("ok")
+    destination = make_webhook(headers={"X-Token": "first-secret"})
+    fanout.fan_out([e.id for e in store({**TRACK, "messageId": "sec-1"})])
+    send_queued()
+    services.update_destination(destination, settings={"url": httpserver.url_for("/hook"),
+                                                       "headers": {"X-Token": "second-secret"}})
+    fanout.fan_out([e.id for e in store({**TRACK, "messageId": "sec-2"})])
+    send_queued()
+    assert [r.headers["X-Token"] for r, _ in httpserver.log] == ["first-secret", "second-secret"]
