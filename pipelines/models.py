@@ -31,8 +31,22 @@ class Workspace(models.Model):
 
 class Membership(models.Model):
     class Role(models.TextChoices):
+        """What a member may do, each role including everything of the roles below it:
+        viewer (read only, secrets never shown), member (also test actions, replay), admin (also sources,
+        destinations, actions, keys, workspace settings), owner (also members and deleting the workspace)."""
+
         OWNER = "owner", "Owner"
+        ADMIN = "admin", "Admin"
         MEMBER = "member", "Member"
+        VIEWER = "viewer", "Viewer"
+
+        @property
+        def rank(self) -> int:
+            return _ROLE_RANK[self.value]
+
+        def includes(self, other: str) -> bool:
+            """Whether this role may do what `other` may."""
+            return _ROLE_RANK[self.value] >= _ROLE_RANK[str(other)]
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="memberships")
@@ -44,3 +58,6 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} in {self.workspace} ({self.role})"
+
+
+_ROLE_RANK = {"viewer": 0, "member": 1, "admin": 2, "owner": 3}

@@ -1,14 +1,18 @@
 """Workspace-scoped access. Every user-facing query goes through these helpers, so an object of a
 workspace the user is not a member of is simply not found (404), never forbidden (which would leak
-that it exists)."""
+that it exists). A member whose role is below what an operation needs gets PermissionDenied (403: they
+know the workspace exists); `Membership.Role` says what each role may do."""
 
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import QuerySet
+from django.core.exceptions import PermissionDenied
+from django.db.models import F, QuerySet
 from django.http import Http404
 
-from .models import Workspace
+from .models import Membership, Workspace
+
+Role = Membership.Role
 
 
 def workspaces_for(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Workspace]:
@@ -17,9 +21,26 @@ def workspaces_for(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Workspace
     return Workspace.objects.filter(memberships__user=user)
 
 
-def get_workspace(user: AbstractBaseUser | AnonymousUser, slug: str) -> Workspace:
-    """The workspace with this slug if `user` is a member of it; Http404 otherwise."""
+def get_workspace(
+    user: AbstractBaseUser | AnonymousUser, slug: str, *, at_least: Role = Role.VIEWER
+) -> Workspace:
+    """The workspace with this slug if `user` is a member of it; Http404 otherwise. The workspace comes
+    with `role`, the user's Role in it (templates and serializers read it to offer only what is allowed).
+
+    Raises PermissionDenied when the user's role does not include `at_least`."""
     try:
-        return workspaces_for(user).get(slug=slug)
+        workspace = workspaces_for(user).annotate(member_role=F("memberships__role")).get(slug=slug)
     except Workspace.DoesNotExist:
         raise Http404("No such workspace") from None
+    workspace.role = Role(workspace.member_role)
+    require_role(workspace, at_least)
+    return workspace
+
+
+def require_role(workspace: Workspace, at_least: Role) -> None:
+    """PermissionDenied unless the role `get_workspace` attached to `workspace` includes `at_least`."""
+    if not workspace.role.includes(at_least):
+        raise PermissionDenied(
+            f"This needs the {Role(at_least).label.lower()} role or above; "
+            f"you are {workspace.role.label.lower()} in this workspace."
+        )
