@@ -14,7 +14,7 @@ TEST_BROKER_URL ?= redis://127.0.0.1:6379/0
 # by js/package-lock.json. npm writes node_modules/.package-lock.json on install: our up-to-date stamp.
 AJS_STAMP := js/node_modules/.package-lock.json
 
-.PHONY: run test test-faults lint bench-ingest bench-fanout clean analytics-js
+.PHONY: run test test-faults test-install lint bench-ingest bench-fanout clean analytics-js
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,11 @@ test: $(TEST_STAMP) analytics-js
 test-faults: $(TEST_STAMP)
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} CELERY_BROKER_URL=$${CELERY_BROKER_URL:-$(TEST_BROKER_URL)} \
 		$(PY) -m pytest -q -s tests/faults $(PYTEST_ARGS)
+
+# A production install as an operator makes it (part of `make test`; this runs it alone): a clean venv with
+# `pip install .` only, the Procfile's processes on PostgreSQL with Redis and then RabbitMQ, events to a webhook.
+test-install: $(TEST_STAMP)
+	$(PY) -m pytest -q tests/install $(PYTEST_ARGS)
 
 lint: $(TEST_STAMP)
 	$(VENV)/bin/ruff check .

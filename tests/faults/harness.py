@@ -155,18 +155,22 @@ class PrivateRedis:
 class Process:
     """A subprocess in its own session (process group), logging to a file."""
 
-    def __init__(self, name: str, args: list[str], env: dict[str, str], log: Path) -> None:
+    def __init__(self, name: str, args: list[str], env: dict[str, str], log: Path, *, cwd: Path = REPO,
+                 shell: bool = False) -> None:
         self.name = name
         self.args = args
         self.env = env
         self.log = log
+        self.cwd = cwd
+        self.shell = shell  # args is one shell command line (a Procfile entry)
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         with open(self.log, "ab") as out:
             out.write(f"\n--- start {self.name}: {' '.join(self.args)}\n".encode())
             out.flush()
-            self.proc = subprocess.Popen(self.args, env=self.env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
+            args = ["/bin/sh", "-c", "exec " + self.args[0]] if self.shell else self.args
+            self.proc = subprocess.Popen(args, env=self.env, cwd=self.cwd, stdout=out, stderr=subprocess.STDOUT,
                                          start_new_session=True)
 
     @property
