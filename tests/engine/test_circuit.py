@@ -21,10 +21,13 @@ pytestmark = pytest.mark.usefixtures("celery_worker")
 TRACK = {"type": "track", "event": "Order Completed", "userId": "u-1"}
 
 
-def _settled(event: Any) -> list[Delivery]:
+def _settled(event: Any, destinations: int = 2) -> list[Delivery]:
+    """The event's delivery rows once every destination has one (each appears with its first attempt,
+    written by its own task, so one can be there before the other)."""
     def ready() -> list[Delivery] | None:
         rows = list(Delivery.objects.filter(event=event).order_by("destination_id"))
-        return rows if rows and all(r.status != "pending" and r.locked_until is None for r in rows) else None
+        settled = all(r.status != "pending" and r.locked_until is None for r in rows)
+        return rows if len(rows) == destinations and settled else None
 
     return wait_for(ready, what=f"settled deliveries for {event.message_id}")
 
