@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+from django.contrib.auth import get_user_model
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models.signals import post_delete, post_save, pre_save
@@ -131,7 +132,7 @@ def _after_save(sender: type[models.Model], instance: Any, created: bool = False
 def _after_delete(sender: type[models.Model], instance: Any, origin: Any = None, **kwargs: Any) -> None:
     if _is_cascade(instance, origin):
         return
-    _record(_SPECS[sender], instance, AuditEntry.Action.DELETED, {})
+    _record(_SPECS[sender], instance, AuditEntry.Action.DELETED, {}, deleting=origin)
 
 
 def _is_cascade(instance: Any, origin: Any) -> bool:
@@ -146,11 +147,14 @@ def _is_cascade(instance: Any, origin: Any) -> bool:
     return origin_model in _SPECS and origin_model is not type(instance)
 
 
-def _record(spec: _Spec, instance: Any, action: str, changes: dict[str, Any]) -> None:
+def _record(spec: _Spec, instance: Any, action: str, changes: dict[str, Any], deleting: Any = None) -> None:
     actor = current_actor()
+    actor_id = actor.user.pk if actor.user is not None else None
+    if actor_id is not None and isinstance(deleting, get_user_model()) and deleting.pk == actor_id:
+        actor_id = None  # users deleting their own account: the row is going, the label stays
     AuditEntry.objects.create(
         workspace_id=spec.workspace_id(instance),
-        actor_id=actor.user.pk if actor.user is not None else None,
+        actor_id=actor_id,
         actor_label=actor.label,
         channel=actor.channel,
         action=action,

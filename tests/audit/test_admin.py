@@ -62,3 +62,17 @@ def test_the_admin_shows_every_workspace_log_read_only(admin_client, webhook, ou
     assert admin_client.post(reverse("admin:audit_auditentry_delete", args=[entry.pk]),
                              {"post": "yes"}).status_code == 403
     assert AuditEntry.objects.filter(pk=entry.pk).exists()
+
+
+def test_deleting_a_user_in_admin_records_their_memberships_removed(admin_client, admin_user, teammate, workspace):
+    admin_client.post(reverse("admin:auth_user_delete", args=[teammate.pk]), {"post": "yes"})
+    entry = last_entry(object_type="membership", workspace=workspace)
+    assert entry.action == "deleted" and entry.object_name == "bob" and entry.actor == admin_user
+
+
+def test_an_admin_deleting_their_own_account_keeps_the_entry_without_the_user(admin_client, admin_user, workspace):
+    Membership.objects.create(user=admin_user, workspace=workspace, role=Membership.Role.OWNER)
+    response = admin_client.post(reverse("admin:auth_user_delete", args=[admin_user.pk]), {"post": "yes"})
+    assert response.status_code == 302
+    entry = last_entry(object_type="membership", workspace=workspace, action="deleted")
+    assert entry.actor is None and entry.actor_label == "admin:admin"
