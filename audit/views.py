@@ -6,6 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.views.decorators.http import require_GET
 
 from pipelines.tenancy import get_workspace, workspaces_for
 
@@ -14,6 +15,7 @@ from .models import AuditEntry
 PAGE_SIZE = 50
 
 
+@require_GET
 @login_required
 def audit_log(request: HttpRequest, slug: str) -> HttpResponse:
     workspace = get_workspace(request.user, slug)

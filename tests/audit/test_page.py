@@ -22,6 +22,20 @@ def test_any_member_reads_the_log_newest_first_with_a_nav_link(teammate_client: 
     assert SECRET not in page
 
 
+def test_a_viewer_reads_the_log_too(webhook, workspace):
+    from django.contrib.auth.models import User
+
+    from pipelines.models import Membership
+
+    viewer = User.objects.create_user("vera", "vera@example.com", "vera-password-1")
+    Membership.objects.create(user=viewer, workspace=workspace, role=Membership.Role.VIEWER)
+    client = Client()
+    client.force_login(viewer)
+    response = client.get("/w/acme/audit/")
+    assert response.status_code == 200 and "My webhook" in response.content.decode()
+    assert client.post("/w/acme/audit/").status_code == 405  # the log is read, never written, from here
+
+
 def test_the_log_filters_by_object_type(owner_client: Client, webhook):
     page = owner_client.get("/w/acme/audit/?type=action").content.decode()
     assert "My webhook: Send" in page and "<strong>Website</strong>" not in page
