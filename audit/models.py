@@ -55,12 +55,17 @@ class AuditEntry(models.Model):
     def __str__(self) -> str:
         return f"{self.actor_label} {self.action} {self.object_type} {self.object_name}"
 
+    @property
+    def verb(self) -> str:
+        """How the page says what happened, before the object type ("Rotated the key of" source X)."""
+        return "Rotated the key of" if self.action == self.Action.ROTATED else self.get_action_display()
+
     def change_lines(self) -> list[str]:
         """The changes as short human-readable lines ("name: Old → New", "write_key: changed")."""
         lines = []
         for field, change in self.changes.items():
             if change == SECRET_CHANGED:
-                lines.append(f"{field}: changed (secret)")
+                lines.append(f"{field}: {'set' if self.action == self.Action.CREATED else 'changed'} (secret)")
             elif isinstance(change, dict):
                 before, after = change.get("before"), change.get("after")
                 if self.action == self.Action.CREATED:

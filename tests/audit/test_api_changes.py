@@ -57,6 +57,7 @@ def test_destination_and_action_changes_through_the_api_never_store_secrets(owne
     assert created.changes["settings.url"] == {"before": None, "after": "http://127.0.0.1:9/in"}
     assert created.changes["settings.shared_secret"] == "changed"
     assert created.changes["settings.headers"] == "changed"
+    assert "settings.shared_secret: set (secret)" in created.change_lines()
 
     owner_api.patch(f"/api/workspaces/acme/destinations/{body['id']}/",
                     {"settings": {"shared_secret": NEW_SECRET}}, format="json")

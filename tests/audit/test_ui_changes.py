@@ -46,7 +46,7 @@ def test_rotating_a_write_key_is_recorded_without_either_key(owner_client: Clien
     text = stored_entries_text()
     assert old_key not in text and js_source.write_key not in text
     page = owner_client.get("/w/acme/audit/").content.decode()
-    assert "Rotated key" in page and "write_key: changed (secret)" in page
+    assert "Rotated the key of source <strong>Website</strong>" in page and "write_key: changed (secret)" in page
     assert old_key not in page and js_source.write_key not in page
 
 
