@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "connections",
     "destinations",
     "ingest",
+    "audit",
 ]
 
 MIDDLEWARE = [
@@ -56,6 +57,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "audit.context.AuditRequestMiddleware",  # who made a change, for the audit log (after authentication)
 ]
 
 ROOT_URLCONF = "pipelines.urls"

@@ -3,6 +3,7 @@
 - ingest.track_urls: the Customer.io Track API compatibility routes (/api/v1/*, /api/v2/*)
 - connections.api_urls, destinations.api_urls: the management REST API (/api/...)
 - connections.urls: the Connections web UI
+- audit.urls, audit.api_urls: the audit log page (/w/<slug>/audit/) and its API
 """
 
 from django.contrib import admin
@@ -14,6 +15,8 @@ urlpatterns = [
     path("", include("ingest.track_urls")),
     path("api/", include("connections.api_urls")),
     path("api/", include("destinations.api_urls")),
+    path("api/", include("audit.api_urls")),
+    path("", include("audit.urls")),
     path("", include("connections.urls")),
 ]
 
