@@ -52,8 +52,8 @@ def insert_rows(
     cursor: Any, requests: Sequence[tuple[Source, Sequence[dict[str, Any]], datetime]]
 ) -> tuple[list[tuple[int, int, str]], int | None]:
     """Run the one INSERT for the messages of one or more requests, with the OutboxEntry listing the new
-    rows; return (id, source_id, message_id) of the rows that are new and the entry's id (None when every
-    message was a duplicate). The caller owns the transaction."""
+    rows; return (id, source_id, message_id) of the rows that are new, in the order of the messages, and
+    the entry's id (None when every message was a duplicate). The caller owns the transaction."""
     if connection.vendor == "postgresql":
         return _insert_postgres(requests)
     rows: list[Any] = []
@@ -77,11 +77,16 @@ def insert_rows(
     return new, cursor.fetchone()[0]
 
 
-# The events and their outbox entry in one statement (the entry only when some row is new).
+# The events and their outbox entry in one statement (the entry only when some row is new). Rows go in
+# sorted by (source_id, message_id), the unique key: a transaction inserting a messageId another one has
+# inserted but not committed waits for it, and with every transaction taking its keys in the same order
+# none can hold a key the one it waits for still needs, so concurrent duplicates wait and never deadlock
+# (in request order, two group commits of the same ids in different orders did; see docs/reliability.md).
 _INSERT_POSTGRES = (
     "WITH ins AS (INSERT INTO ingest_event (workspace_id, source_id, message_id, type, payload, received_at) "
     "SELECT x.w, x.s, x.m, x.t, x.p, x.r "
     "FROM json_to_recordset(%s::json) AS x(w bigint, s bigint, m text, t text, p jsonb, r timestamptz) "
+    'ORDER BY x.s, x.m COLLATE "C" '
     "ON CONFLICT (source_id, message_id) DO NOTHING RETURNING id, source_id, message_id), "
     "box AS (INSERT INTO ingest_outboxentry (event_ids, handed_at) "
     "SELECT json_agg(id)::text, now() FROM ins HAVING count(*) > 0 RETURNING id) "
@@ -96,7 +101,9 @@ def _insert_postgres(
     (json_to_recordset): a constant, short statement whatever the row count. A multi-row VALUES list made
     psycopg parse a statement of 600 placeholders in Python for every 100-event batch (over a third of
     a batch request's CPU) and quote or dump each value. A messageId repeated within the document is
-    stored once (ON CONFLICT DO NOTHING applies between the rows of one statement too).
+    stored once (ON CONFLICT DO NOTHING applies between the rows of one statement too). Rows are inserted
+    in (source_id, message_id) order, so concurrent transactions lock their keys in one global order;
+    the new rows come back in the order of the messages.
     Errors are translated to django.db's classes as on Django's own cursors (the view answers DataError,
     e.g. a \\u0000 jsonb refuses, with 400 and OperationalError with 503)."""
     doc = orjson.dumps([
@@ -106,6 +113,12 @@ def _insert_postgres(
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as raw:
         raw.execute(_INSERT_POSTGRES, [doc.decode()])
         rows = raw.fetchall()
+    if len(rows) > 1:  # back to the order of the messages (RETURNING follows the sorted insert)
+        position: dict[tuple[int, str], int] = {}
+        for source, messages, _ in requests:
+            for m in messages:
+                position.setdefault((source.id, m["messageId"]), len(position))
+        rows.sort(key=lambda row: position[(row[1], row[2])])
     return [row[:3] for row in rows], (rows[0][3] if rows else None)
 
 
