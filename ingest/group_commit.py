@@ -7,8 +7,10 @@ them all with one INSERT, commits once, then wakes each request with its outcome
 its 200 only after its rows are committed: durability is unchanged, only the commit is shared.
 
 Failure isolation: if the shared INSERT is refused for data reasons (e.g. a NUL character jsonb refuses),
-the group is retried one submission per savepoint so only the culprit fails. A database outage fails every
-waiting request with OperationalError, which the view answers with 503.
+the group is retried one submission per savepoint so only the culprit fails. A deadlock or serialization
+failure (rare: rows go in in one global order, see services._INSERT_POSTGRES) runs the transaction again
+(pipelines.transactions). A database outage fails every waiting request with OperationalError, which the
+view answers with 503.
 
 The writer uses its own database connection, so rows must reference committed sources (always true in
 production; tests use transactional_db) and the caller's transaction does not apply.
@@ -27,6 +29,7 @@ from django.conf import settings
 from django.db import DataError, InterfaceError, OperationalError, connection, transaction
 
 from connections.models import Source
+from pipelines.transactions import atomic_retrying_conflicts
 
 from .services import hand_off, insert_rows
 
@@ -141,9 +144,7 @@ class GroupWriter:
             for m in submission.messages:
                 by_key.setdefault((submission.source.id, m["messageId"]), submission)
         try:
-            with transaction.atomic(), connection.cursor() as cursor:
-                rows, entry = insert_rows(cursor, [(s.source, s.messages, s.received_at) for s in group])
-            written = [(rows, entry)]
+            written = [atomic_retrying_conflicts(lambda: _insert(group))]
         except DataError:
             if len(group) == 1:
                 raise
@@ -154,16 +155,23 @@ class GroupWriter:
         return [([row[0] for row in rows], entry) for rows, entry in written if entry is not None]
 
     def _write_one_by_one(self, group: list[_Submission]) -> list[tuple[list[tuple[int, int, str]], int | None]]:
-        written: list[tuple[list[tuple[int, int, str]], int | None]] = []
-        with transaction.atomic(), connection.cursor() as cursor:
+        def write() -> list[tuple[list[tuple[int, int, str]], int | None]]:
+            written = []
             for submission in group:
+                submission.error = None
                 try:
                     with transaction.atomic():  # a savepoint: only this submission fails
-                        written.append(insert_rows(cursor, [(submission.source, submission.messages,
-                                                             submission.received_at)]))
+                        written.append(_insert([submission]))
                 except DataError as exc:
                     submission.error = exc
-        return written
+            return written
+
+        return atomic_retrying_conflicts(write)
+
+
+def _insert(group: list[_Submission]) -> tuple[list[tuple[int, int, str]], int | None]:
+    with connection.cursor() as cursor:
+        return insert_rows(cursor, [(s.source, s.messages, s.received_at) for s in group])
 
 
 writer = GroupWriter()

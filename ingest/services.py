@@ -23,6 +23,7 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from connections.models import Source
+from pipelines.transactions import atomic_retrying_conflicts
 
 log = logging.getLogger(__name__)
 
@@ -35,17 +36,23 @@ def store_events(source: Source, messages: Sequence[dict[str, Any]], received_at
     """Insert normalized messages (each has messageId and type); return the ids of rows that are new.
 
     Duplicates of (source, messageId) already stored are skipped silently: acknowledging them again is
-    what makes client retries safe. Enqueues fan-out for the new ids when the transaction commits.
+    what makes client retries safe. Enqueues fan-out for the new ids when the transaction commits. Run
+    outside a transaction, a deadlock or serialization failure is retried (pipelines.transactions).
     """
     if not messages:
         return []
-    with transaction.atomic():
+
+    def write() -> list[int]:
         with connection.cursor() as cursor:
             rows, entry = insert_rows(cursor, [(source, messages, received_at)])
         ids = [row[0] for row in rows]
         if entry is not None:
             transaction.on_commit(lambda: hand_off(ids, entry))
-    return ids
+        return ids
+
+    # A concurrent request with some of the same messageIds can still deadlock with this one (or, under
+    # a stricter isolation level, fail to serialize): run the transaction again rather than fail it.
+    return atomic_retrying_conflicts(write)
 
 
 def insert_rows(
