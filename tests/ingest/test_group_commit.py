@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import orjson
+import psycopg
 import pytest
 from django.db import connection
 
@@ -16,6 +17,7 @@ from connections.services import create_source
 from ingest import group_commit
 from ingest.models import Event
 from pipelines.models import Workspace
+from tests.helpers import wait_for
 
 from .conftest import TrackingClient
 
@@ -29,12 +31,15 @@ def live_source(transactional_db: Any, workspace: Workspace, settings: Any) -> I
     group_commit.writer.close()
 
 
-def _post_concurrently(write_key: str, bodies: list[tuple[str, Any]]) -> list[Any]:
+def _post_concurrently(write_key: str, bodies: list[tuple[str, Any]], threads: int = 8) -> list[Any]:
     def post(item: tuple[str, Any]) -> Any:
         path, body = item
-        return TrackingClient(write_key).post(path, body)
+        try:
+            return TrackingClient(write_key).post(path, body)
+        finally:
+            connection.close()  # this thread's own connection, or the test database outlives the test
 
-    with ThreadPoolExecutor(8) as pool:
+    with ThreadPoolExecutor(threads) as pool:
         return list(pool.map(post, bodies))
 
 
@@ -65,6 +70,36 @@ def test_bad_data_fails_only_its_own_request(live_source: Source):
     assert set(Event.objects.values_list("message_id", flat=True)) == {f"ok{i}" for i in range(10)}
 
 
+def test_a_refused_request_in_a_group_fails_alone_and_the_rest_of_its_group_commits(live_source: Source):
+    """Eleven requests are made to wait for one group (the writer is held on a row another connection
+    inserted and has not committed); one of them carries data PostgreSQL refuses. The group's transaction
+    fails, each request is stored again on its own: ten answer 200, the bad one 400 (never 503 or 500)."""
+    settings = connection.settings_dict
+    held = psycopg.connect(f"postgresql://{settings['USER']}@{settings['HOST']}:{settings['PORT']}/{settings['NAME']}")
+    held.execute("INSERT INTO ingest_event (workspace_id, source_id, message_id, type, payload, received_at) "
+                 "VALUES (%s, %s, 'held', 'track', '{}', now())", [live_source.workspace_id, live_source.id])
+    api = TrackingClient(live_source.write_key)
+    assert api.post("/v1/track", {**TRACK, "messageId": "warm-up"}).status_code == 200  # key cached
+    bodies = [("/v1/track", {**TRACK, "messageId": f"ok{i}"}) for i in range(10)]
+    bodies.insert(4, ("/v1/track", {**TRACK, "messageId": "bad", "properties": {"x": "a\u0000b"}}))
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(_post_concurrently, live_source.write_key, [("/v1/track", {**TRACK, "messageId": "held"})])
+        with psycopg.connect(held.info.dsn, autocommit=True) as watcher:  # the writer waits for `held`
+            wait_for(lambda: watcher.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                                             "AND datname = current_database()").fetchone()[0] == 1,
+                     what="the group writer to wait on the held row")
+        rest = pool.submit(_post_concurrently, live_source.write_key, bodies, len(bodies))
+        wait_for(lambda: len(group_commit.writer._pending) == 11, what="all eleven requests to queue for one group")
+        held.rollback()
+        held.close()
+        assert [r.status_code for r in first.result()] == [200]
+        responses = rest.result()
+    assert [r.status_code for r in responses] == [200] * 4 + [400] + [200] * 6
+    refused = orjson.loads(responses[4].content)
+    assert refused["code"] == "invalid_request" and refused["message"].startswith("The message cannot be stored")
+    assert set(Event.objects.values_list("message_id", flat=True)) == {"warm-up", "held"} | {f"ok{i}" for i in range(10)}
+
+
 def test_database_outage_answers_503(live_source: Source):
     api = TrackingClient(live_source.write_key)
     assert api.post("/v1/track", TRACK).status_code == 200  # key cached
@@ -81,3 +116,4 @@ def test_database_outage_answers_503(live_source: Source):
     assert api.post("/v1/track", {**TRACK, "messageId": "after"}).status_code == 200
     assert set(Event.objects.values_list("message_id", flat=True)) >= {"after"}
     assert not Event.objects.filter(message_id="during").exists()
+
