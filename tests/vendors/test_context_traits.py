@@ -15,8 +15,8 @@ from pytest_httpserver import HTTPServer
 
 from connections import services
 from connections.models import Source
-from destinations.mapping import apply_fields, event_person_traits
 from destinations.catalog import get_definition
+from destinations.mapping import apply_fields, event_person_traits
 from destinations.models import Delivery
 from pipelines.models import Workspace
 from tests.helpers import wait_for
