@@ -19,5 +19,5 @@ urlpatterns = [
     path("api/v2/entity", views.entity, name="trackapi-entity"),
     path("api/v2/batch", views.batch, name="trackapi-batch"),
     # Last: every other path under a Track API prefix answers 404 in the Track API's error shape.
-    re_path(r"^(?:api/v1|api/v2|push)(?:/.*)?$", views.unknown_route, name="trackapi-unknown"),
+    re_path(r"^(?:api/v1|api/v2|push|unsubscribe)(?:/.*)?$", views.unknown_route, name="trackapi-unknown"),
 ]
