@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "connections",
     "destinations",
     "ingest",
+    "retention",
 ]
 
 MIDDLEWARE = [
