@@ -290,3 +290,18 @@ SESSION_COOKIE_HTTPONLY = True
 # (unknown keys are how brute force looks); 0 disables the limit.
 AUTH_FAILURE_LIMIT = env.int("AUTH_FAILURE_LIMIT", default=30)
 AUTH_FAILURE_WINDOW = env.int("AUTH_FAILURE_WINDOW", default=60)
+
+# --- Retention (retention/purge.py, docs/retention.md) ---------------------------------------------------
+# Every workspace's RetentionPolicy is applied by the beat task "retention.purge_expired" on the retries
+# queue: at most RETENTION_PURGE_BATCH rows per transaction, at most RETENTION_PURGE_MAX_SECONDS per run.
+RETENTION_PURGE_INTERVAL = env.float("RETENTION_PURGE_INTERVAL", default=600.0)
+RETENTION_PURGE_BATCH = env.int("RETENTION_PURGE_BATCH", default=1000)
+RETENTION_PURGE_MAX_SECONDS = env.float("RETENTION_PURGE_MAX_SECONDS", default=300.0)
+if RETENTION_PURGE_BATCH < 1 or RETENTION_PURGE_MAX_SECONDS <= 0 or RETENTION_PURGE_INTERVAL <= 0:
+    raise ImproperlyConfigured("RETENTION_PURGE_BATCH, _MAX_SECONDS and _INTERVAL must be positive.")
+CELERY_BEAT_SCHEDULE["retention-purge"] = {
+    "task": "retention.purge_expired",
+    "schedule": RETENTION_PURGE_INTERVAL,
+    "options": {"queue": "retries", "expires": RETENTION_PURGE_INTERVAL},
+}
+CELERY_TASK_ROUTES["retention.purge_expired"] = {"queue": "retries"}
