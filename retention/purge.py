@@ -127,9 +127,14 @@ def purge_workspace(workspace_id: int, cutoffs: Cutoffs, *, batch: int = DEFAULT
 
 
 def purge_outbox_leftovers(*, batch: int = DEFAULT_BATCH) -> int:
-    budget = _Budget()
-    _purge_outbox(batch, budget)
-    return budget.result.outbox_entries
+    """Delete every outbox entry whose events are all gone, `batch` entries at a time."""
+    deleted, last = 0, 0
+    while True:
+        budget = _Budget()
+        last = _purge_outbox(batch, budget, after=last)
+        deleted += budget.result.outbox_entries
+        if last is None:
+            return deleted
 
 
 def _purge(workspace_id: int, cutoffs: Cutoffs, batch: int, budget: _Budget) -> None:
@@ -254,20 +259,24 @@ def _counts_batch(destination_id: int, before: datetime, batch: int, result: Pur
     return len(ids)
 
 
-def _purge_outbox(batch: int, budget: _Budget) -> None:
-    """Delete outbox entries none of whose events exist any more (the oldest `batch` entries are looked
-    at: leftovers are old, live entries last seconds)."""
+def _purge_outbox(batch: int, budget: _Budget, after: int = 0) -> int | None:
+    """Delete outbox entries none of whose events exist any more, among the `batch` oldest entries
+    after id `after` (the beat looks at the oldest only: leftovers are old, live entries last seconds).
+    Returns the last id looked at, None when there were no more."""
     if budget.spent():
-        return
+        return None
     with transaction.atomic():
         entries = [(entry_id, [int(i) for i in orjson.loads(ids)]) for entry_id, ids in
-                   OutboxEntry.objects.order_by("id").select_for_update(skip_locked=True)
+                   OutboxEntry.objects.filter(id__gt=after).order_by("id").select_for_update(skip_locked=True)
                    .values_list("id", "event_ids")[:batch]]
+        if not entries:
+            return None
         wanted = {i for _, ids in entries for i in ids}
         found = set(Event.objects.filter(id__in=wanted).values_list("id", flat=True)) if wanted else set()
         gone = [entry_id for entry_id, ids in entries if found.isdisjoint(ids)]
         if gone:
             budget.result.outbox_entries += _delete_ids("ingest_outboxentry", gone)
+    return entries[-1][0]
 
 
 # --- dry run ------------------------------------------------------------------------------------------
@@ -300,3 +309,17 @@ def count_expired(workspace_id: int, cutoffs: Cutoffs) -> dict[str, int]:
                              if cutoffs.rollup is not None else 0),
         "counts": counts.filter(minute__lt=cutoffs.counts).count() if cutoffs.counts is not None else 0,
     }
+
+
+def count_outbox_leftovers(*, batch: int = DEFAULT_BATCH) -> int:
+    """How many outbox entries have none of their events any more (reads the whole outbox, in batches)."""
+    leftovers, last = 0, 0
+    while True:
+        entries = [(entry_id, [int(i) for i in orjson.loads(ids)]) for entry_id, ids in
+                   OutboxEntry.objects.filter(id__gt=last).order_by("id").values_list("id", "event_ids")[:batch]]
+        if not entries:
+            return leftovers
+        wanted = {i for _, ids in entries for i in ids}
+        found = set(Event.objects.filter(id__in=wanted).values_list("id", flat=True)) if wanted else set()
+        leftovers += sum(1 for _, ids in entries if found.isdisjoint(ids))
+        last = entries[-1][0]
