@@ -2,7 +2,8 @@
 - ingest.urls: the Segment/Customer.io compatible tracking API (/v1/*)
 - ingest.track_urls: the Customer.io Track API compatibility routes (/api/v1/*, /api/v2/*)
 - connections.api_urls, destinations.api_urls: the management REST API (/api/...)
-- connections.urls: the Connections web UI
+- retention.api_urls: the retention policy in the management API
+- connections.urls: the Connections web UI; retention.urls: the workspace settings page
 """
 
 from django.contrib import admin
@@ -14,6 +15,8 @@ urlpatterns = [
     path("", include("ingest.track_urls")),
     path("api/", include("connections.api_urls")),
     path("api/", include("destinations.api_urls")),
+    path("api/", include("retention.api_urls")),
+    path("", include("retention.urls")),
     path("", include("connections.urls")),
 ]
 
