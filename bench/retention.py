@@ -6,7 +6,8 @@ starts the app as bench/ingest.py does (granian, 2 WSGI workers, PostgreSQL, Red
 measures with wrk, also as bench/ingest.py does:
 1. single-event /v1/track req/s and /v1/batch x100 events/s with nothing else running;
 2. the same while `retention.purge.purge_expired()` deletes the backlog (batches of RETENTION_PURGE_BATCH
-   rows, one short transaction each) in another process;
+   rows, one short transaction each, RETENTION_PURGE_PAUSE between them, as the beat task does) in another
+   process;
 and prints the ingest figures during the purge as a ratio of those without it, and the purge's own rate.
 
 Environment: BENCH_DATABASE_URL (default postgres://root@127.0.0.1:5432/pipelines_bench_retention; dropped
@@ -24,6 +25,9 @@ import tempfile
 import time
 from pathlib import Path
 
+import orjson
+import psycopg
+
 os.environ.setdefault("BENCH_DATABASE_URL", "postgres://root@127.0.0.1:5432/pipelines_bench_retention")
 os.environ.setdefault("BENCH_BROKER_URL", "redis://127.0.0.1:6379/7")
 os.environ.setdefault("BENCH_SECONDS", "8")
@@ -34,15 +38,13 @@ assert _spec is not None and _spec.loader is not None
 bench = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(bench)
 
-import orjson  # noqa: E402
-import psycopg  # noqa: E402
-
 EVENTS = int(os.environ.get("BENCH_EVENTS", "1000000"))
 SECONDS = bench.SECONDS
 
 PURGE = (
     "import time; from retention.purge import purge_expired; from django.conf import settings; "
-    "t = time.monotonic(); r = purge_expired(batch=settings.RETENTION_PURGE_BATCH); "
+    "t = time.monotonic(); r = purge_expired(batch=settings.RETENTION_PURGE_BATCH, "
+    "pause=settings.RETENTION_PURGE_PAUSE); "
     "print(r.events, round(time.monotonic() - t, 2))"
 )
 
@@ -118,7 +120,7 @@ def main() -> None:
                        ("/v1/batch x100 events/s", "batch_eps"), ("/v1/batch p99 ms", "batch_p99")):
         print(f"{label:34}{alone[key]:>12.1f}{during[key]:>14.1f}{during[key] / alone[key]:>8.2f}")
     print(f"non-2xx responses: alone {alone['failures']:.0f}, during {during['failures']:.0f}")
-    print(f"purge: {deleted:,} expired events deleted in {purge_seconds:.1f}s ({deleted / purge_seconds:,.0f}/s, "
+    print(f"purge (RETENTION_PURGE_PAUSE={os.environ.get('RETENTION_PURGE_PAUSE', 'default')}): {deleted:,} expired events deleted in {purge_seconds:.1f}s ({deleted / purge_seconds:,.0f}/s, "
           f"{purge_wall:.0f}s wall), {left:,} left; "
           + ("it ran through both measurements" if overlapped else "WARNING: it ended before the measurement did"))
     print(f"\ntotal bench time {time.monotonic() - started:.0f}s")

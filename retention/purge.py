@@ -94,6 +94,9 @@ class PurgeResult:
 @dataclass
 class _Budget:
     deadline: float | None = None
+    # after a batch that deleted something, sleep `pause` times as long as it took: the purge then uses
+    # at most 1 / (1 + pause) of one database connection's time, leaving the rest to ingest and delivery
+    pause: float = 0.0
     result: PurgeResult = field(default_factory=PurgeResult)
 
     def spent(self) -> bool:
@@ -102,13 +105,21 @@ class _Budget:
             return True
         return False
 
+    def rest(self, seconds: float) -> None:
+        wait = seconds * self.pause
+        if self.deadline is not None:
+            wait = min(wait, max(0.0, self.deadline - time.monotonic()))
+        if wait > 0:
+            time.sleep(wait)
+
 
 def purge_expired(*, now: datetime | None = None, batch: int = DEFAULT_BATCH,
-                  max_seconds: float | None = None) -> PurgeResult:
+                  max_seconds: float | None = None, pause: float = 0.0) -> PurgeResult:
     """Apply every workspace's retention policy (the defaults where it has none). Stops after
-    `max_seconds` (between batches; `complete` is then False) so a beat run never piles onto the next."""
+    `max_seconds` (between batches; `complete` is then False) so a beat run never piles onto the next.
+    `pause`: see _Budget."""
     now = now or timezone.now()
-    budget = _Budget(time.monotonic() + max_seconds if max_seconds else None)
+    budget = _Budget(time.monotonic() + max_seconds if max_seconds else None, pause)
     policies = {p.workspace_id: p for p in RetentionPolicy.objects.all()}
     for workspace in Workspace.objects.order_by("id"):
         policy = policies.get(workspace.id) or RetentionPolicy(workspace=workspace)
@@ -119,9 +130,10 @@ def purge_expired(*, now: datetime | None = None, batch: int = DEFAULT_BATCH,
     return budget.result
 
 
-def purge_workspace(workspace_id: int, cutoffs: Cutoffs, *, batch: int = DEFAULT_BATCH) -> PurgeResult:
-    """Delete one workspace's rows older than `cutoffs` (no time budget)."""
-    budget = _Budget()
+def purge_workspace(workspace_id: int, cutoffs: Cutoffs, *, batch: int = DEFAULT_BATCH,
+                    pause: float = 0.0) -> PurgeResult:
+    """Delete one workspace's rows older than `cutoffs` (no time budget; `pause`: see _Budget)."""
+    budget = _Budget(pause=pause)
     _purge(workspace_id, cutoffs, batch, budget)
     return budget.result
 
@@ -153,7 +165,11 @@ def _purge(workspace_id: int, cutoffs: Cutoffs, batch: int, budget: _Budget) -> 
         steps += [lambda d=d: _rollup_batch(d, cutoffs.rollup, batch, budget.result) for d in destinations]
     for step in steps:
         while not budget.spent():
-            if step() < batch:
+            started = time.monotonic()
+            done = step()
+            if done:
+                budget.rest(time.monotonic() - started)
+            if done < batch:
                 break
 
 

@@ -146,3 +146,10 @@ def test_delivery_exchanges_of_other_rows_are_not_touched(make_event, make_deliv
     make_delivery(make_event(1), "delivered", 1, exchange)
     purge.purge_expired()
     assert DeliveryExchange.objects.get(id=exchange.id).row_count == 1
+
+
+def test_with_a_pause_every_batch_still_goes(make_event):
+    for _ in range(3):
+        make_event(31)
+    result = purge.purge_expired(batch=1, pause=0.01)
+    assert result.events == 3 and result.complete

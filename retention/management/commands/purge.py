@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
@@ -45,14 +46,21 @@ class Command(BaseCommand):
         parser.add_argument("--workspace", metavar="SLUG", help="Only this workspace (default: all).")
         parser.add_argument("--dry-run", action="store_true", help="Print how many rows would go, per table.")
         parser.add_argument("--batch", type=int, default=purge.DEFAULT_BATCH, help="Rows per transaction.")
+        parser.add_argument("--pause", type=float, default=None,
+                            help="After each batch, sleep this many times as long as it took (default: "
+                                 "RETENTION_PURGE_PAUSE; 0: as fast as possible, at ingest's expense).")
 
     def handle(self, *args: Any, before: datetime, workspace: str | None, dry_run: bool, batch: int,
-               **options: Any) -> None:
+               pause: float | None, **options: Any) -> None:
         if before > timezone.now() - timedelta(days=DEDUPE_WINDOW_DAYS):
             raise CommandError("--before must be at least 24 hours ago: the events of the last day are what "
                                "messageId dedupe checks against.")
         if batch < 1:
             raise CommandError("--batch must be at least 1.")
+        if pause is None:
+            pause = settings.RETENTION_PURGE_PAUSE
+        if pause < 0:
+            raise CommandError("--pause cannot be negative.")
         workspaces = Workspace.objects.order_by("slug")
         if workspace is not None:
             workspaces = workspaces.filter(slug=workspace)
@@ -66,7 +74,7 @@ class Command(BaseCommand):
             if dry_run:
                 counts = purge.count_expired(ws.id, cutoffs)
             else:
-                counts = purge.purge_workspace(ws.id, cutoffs, batch=batch).as_dict()
+                counts = purge.purge_workspace(ws.id, cutoffs, batch=batch, pause=pause).as_dict()
             self.stdout.write(f"  {ws.slug}")
             for key, table in TABLES.items():
                 totals[key] += counts[key]
