@@ -155,3 +155,17 @@ def test_with_a_pause_every_batch_still_goes(make_event):
         make_event(31)
     result = purge.purge_expired(batch=1, pause=0.01)
     assert result.events == 3 and result.complete
+
+
+def test_dedupe_holds_inside_the_window_and_ends_with_it(workspace, source):
+    from ingest.services import store_events
+
+    def send(message_id: str, age_days: float) -> list[int]:
+        message = {"type": "track", "event": "Signed Up", "userId": "u1", "messageId": message_id,
+                   "timestamp": "2024-05-01T12:00:00.000Z"}
+        return store_events(source, [message], days_ago(age_days))
+
+    assert send("kept", 29) and send("expired", 31)
+    purge.purge_expired()
+    assert send("kept", 0) == []  # still a duplicate: its first copy is inside the 30-day window
+    assert len(send("expired", 0)) == 1  # its first copy is gone: accepted as new
