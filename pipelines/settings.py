@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "destinations",
     "ingest",
     "audit",
+    "retention",
 ]
 
 MIDDLEWARE = [
@@ -301,3 +302,23 @@ SESSION_COOKIE_HTTPONLY = True
 # (unknown keys are how brute force looks); 0 disables the limit.
 AUTH_FAILURE_LIMIT = env.int("AUTH_FAILURE_LIMIT", default=30)
 AUTH_FAILURE_WINDOW = env.int("AUTH_FAILURE_WINDOW", default=60)
+
+# --- Retention (retention/purge.py, docs/retention.md) ---------------------------------------------------
+# Every workspace's RetentionPolicy is applied by the beat task "retention.purge_expired" on the retries
+# queue: at most RETENTION_PURGE_BATCH rows per transaction, at most RETENTION_PURGE_MAX_SECONDS per run,
+# and after each batch a pause of RETENTION_PURGE_PAUSE times the batch's duration (1.0: the purge works
+# half the time), so a large backlog does not take the database from ingest (figures: docs/retention.md).
+RETENTION_PURGE_INTERVAL = env.float("RETENTION_PURGE_INTERVAL", default=600.0)
+RETENTION_PURGE_BATCH = env.int("RETENTION_PURGE_BATCH", default=1000)
+RETENTION_PURGE_MAX_SECONDS = env.float("RETENTION_PURGE_MAX_SECONDS", default=240.0)
+RETENTION_PURGE_PAUSE = env.float("RETENTION_PURGE_PAUSE", default=1.0)
+if RETENTION_PURGE_BATCH < 1 or RETENTION_PURGE_MAX_SECONDS <= 0 or RETENTION_PURGE_INTERVAL <= 0 \
+        or RETENTION_PURGE_PAUSE < 0:
+    raise ImproperlyConfigured("RETENTION_PURGE_BATCH, _MAX_SECONDS and _INTERVAL must be positive, "
+                               "RETENTION_PURGE_PAUSE zero or more.")
+CELERY_BEAT_SCHEDULE["retention-purge"] = {
+    "task": "retention.purge_expired",
+    "schedule": RETENTION_PURGE_INTERVAL,
+    "options": {"queue": "retries", "expires": RETENTION_PURGE_INTERVAL},
+}
+CELERY_TASK_ROUTES["retention.purge_expired"] = {"queue": "retries"}
