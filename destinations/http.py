@@ -6,6 +6,8 @@
   re-resolved each time, so a name that later points inward is caught);
 - one classification: 2xx ok; 408, 423, 429, 5xx, timeouts and connection errors retryable (Retry-After
   read); any other status permanent;
+- responses read streamed and capped at OUTBOUND_MAX_RESPONSE_BYTES after decompression (bounded, so a
+  gzip bomb is never inflated); a larger one is a DeliveryError, the connection dropped;
 - an Exchange record of the request and response with bodies truncated and secrets redacted.
 """
 
@@ -19,6 +21,7 @@ import ipaddress
 import socket
 import threading
 import time
+import zlib
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from email.utils import parsedate_to_datetime
@@ -286,7 +289,23 @@ def send(
     started = time.monotonic()
     try:
         resp = _pool(_proxy_for(parts.scheme, parts.netloc)).request(
-            method, url, body=body or None, headers=hdrs, timeout=timeout, redirect=False, retries=False)
+            method, url, body=body or None, headers=hdrs, timeout=timeout, redirect=False, retries=False,
+            preload_content=False)
+        try:
+            raw_body = _read_capped(resp, settings.OUTBOUND_MAX_RESPONSE_BYTES)
+        except ResponseTooLarge as exc:
+            resp.close()  # the rest is never read: this connection cannot serve another request
+            exchange.duration_ms = int((time.monotonic() - started) * 1000)
+            exchange.status = resp.status
+            exchange.response_headers = _redact_headers(resp.headers, secrets)
+            exchange.response_body = f"[not kept: {exc}]"
+            raise DeliveryError(
+                f"The response from {parts.hostname} (HTTP {resp.status}) is larger than {exc}",
+                retryable=resp.status in RETRYABLE_STATUSES or resp.status >= 500,
+                status=resp.status, exchange=exchange,
+            ) from exc
+        finally:
+            resp.release_conn()
     except urllib3.exceptions.ConnectTimeoutError as exc:
         exchange.duration_ms = int((time.monotonic() - started) * 1000)
         raise DeliveryError(f"Timed out connecting (after {settings.OUTBOUND_CONNECT_TIMEOUT:g} s)",
@@ -303,7 +322,7 @@ def send(
     status = resp.status
     exchange.status = status
     exchange.response_headers = _redact_headers(resp.headers, secrets)
-    exchange.response_body = _truncate(_redact(_text(resp), secrets))
+    exchange.response_body = _truncate(_redact(_text(resp, raw_body), secrets))
     if 200 <= status < 300:
         return exchange
     retryable = status in RETRYABLE_STATUSES or status >= 500
@@ -325,7 +344,70 @@ def _basic_auth(username: str, password: str) -> str:
     return "Basic " + base64.b64encode(encoded).decode("ascii")
 
 
-def _text(resp: urllib3.BaseHTTPResponse) -> str:
+class ResponseTooLarge(Exception):
+    """A response body (decompressed) went over OUTBOUND_MAX_RESPONSE_BYTES; str() says so in words."""
+
+
+READ_CHUNK = 64 * 1024
+
+
+def _read_capped(resp: urllib3.BaseHTTPResponse, limit: int) -> bytes:
+    """The response body, decoded (gzip, deflate), streamed: never more than `limit` bytes of it are held.
+
+    Decompression is bounded too: zlib produces at most the bytes still allowed from each raw chunk of at
+    most READ_CHUNK bytes, so a gzip bomb stops at `limit` + 1 bytes instead of inflating in memory (a
+    shared worker serves every destination). An encoding we did not ask for is kept as it came.
+    Raises ResponseTooLarge past `limit`."""
+    decoder = _Decoder(resp.headers.get("Content-Encoding", ""))
+    body = bytearray()
+    for raw in resp.stream(READ_CHUNK, decode_content=False):
+        try:
+            body += decoder.decompress(raw, limit - len(body) + 1)
+        except zlib.error as exc:  # as urllib3 reports it: a broken response, retried like one
+            raise urllib3.exceptions.DecodeError(f"Content-Encoding {decoder.kind}: {exc}") from exc
+        if len(body) > limit:
+            raise ResponseTooLarge(f"OUTBOUND_MAX_RESPONSE_BYTES ({limit} bytes)")
+    return bytes(body)
+
+
+class _Decoder:
+    """gzip (several members too) and deflate (zlib-wrapped or raw), each call bounded by `max_length`."""
+
+    def __init__(self, content_encoding: str) -> None:
+        self.kind = content_encoding.strip().lower()
+        self._zlib = self._new()
+        self._first = True
+
+    def _new(self, wbits: int | None = None) -> Any:
+        if self.kind in ("gzip", "x-gzip"):
+            return zlib.decompressobj(16 + zlib.MAX_WBITS)
+        if self.kind == "deflate":
+            return zlib.decompressobj(zlib.MAX_WBITS if wbits is None else wbits)
+        return None
+
+    def decompress(self, data: bytes, max_length: int) -> bytes:
+        if self._zlib is None:
+            return data[:max_length]
+        out = bytearray()
+        while data and len(out) < max_length:
+            try:
+                out += self._zlib.decompress(data, max_length - len(out))
+            except zlib.error:
+                if not (self._first and self.kind == "deflate"):
+                    raise
+                self._zlib = self._new(-zlib.MAX_WBITS)  # a server sending raw deflate, as some do
+                self._first = False
+                continue
+            self._first = False
+            if self._zlib.unconsumed_tail:  # max_length reached with input left: the caller stops
+                break
+            data = self._zlib.unused_data if self._zlib.eof else b""
+            if data:  # another gzip member follows
+                self._zlib = self._new()
+        return bytes(out)
+
+
+def _text(resp: urllib3.BaseHTTPResponse, data: bytes) -> str:
     charset = "utf-8"
     content_type = resp.headers.get("Content-Type", "")
     for part in content_type.split(";")[1:]:
@@ -333,9 +415,9 @@ def _text(resp: urllib3.BaseHTTPResponse) -> str:
         if name.lower() == "charset" and value:
             charset = value.strip('"')
     try:
-        return resp.data.decode(charset, "replace")
+        return data.decode(charset, "replace")
     except LookupError:  # an unknown charset name
-        return resp.data.decode("utf-8", "replace")
+        return data.decode("utf-8", "replace")
 
 
 def _connection_reason(exc: BaseException) -> str:

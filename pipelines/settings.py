@@ -203,6 +203,9 @@ PUBLIC_URL = env.str("PUBLIC_URL", default="")
 OUTBOUND_ALLOW_PRIVATE = env.bool("OUTBOUND_ALLOW_PRIVATE", default=False)
 OUTBOUND_CONNECT_TIMEOUT = env.float("OUTBOUND_CONNECT_TIMEOUT", default=5.0)
 OUTBOUND_READ_TIMEOUT = env.float("OUTBOUND_READ_TIMEOUT", default=15.0)
+# The most of a vendor's or webhook's response body (after decompression) a worker reads; a larger one is a
+# delivery error (destinations/http.py).
+OUTBOUND_MAX_RESPONSE_BYTES = env.int("OUTBOUND_MAX_RESPONSE_BYTES", default=1024 * 1024)
 DELIVERY_RETRY_WINDOW = env.int("DELIVERY_RETRY_WINDOW", default=4 * 3600)
 # Vendor host overrides: "customerio=http://127.0.0.1:9000,mixpanel=http://127.0.0.1:9001".
 DESTINATION_ENDPOINTS = env.dict("DESTINATION_ENDPOINTS", default={})
