@@ -203,6 +203,8 @@ PUBLIC_URL = env.str("PUBLIC_URL", default="")
 OUTBOUND_ALLOW_PRIVATE = env.bool("OUTBOUND_ALLOW_PRIVATE", default=False)
 OUTBOUND_CONNECT_TIMEOUT = env.float("OUTBOUND_CONNECT_TIMEOUT", default=5.0)
 OUTBOUND_READ_TIMEOUT = env.float("OUTBOUND_READ_TIMEOUT", default=15.0)
+# CA certificates outbound TLS trusts (a PEM file); empty: certifi's bundle. Set it for a private CA.
+OUTBOUND_CA_BUNDLE = env.str("OUTBOUND_CA_BUNDLE", default="")
 # The most of a vendor's or webhook's response body (after decompression) a worker reads; a larger one is a
 # delivery error (destinations/http.py).
 OUTBOUND_MAX_RESPONSE_BYTES = env.int("OUTBOUND_MAX_RESPONSE_BYTES", default=1024 * 1024)
