@@ -97,7 +97,8 @@ class ActionSummarySerializer(serializers.ModelSerializer):
         fields = ["id", "kind", "name", "enabled"]
 
 
-@extend_schema_field({"type": "string", "enum": [key for key, _ in catalog_choices()]})
+@extend_schema_field({"type": "string", "enum": [key for key, _ in catalog_choices()]},
+                     component_name="DestinationKind")
 class DestinationKindField(serializers.CharField):
     """A catalog key; the schema lists them, the serializer's own check gives the error that names the list."""
 
