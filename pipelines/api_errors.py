@@ -73,11 +73,10 @@ def page_not_found(request: Any, exception: Exception | None = None) -> Any:
 def bad_request(request: Any, exception: Exception | None = None) -> Any:
     """400 for a request Django refused before any view (e.g. a Host not in ALLOWED_HOSTS): JSON
     {code, message} under /api/ and /v1/, Django's page elsewhere."""
-    from django.http import JsonResponse
-    from django.views import defaults
-
     from django.conf import settings
     from django.core.exceptions import BadRequest, DisallowedHost, RequestDataTooBig, TooManyFieldsSent
+    from django.http import JsonResponse
+    from django.views import defaults
 
     if not _wants_json(request):
         return defaults.bad_request(request, exception)
