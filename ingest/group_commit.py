@@ -27,6 +27,7 @@ from django.conf import settings
 from django.db import DataError, InterfaceError, OperationalError, connection, transaction
 
 from connections.models import Source
+from privacy import suppression
 
 from .services import hand_off, insert_rows
 
@@ -66,8 +67,12 @@ class GroupWriter:
         """Store like services.store_events, committed together with concurrent requests; return new ids.
 
         Raises OperationalError when the database is unavailable (or the group did not finish in time),
-        DataError when PostgreSQL refuses these messages' content.
+        DataError when PostgreSQL refuses these messages' content. Messages of a suppressed identity are
+        dropped here, before they join a group (privacy.suppression).
         """
+        if not messages:
+            return []
+        messages = suppression.split(source, messages, received_at)
         if not messages:
             return []
         submission = _Submission(source, messages, received_at)

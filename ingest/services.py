@@ -23,6 +23,7 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from connections.models import Source
+from privacy import suppression
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +36,12 @@ def store_events(source: Source, messages: Sequence[dict[str, Any]], received_at
     """Insert normalized messages (each has messageId and type); return the ids of rows that are new.
 
     Duplicates of (source, messageId) already stored are skipped silently: acknowledging them again is
-    what makes client retries safe. Enqueues fan-out for the new ids when the transaction commits.
+    what makes client retries safe. Messages of a suppressed identity are dropped (counted, never stored:
+    privacy.suppression). Enqueues fan-out for the new ids when the transaction commits.
     """
+    if not messages:
+        return []
+    messages = suppression.split(source, messages, received_at)
     if not messages:
         return []
     with transaction.atomic():

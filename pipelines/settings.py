@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "connections",
     "destinations",
     "ingest",
+    "privacy",
 ]
 
 MIDDLEWARE = [
@@ -234,6 +235,8 @@ CELERY_TASK_ROUTES = {
     "destinations.deliver_chunks": {"queue": "deliveries"},
     "destinations.deliver": {"queue": "deliveries"},
     "destinations.sweep": {"queue": "retries"},
+    "privacy.run_deletion": {"queue": "retries"},
+    "privacy.sweep": {"queue": "retries"},
 }
 # Declared so a worker started without -Q consumes all three queues (and the test worker does too).
 CELERY_TASK_QUEUES = {name: {"exchange": name, "routing_key": name} for name in CELERY_WORKER_QUEUES.split(",")}
@@ -289,3 +292,15 @@ SESSION_COOKIE_HTTPONLY = True
 # (unknown keys are how brute force looks); 0 disables the limit.
 AUTH_FAILURE_LIMIT = env.int("AUTH_FAILURE_LIMIT", default=30)
 AUTH_FAILURE_WINDOW = env.int("AUTH_FAILURE_WINDOW", default=60)
+
+# --- Privacy (privacy/) ---------------------------------------------------------------------------------
+# Each process keeps a workspace's suppressed identities in memory this long (see privacy/suppression.py):
+# a suppression reaches the other processes' ingest within this many seconds.
+PRIVACY_SUPPRESSION_CACHE_SECONDS = env.float("PRIVACY_SUPPRESSION_CACHE_SECONDS", default=5.0)
+# A deletion walks the workspace's events this many ids at a time (one short transaction per batch).
+PRIVACY_SCAN_BATCH = env.int("PRIVACY_SCAN_BATCH", default=5000)
+CELERY_BEAT_SCHEDULE["privacy-sweep"] = {
+    "task": "privacy.sweep",
+    "schedule": 60.0,
+    "options": {"queue": "retries", "expires": 120},
+}
