@@ -1,7 +1,8 @@
 """URL map. Each area owns its own module:
 - ingest.urls: the Segment/Customer.io compatible tracking API (/v1/*)
 - ingest.track_urls: the Customer.io Track API compatibility routes (/api/v1/*, /api/v2/*)
-- connections.api_urls, destinations.api_urls: the management REST API (/api/...)
+- connections.api_urls, destinations.api_urls, privacy.api_urls: the management REST API (/api/...)
+- privacy.urls: the Privacy page (/w/<slug>/privacy/)
 - connections.urls: the Connections web UI
 """
 
@@ -14,6 +15,8 @@ urlpatterns = [
     path("", include("ingest.track_urls")),
     path("api/", include("connections.api_urls")),
     path("api/", include("destinations.api_urls")),
+    path("api/", include("privacy.api_urls")),
+    path("", include("privacy.urls")),
     path("", include("connections.urls")),
 ]
 
