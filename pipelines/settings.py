@@ -135,10 +135,16 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Pipelines management API",
-    "DESCRIPTION": "Workspaces, sources, destinations, actions, events and deliveries.",
+    "DESCRIPTION": "Workspaces, sources, destinations, actions, events, deliveries and privacy requests.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # choice sets that share a field name ("kind") get names of their own
+    "ENUM_NAME_OVERRIDES": {
+        "PrivacyRequestKindEnum": "privacy.models.PrivacyRequest.Kind",
+        "IdentityKindEnum": "privacy.models.IdentityKind",
+        "SourceKindEnum": "connections.models.SourceKind",
+    },
 }
 
 # --- Celery -------------------------------------------------------------------------------------------

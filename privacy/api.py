@@ -4,7 +4,8 @@ below admin gets 403 on the POST routes (listing needs viewer). State changes ar
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
@@ -24,16 +25,16 @@ Role = Membership.Role
 
 
 class _IdentityAction(APIView):
-    """POST {user_id?, email?, anonymous_id?}: run `action` for the workspace (admin or above)."""
+    """POST {user_id?, email?, anonymous_id?}: run `service` for the workspace (admin or above)."""
 
-    action: Callable[..., PrivacyRequest]
+    service: Callable[..., PrivacyRequest]
     answer_status = status.HTTP_200_OK
 
     def post(self, request: Request, slug: str) -> Response:
         workspace = get_workspace(request.user, slug, at_least=Role.ADMIN)  # before reading the body: 404 / 403
         serializer = IdentitySerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        record = type(self).action(workspace, request.user, **identity_data(serializer.validated_data))
+        record = type(self).service(workspace, request.user, **identity_data(serializer.validated_data))
         return Response(PrivacyRequestSerializer(record).data, status=self.answer_status)
 
 
@@ -45,7 +46,7 @@ class DeletePerson(_IdentityAction):
     Answers 202 with the recorded request; it runs in the background (GET privacy/requests/ shows when it
     is done and how many rows went)."""
 
-    action = staticmethod(services.request_deletion)
+    service = staticmethod(services.request_deletion)
     answer_status = status.HTTP_202_ACCEPTED
 
 
@@ -54,14 +55,14 @@ class SuppressPerson(_IdentityAction):
     """Drop the identities' future events at ingest (counted, shown as "suppressed" in the source's
     debugger); nothing already stored is deleted."""
 
-    action = staticmethod(services.suppress)
+    service = staticmethod(services.suppress)
 
 
 @extend_schema(tags=["privacy"], request=IdentitySerializer, responses={200: PrivacyRequestSerializer})
 class UnsuppressPerson(_IdentityAction):
     """Accept the identities' events again."""
 
-    action = staticmethod(services.unsuppress)
+    service = staticmethod(services.unsuppress)
 
 
 class _WorkspaceList(generics.ListAPIView):

@@ -111,7 +111,7 @@ def test_deletion_walks_the_events_in_bounded_batches(
     hers = store(*[{"userId": "u-42", "messageId": f"h{i}"} for i in range(7)])
     theirs = store(*[{"userId": "u-7", "messageId": f"t{i}"} for i in range(5)])
     batches = list(services._matching_batches(hers[0].workspace_id, {"user_id": "u-42"}))
-    assert all(len(ids) <= 3 for ids in batches) and sorted(sum(batches, [])) == sorted(_ids(hers))
+    assert all(len(ids) <= 3 for ids in batches) and sorted(i for ids in batches for i in ids) == sorted(_ids(hers))
 
     services.run_deletion(owner_api.post("/api/workspaces/acme/privacy/delete/", {"user_id": "u-42"},
                                          format="json").json()["id"])
