@@ -242,6 +242,7 @@ CELERY_TASK_ROUTES = {
     "destinations.deliver": {"queue": "deliveries"},
     "destinations.sweep": {"queue": "retries"},
     "privacy.run_deletion": {"queue": "retries"},
+    "privacy.retry_forwards": {"queue": "retries"},
     "privacy.sweep": {"queue": "retries"},
 }
 # Declared so a worker started without -Q consumes all three queues (and the test worker does too).
@@ -305,6 +306,9 @@ AUTH_FAILURE_WINDOW = env.int("AUTH_FAILURE_WINDOW", default=60)
 PRIVACY_SUPPRESSION_CACHE_SECONDS = env.float("PRIVACY_SUPPRESSION_CACHE_SECONDS", default=5.0)
 # A deletion walks the workspace's events this many ids at a time (one short transaction per batch).
 PRIVACY_SCAN_BATCH = env.int("PRIVACY_SCAN_BATCH", default=5000)
+# A deletion forwarded to a destination that failed retryably (timeout, 429, 5xx) is sent again after
+# this many seconds, then 4, 16, 64 and 256 times as long.
+PRIVACY_FORWARD_RETRY_SECONDS = env.float("PRIVACY_FORWARD_RETRY_SECONDS", default=60.0)
 CELERY_BEAT_SCHEDULE["privacy-sweep"] = {
     "task": "privacy.sweep",
     "schedule": 60.0,

@@ -27,6 +27,8 @@ class ForwardSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=["ok", "failed", "skipped"])
     status_code = serializers.IntegerField(allow_null=True)
     error = serializers.CharField(allow_blank=True)
+    attempts = serializers.IntegerField(help_text="How many times it was sent.")
+    retryable = serializers.BooleanField(help_text="Failed for a reason that may pass: it is sent again later.")
 
 
 class PrivacyRequestSerializer(serializers.ModelSerializer):

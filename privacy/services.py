@@ -10,8 +10,9 @@ key PRIVACY_SCAN_BATCH ids at a time (an indexed range, never a table-wide scan 
 the person's events goes in its own short transaction with what points at it: delivery rows, the items
 of delivery chunks still waiting for their first attempt, and the exchanges (requests and responses) no
 delivery row points at any more. Then the deletion is forwarded to each enabled destination whose type
-has a `delete_person` hook (destinations.catalog.base). A second pass runs once every process's
-suppression cache has expired (privacy.suppression), for events stored in that window.
+has a `delete_person` hook (destinations.catalog.base); a forward that failed retryably is sent again
+later (retry_forwards). A second pass runs once every process's suppression cache has expired
+(privacy.suppression), for events stored in that window.
 """
 
 from __future__ import annotations
@@ -43,6 +44,9 @@ from .models import IdentityKind, PrivacyRequest, Suppression, normalize_identit
 log = logging.getLogger(__name__)
 
 RUN_DELETION_TASK = "privacy.run_deletion"
+RETRY_FORWARDS_TASK = "privacy.retry_forwards"
+# How many more times a forward that failed retryably is sent.
+FORWARD_RETRIES = 5
 MAX_IDENTITY_LENGTH = {IdentityKind.USER_ID: 200, IdentityKind.EMAIL: 254, IdentityKind.ANONYMOUS_ID: 200}
 
 
@@ -221,33 +225,79 @@ def delete_person_data(workspace_id: int, identities: dict[str, str]) -> Counter
     return total
 
 
+def _forward_one(destination: Destination, identities: dict[str, str], attempts: int) -> dict[str, Any] | None:
+    """One destination's outcome, or None when its type has no deletion hook."""
+    try:
+        hook = destination.definition.delete_person
+    except KeyError:  # a type no longer in the catalog
+        return None
+    if hook is None:
+        return None
+    outcome: dict[str, Any] = {"destination_id": destination.id, "destination": destination.name,
+                               "kind": destination.kind, "attempts": attempts, "retryable": False}
+    try:
+        exchange = hook(destination.settings, identities)
+    except DeliveryError as exc:
+        outcome.update(status="failed", status_code=exc.status, error=exc.message, retryable=exc.retryable)
+    except Exception as exc:  # e.g. settings that no longer decrypt: one destination must not stop the rest
+        log.exception("forwarding privacy deletion to destination %s failed", destination.id)
+        outcome.update(status="failed", status_code=None, error=f"{type(exc).__name__}: {exc}"[:500])
+    else:
+        if exchange is None:
+            outcome.update(status="skipped", status_code=None,
+                           error="The destination cannot name this person by the identifiers given.")
+        else:
+            outcome.update(status="ok", status_code=exchange.status, error="")
+    return outcome
+
+
 def forward_deletion(workspace_id: int, identities: dict[str, str]) -> list[dict[str, Any]]:
     """Ask each enabled destination whose type can delete a person to do so; one outcome per call made."""
-    outcomes: list[dict[str, Any]] = []
+    outcomes = []
     for destination in Destination.objects.filter(workspace_id=workspace_id, enabled=True).order_by("id"):
-        try:
-            hook = destination.definition.delete_person
-        except KeyError:  # a type no longer in the catalog
-            continue
-        if hook is None:
-            continue
-        outcome: dict[str, Any] = {"destination_id": destination.id, "destination": destination.name,
-                                   "kind": destination.kind}
-        try:
-            exchange = hook(destination.settings, identities)
-        except DeliveryError as exc:
-            outcome.update(status="failed", status_code=exc.status, error=exc.message)
-        except Exception as exc:  # e.g. settings that no longer decrypt: one destination must not stop the rest
-            log.exception("forwarding privacy deletion to destination %s failed", destination.id)
-            outcome.update(status="failed", status_code=None, error=f"{type(exc).__name__}: {exc}"[:500])
-        else:
-            if exchange is None:
-                outcome.update(status="skipped", status_code=None,
-                               error="The destination cannot name this person by the identifiers given.")
-            else:
-                outcome.update(status="ok", status_code=exchange.status, error="")
-        outcomes.append(outcome)
+        outcome = _forward_one(destination, identities, attempts=1)
+        if outcome is not None:
+            outcomes.append(outcome)
     return outcomes
+
+
+def _retry_later(request: PrivacyRequest, attempt: int) -> None:
+    """Schedule the next try of the forwards that failed for a reason that may pass (timeouts, 429, 5xx)."""
+    from pipelines.celery import app
+
+    if attempt > FORWARD_RETRIES or not any(f.get("status") == "failed" and f.get("retryable")
+                                            for f in request.forwards):
+        return
+    countdown = float(getattr(settings, "PRIVACY_FORWARD_RETRY_SECONDS", 60.0)) * 4 ** (attempt - 1)
+    try:
+        app.send_task(RETRY_FORWARDS_TASK, args=[request.id, attempt], countdown=countdown, retry=False)
+    except Exception:
+        log.warning("broker unavailable; forwards of privacy request %s not retried", request.id, exc_info=True)
+
+
+def retry_forwards(request_id: int, attempt: int) -> PrivacyRequest | None:
+    """Send again the forwards of a deletion that failed retryably (the task calls this); schedule the next
+    try while some still fail that way, at most FORWARD_RETRIES times (1, 4, 16, 64, 256 minutes apart by
+    default)."""
+    request = PrivacyRequest.objects.filter(id=request_id).first()
+    if request is None:
+        return None
+    identities = request.identities()
+    fresh: dict[int, dict[str, Any]] = {}
+    for forward in request.forwards:  # sent with no transaction open
+        if forward.get("status") != "failed" or not forward.get("retryable"):
+            continue
+        destination = Destination.objects.filter(id=forward.get("destination_id"), enabled=True,
+                                                 workspace_id=request.workspace_id).first()
+        outcome = _forward_one(destination, identities, int(forward.get("attempts", 1)) + 1) if destination else None
+        if outcome is not None:
+            fresh[outcome["destination_id"]] = outcome
+    with transaction.atomic():
+        request = PrivacyRequest.objects.select_for_update().get(id=request_id)
+        request.forwards = [fresh.get(f.get("destination_id"), f) for f in request.forwards]
+        request.save(update_fields=["forwards"])
+    _retry_later(request, attempt + 1)
+    return request
 
 
 def run_deletion(request_id: int, *, final_pass: bool = False) -> PrivacyRequest | None:
@@ -272,9 +322,11 @@ def run_deletion(request_id: int, *, final_pass: bool = False) -> PrivacyRequest
     else:
         request.status, request.error = PrivacyRequest.Status.DONE, ""
     request.finished_at = timezone.now()
-    request.save(update_fields=["deleted", "forwards", "status", "error", "finished_at"])
+    # The final pass leaves `forwards` alone: retry_forwards may be writing them.
+    request.save(update_fields=["deleted", "status", "error", "finished_at"] + ([] if final_pass else ["forwards"]))
     if not final_pass and request.status == PrivacyRequest.Status.DONE:
         # Other processes may have stored the person's events until their suppression cache expired.
         ttl = float(getattr(settings, "PRIVACY_SUPPRESSION_CACHE_SECONDS", 5.0))
         enqueue_deletion(request.id, countdown=ttl + 1, final_pass=True)
+        _retry_later(request, 1)
     return request

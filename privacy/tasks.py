@@ -16,6 +16,14 @@ def run_deletion(request_id: int, final_pass: bool = False) -> str:
     return f"{request.status} rows={request.rows_deleted} forwards={len(request.forwards)}"
 
 
+@shared_task(name="privacy.retry_forwards", acks_late=True)
+def retry_forwards(request_id: int, attempt: int) -> str:
+    request = services.retry_forwards(request_id, attempt)
+    if request is None:
+        return "no such request"
+    return " ".join(f"{f['destination_id']}={f['status']}" for f in request.forwards)
+
+
 @shared_task(name="privacy.sweep", ignore_result=True)
 def sweep() -> int:
     """Enqueue deletions whose task never ran (scheduled by beat)."""

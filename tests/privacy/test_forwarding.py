@@ -60,7 +60,7 @@ def test_the_deletion_runs_in_a_worker_and_reaches_customerio(
     assert orjson.loads(deletes[0].get_data()) == {"type": "person", "identifiers": {"id": "u-42"}, "action": "delete"}
     assert [r.path for r, _ in httpserver.log] == ["/cio/api/v2/entity"]  # a webhook has no deletion hook
     assert done.forwards == [{"destination_id": customerio.id, "destination": "Customer.io", "kind": "customerio",
-                              "status": "ok", "status_code": 200, "error": ""}]
+                              "status": "ok", "status_code": 200, "error": "", "attempts": 1, "retryable": False}]
     assert API_KEY not in str(done.forwards)
 
 
@@ -89,7 +89,28 @@ def test_a_refused_forward_is_recorded_as_failed(owner_api: Any, customerio: Any
     assert request is not None and request.status == "done"
     [forward] = request.forwards
     assert forward["status"] == "failed" and forward["status_code"] == 401
-    assert "credentials" in forward["error"]
+    assert "credentials" in forward["error"] and forward["retryable"] is False
+
+
+def test_a_forward_that_failed_retryably_is_sent_again(owner_api: Any, customerio: Any, httpserver: HTTPServer) -> None:
+    from privacy import services
+
+    httpserver.expect_ordered_request("/cio/api/v2/entity").respond_with_data("busy", status=503)
+    httpserver.expect_ordered_request("/cio/api/v2/entity").respond_with_json({})
+    request = services.run_deletion(owner_api.post("/api/workspaces/acme/privacy/delete/", {"user_id": "u-42"},
+                                                   format="json").json()["id"])
+    assert request is not None
+    [first] = request.forwards
+    assert first["status"] == "failed" and first["status_code"] == 503 and first["retryable"] is True
+
+    retried = services.retry_forwards(request.id, 1)  # what the scheduled task runs
+
+    assert retried is not None
+    [forward] = retried.forwards
+    assert forward["status"] == "ok" and forward["attempts"] == 2
+    assert [r.path for r, _ in httpserver.log] == ["/cio/api/v2/entity"] * 2
+    assert services.retry_forwards(request.id, 2).forwards == [forward]  # nothing left to send
+    assert len(httpserver.log) == 2
 
 
 def test_only_customerio_declares_a_deletion_hook() -> None:
