@@ -27,9 +27,9 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F, Max, Min, Q
+from django.db.models import F, Max, Min, Q, TextField
 from django.db.models.fields.json import KT
-from django.db.models.functions import Lower
+from django.db.models.functions import Cast, Lower
 from django.utils import timezone
 
 from connections.models import Destination
@@ -169,8 +169,9 @@ def _matching_batches(workspace_id: int, identities: dict[str, str]) -> Iterator
     bounds = Event.objects.filter(workspace_id=workspace_id).aggregate(lo=Min("id"), hi=Max("id"))
     if bounds["lo"] is None:
         return
+    # Cast: compared as plain text (an exact lookup on KT itself is a JSON comparison on SQLite)
     events = Event.objects.filter(workspace_id=workspace_id).annotate(
-        _uid=KT("payload__userId"), _aid=KT("payload__anonymousId"),
+        _uid=Cast(KT("payload__userId"), TextField()), _aid=Cast(KT("payload__anonymousId"), TextField()),
         _email=Lower(KT("payload__traits__email")), _context_email=Lower(KT("payload__context__traits__email")),
     ).filter(_match(identities))
     start = bounds["lo"]
