@@ -18,6 +18,7 @@ later (retry_forwards). A second pass runs once every process's suppression cach
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -26,7 +27,7 @@ import orjson
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Max, Min, Q, TextField
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, Lower
@@ -182,14 +183,28 @@ def _matching_batches(workspace_id: int, identities: dict[str, str]) -> Iterator
         start += step
 
 
-def _remove_from_chunks(workspace_id: int, event_ids: set[int], counts: Counter[str]) -> None:
-    """Take the events out of delivery chunks still waiting to be sent (deleting emptied chunks). Chunks
-    are read unlocked first; only those carrying the events are locked (waiting for a task sending one
-    to finish: the Delivery rows it writes are then visible to the delete that follows)."""
-    destinations = Destination.objects.filter(workspace_id=workspace_id).values_list("id", flat=True)
-    candidates = [c.id for c in DeliveryChunk.objects.filter(destination_id__in=list(destinations))
-                  if any(item[0] in event_ids for item in c.parsed_items())]
-    for chunk in DeliveryChunk.objects.select_for_update().filter(id__in=candidates).order_by("id"):
+def _chunks_carrying(workspace_id: int, event_ids: set[int]) -> list[int]:
+    """Ids of the workspace's delivery chunks (first attempts still waiting) that carry any of the events;
+    read without locks."""
+    destinations = list(Destination.objects.filter(workspace_id=workspace_id).values_list("id", flat=True))
+    return [c.id for c in DeliveryChunk.objects.filter(destination_id__in=destinations)
+            if any(item[0] in event_ids for item in c.parsed_items())]
+
+
+def _wait_for_leases(chunk_ids: list[int]) -> None:
+    """SQLite: a task sending a chunk holds a lease, not a row lock. Wait (outside any transaction, which
+    would hold SQLite's write lock) until it is done, so the Delivery rows it writes exist when the batch
+    deletes them. At most one lease long."""
+    deadline = time.monotonic() + float(settings.DELIVERY_LEASE_SECONDS)
+    while chunk_ids and time.monotonic() < deadline and DeliveryChunk.objects.filter(
+            id__in=chunk_ids, locked_until__gt=timezone.now()).exists():
+        time.sleep(0.2)
+
+
+def _remove_from_chunks(chunk_ids: list[int], event_ids: set[int], counts: Counter[str]) -> None:
+    """Take the events out of these chunks, deleting chunks left empty. On PostgreSQL the lock waits for
+    a task sending one of them to finish (its Delivery rows are then visible to the delete that follows)."""
+    for chunk in DeliveryChunk.objects.select_for_update().filter(id__in=chunk_ids).order_by("id"):
         items = chunk.parsed_items()
         kept = [item for item in items if item[0] not in event_ids]
         counts["destinations.DeliveryChunk items"] += len(items) - len(kept)
@@ -203,8 +218,11 @@ def _remove_from_chunks(workspace_id: int, event_ids: set[int], counts: Counter[
 def _delete_batch(workspace_id: int, ids: list[int]) -> Counter[str]:
     """Delete these events and what points at them, in one short transaction; return rows per table."""
     counts: Counter[str] = Counter()
+    chunk_ids = _chunks_carrying(workspace_id, set(ids))
+    if connection.vendor != "postgresql":
+        _wait_for_leases(chunk_ids)
     with transaction.atomic():
-        _remove_from_chunks(workspace_id, set(ids), counts)
+        _remove_from_chunks(chunk_ids, set(ids), counts)
         released = Counter(Delivery.objects.filter(workspace_id=workspace_id, event_id__in=ids)
                            .exclude(exchange_id=None).values_list("exchange_id", flat=True))
         _, per_model = Event.objects.filter(workspace_id=workspace_id, id__in=ids).delete()  # cascades deliveries
