@@ -136,3 +136,18 @@ def test_it_rejects_bad_identifiers(owner_api: Any) -> None:
         assert response.status_code == 400, body
         assert response.json()["code"] == "invalid_request" and field in response.json()["errors"]
     assert not Suppression.objects.exists()
+
+
+def test_events_deleted_before_their_fan_out_are_skipped_by_it(
+        owner_api: Any, store: Callable[..., Any], webhook: Any) -> None:
+    from ingest.models import OutboxEntry
+
+    hers, theirs = store(HERS[0]), store(THEIRS[0])
+    assert OutboxEntry.objects.count() == 2  # stored, not yet handed to fan-out
+    services.run_deletion(owner_api.post("/api/workspaces/acme/privacy/delete/", WHO, format="json").json()["id"])
+
+    fan_out(hers + theirs)
+
+    [chunk] = DeliveryChunk.objects.all()
+    assert [item[0] for item in orjson.loads(chunk.items)] == [theirs[0].id]
+    assert not OutboxEntry.objects.exists()
