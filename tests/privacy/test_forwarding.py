@@ -118,3 +118,21 @@ def test_only_customerio_declares_a_deletion_hook() -> None:
 
     assert {d.key for d in all_definitions() if d.delete_person is not None} == {"customerio"}
     assert get_definition("customerio").to_dict()["supports_deletion"] is True
+
+
+@pytest.mark.usefixtures("celery_worker")
+def test_a_deletion_whose_task_was_lost_is_run_by_the_sweep(owner: Any, workspace: Workspace, store: Any) -> None:
+    from django.utils import timezone
+
+    from privacy import services
+
+    hers = store({"userId": "u-42"})
+    # recorded, but its task never reached the broker (as when the broker was down)
+    request = PrivacyRequest.objects.create(workspace=workspace, kind="delete", user_id="u-42", requested_by=owner)
+    PrivacyRequest.objects.filter(id=request.id).update(created_at=timezone.now() - timezone.timedelta(minutes=5))
+
+    assert services.sweep_pending() == 1
+
+    done = wait_for(lambda: _finished(request.id), what="the swept deletion")
+    assert done.status == "done" and done.deleted == {"ingest.Event": 1}
+    assert not Event.objects.filter(id=hers[0].id).exists()
