@@ -105,3 +105,15 @@ def test_the_page_form_shows_errors(owner: Any, data: dict[str, str], message: b
     assert response.status_code == 400
     assert message in response.content
     assert not PrivacyRequest.objects.exists() and not Suppression.objects.exists()
+
+
+def test_admin_lists_requests_and_suppressions_read_only(db: Any, owner_api: Any) -> None:
+    from django.contrib.auth.models import User
+
+    owner_api.post("/api/workspaces/acme/privacy/delete/", {"user_id": "u-42"}, format="json")
+    staff = User.objects.create_superuser("root", "root@example.com", "root-password-1")
+    client = _client(staff)
+    for path in ("/admin/privacy/privacyrequest/", "/admin/privacy/suppression/"):
+        page = client.get(path)
+        assert page.status_code == 200 and b"u-42" in page.content, path
+    assert client.get("/admin/privacy/suppression/add/").status_code == 403
