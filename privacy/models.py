@@ -47,7 +47,8 @@ class PrivacyRequest(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
-    # Rows removed, by table label: {"ingest.Event": 12, "destinations.Delivery": 30, ...}.
+    # Rows removed, by table label: {"ingest.Event": 12, "destinations.Delivery": 30, ...}; and
+    # "destinations.DeliveryExchange redacted": shared requests kept for other people, bodies removed.
     deleted = models.JSONField(default=dict, blank=True)
     # One entry per destination the deletion was forwarded to:
     # {"destination_id", "destination", "kind", "status": "ok"|"failed", "status_code", "error"}.
@@ -68,7 +69,7 @@ class PrivacyRequest(models.Model):
 
     @property
     def rows_deleted(self) -> int:
-        return sum(int(n) for n in (self.deleted or {}).values())
+        return sum(int(n) for table, n in (self.deleted or {}).items() if not table.endswith(" redacted"))
 
 
 class Suppression(models.Model):

@@ -34,7 +34,8 @@ class ForwardSerializer(serializers.Serializer):
 class PrivacyRequestSerializer(serializers.ModelSerializer):
     requested_by = serializers.SerializerMethodField()
     deleted = serializers.DictField(child=serializers.IntegerField(), read_only=True,
-                                    help_text="Rows removed per table, e.g. {\"ingest.Event\": 12}.")
+                                    help_text="Rows removed per table, e.g. {\"ingest.Event\": 12}; \"destinations.DeliveryExchange "
+                                              "redacted\" counts shared requests kept without their bodies.")
     rows_deleted = serializers.IntegerField(read_only=True)
     forwards = ForwardSerializer(many=True, read_only=True,
                                  help_text="The deletion as forwarded to each destination that supports one.")

@@ -231,10 +231,23 @@ def _delete_batch(workspace_id: int, ids: list[int]) -> Counter[str]:
         for exchange_id, n in released.items():  # as delivery.py does when a retry moves rows on
             gone, _ = DeliveryExchange.objects.filter(id=exchange_id, row_count__lte=n).delete()
             counts["destinations.DeliveryExchange"] += gone
-            DeliveryExchange.objects.filter(id=exchange_id, row_count__gt=n).update(row_count=F("row_count") - n)
-    if not counts["destinations.DeliveryExchange"]:
-        del counts["destinations.DeliveryExchange"]
-    return counts
+            for shared in DeliveryExchange.objects.filter(id=exchange_id, row_count__gt=n):
+                _redact(shared, n)
+                counts["destinations.DeliveryExchange redacted"] += 1
+    return +counts  # without zero counts
+
+
+REDACTED_BODY = "[removed: this request also carried the data of a person deleted by a privacy request]"
+
+
+def _redact(exchange: DeliveryExchange, released: int) -> None:
+    """A request other people's delivery rows still point at (a batch): keep it, with its status, URL and
+    headers, but not its bodies, which carried the deleted person's data."""
+    for record in (exchange.request, exchange.response):
+        if isinstance(record, dict) and record.get("body"):
+            record["body"] = REDACTED_BODY
+    DeliveryExchange.objects.filter(id=exchange.id).update(request=exchange.request, response=exchange.response,
+                                                           row_count=F("row_count") - released)
 
 
 def delete_person_data(workspace_id: int, identities: dict[str, str]) -> Counter[str]:

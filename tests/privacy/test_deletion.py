@@ -85,9 +85,14 @@ def test_an_exchange_shared_with_another_persons_rows_stays(
     services.run_deletion(owner_api.post("/api/workspaces/acme/privacy/delete/", {"user_id": "u-42"},
                                          format="json").json()["id"])
 
+    assert "u-42" in shared.request["body"]
     shared.refresh_from_db()
-    assert shared.row_count == 1
+    assert shared.row_count == 1  # kept for the other person's row, without the bodies that carried hers
+    assert "u-42" not in str(shared.request) and shared.request["body"] == services.REDACTED_BODY
+    assert shared.request["url"].endswith("/batch") and shared.response["status"] == 200
     assert list(Delivery.objects.values_list("event_id", flat=True)) == [theirs[0].id]
+    assert PrivacyRequest.objects.get().deleted == {"ingest.Event": 1, "destinations.Delivery": 1,
+                                                    "destinations.DeliveryExchange redacted": 1}
 
 
 def test_a_different_workspace_is_untouched(
