@@ -96,6 +96,7 @@ def test_every_workspace_route_is_enumerated() -> None:
     assert len(routes) >= 25, sorted(routes)
     assert any(r.startswith("api/") for r in routes) and any(r.startswith("w/") for r in routes)
     assert any("deliveries" in r for r in routes)
+    assert {"api/workspaces/<slug:slug>/privacy/delete/", "w/<slug:slug>/privacy/"} <= routes
 
 
 # Every route under the owner's slug; routes naming an object id also under the outsider's own slug.
