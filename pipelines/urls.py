@@ -1,9 +1,11 @@
 """URL map. Each area owns its own module:
 - ingest.urls: the Segment/Customer.io compatible tracking API (/v1/*)
 - ingest.track_urls: the Customer.io Track API compatibility routes (/api/v1/*, /api/v2/*)
-- connections.api_urls, destinations.api_urls, privacy.api_urls: the management REST API (/api/...)
-- privacy.urls: the Privacy page (/w/<slug>/privacy/)
-- connections.urls: the Connections web UI
+- connections.api_urls, destinations.api_urls: the management REST API (/api/...)
+- audit.urls, audit.api_urls: the audit log page (/w/<slug>/audit/) and its API
+- retention.api_urls: the retention policy in the management API
+- privacy.api_urls, privacy.urls: the privacy API (/api/workspaces/<slug>/privacy/...) and page (/w/<slug>/privacy/)
+- connections.urls: the Connections web UI; retention.urls: the workspace settings page
 """
 
 from django.contrib import admin
@@ -15,6 +17,10 @@ urlpatterns = [
     path("", include("ingest.track_urls")),
     path("api/", include("connections.api_urls")),
     path("api/", include("destinations.api_urls")),
+    path("api/", include("audit.api_urls")),
+    path("", include("audit.urls")),
+    path("api/", include("retention.api_urls")),
+    path("", include("retention.urls")),
     path("api/", include("privacy.api_urls")),
     path("", include("privacy.urls")),
     path("", include("connections.urls")),
