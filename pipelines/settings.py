@@ -344,6 +344,6 @@ PRIVACY_SCAN_BATCH = env.int("PRIVACY_SCAN_BATCH", default=5000)
 PRIVACY_FORWARD_RETRY_SECONDS = env.float("PRIVACY_FORWARD_RETRY_SECONDS", default=60.0)
 CELERY_BEAT_SCHEDULE["privacy-sweep"] = {
     "task": "privacy.sweep",
-    "schedule": 60.0,
-    "options": {"queue": "retries", "expires": 120},
+    "schedule": 300.0,
+    "options": {"queue": "retries", "expires": 300},
 }

@@ -141,8 +141,10 @@ def enqueue_deletion(request_id: int, *, countdown: float | None = None, final_p
     return True
 
 
-def sweep_pending(older_than_seconds: float = 60.0) -> int:
-    """Enqueue deletions still pending (their publish failed, or their task was lost); beat runs it."""
+def sweep_pending(older_than_seconds: float = 300.0) -> int:
+    """Enqueue deletions still pending after `older_than_seconds` (their publish failed, or their task was
+    lost); beat runs it every 5 minutes. Long enough that a task merely waiting behind other work on the
+    retries queue is rarely enqueued twice (a second run of a finished request does nothing)."""
     cutoff = timezone.now() - timezone.timedelta(seconds=older_than_seconds)
     ids = list(PrivacyRequest.objects.filter(kind=PrivacyRequest.Kind.DELETE, status=PrivacyRequest.Status.PENDING,
                                              created_at__lt=cutoff).values_list("id", flat=True)[:100])
