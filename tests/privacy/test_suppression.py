@@ -141,3 +141,20 @@ def test_the_group_commit_writer_drops_suppressed_events(grouped_source: Source,
 
     assert _stored(grouped_source) == {"keep-1", "keep-2"}
     assert sum(Suppression.objects.values_list("dropped", flat=True)) == 6
+
+
+def test_track_api_calls_of_a_suppressed_person_are_dropped(workspace: Workspace) -> None:
+    """The Customer.io Track API compatibility routes store through the same path."""
+    source, api_key = create_source(workspace, name="Journeys", kind="journeys_track_api")
+    auth = "Basic " + base64.b64encode(f"{source.site_id}:{api_key}".encode()).decode()
+    services.suppress(workspace, email="ada@example.com")
+    client = Client()
+
+    dropped = client.put("/api/v1/customers/u-42", orjson.dumps({"email": "Ada@example.com", "plan": "pro"}),
+                         content_type="application/json", HTTP_AUTHORIZATION=auth)
+    kept = client.put("/api/v1/customers/u-7", orjson.dumps({"email": "bob@example.com"}),
+                      content_type="application/json", HTTP_AUTHORIZATION=auth)
+
+    assert dropped.status_code == kept.status_code == 200
+    assert [e.payload.get("userId") for e in Event.objects.filter(source=source)] == ["u-7"]
+    assert Suppression.objects.get().dropped == 1
