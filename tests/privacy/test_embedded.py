@@ -50,7 +50,8 @@ def test_a_deletion_runs_on_the_embedded_worker(tmp_path: Any) -> None:
     try:
         base = f"http://127.0.0.1:{port}"
         wait_for(lambda: _status(f"{base}/admin/login/") == 200, timeout=60, interval=0.25, what="the dev server")
-        script_env = {**env, "DJANGO_SETTINGS_MODULE": "pipelines.settings"}
+        script_env = {**env, "DJANGO_SETTINGS_MODULE": "pipelines.settings",
+                      "SECRET_KEY": (tmp_path / "var" / "secret-key").read_text().strip()}
         write_key, token = subprocess.run([sys.executable, "-c", _SETUP], cwd=ROOT, env=script_env, check=True,
                                           capture_output=True, text=True).stdout.split()
         events = f"{base}/api/workspaces/privacy-e2e/events/"
