@@ -273,3 +273,4 @@ class CatalogDestinationSerializer(serializers.Serializer):
     settings = CatalogSettingSerializer(many=True)
     actions = CatalogActionSerializer(many=True)
     has_credentials_test = serializers.BooleanField()
+    supports_deletion = serializers.BooleanField(help_text="Whether a privacy deletion is forwarded to it.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -14,6 +15,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, DjangoValidationError):
         # Services (connections.services, ...) speak Django's ValidationError; the API answers 400 for it.
         exc = as_drf_validation_error(exc)
+    elif isinstance(exc, DjangoPermissionDenied):
+        # pipelines.tenancy refuses a role too low with Django's PermissionDenied: keep its message.
+        exc = exceptions.PermissionDenied(str(exc) or None)
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
