@@ -19,5 +19,6 @@ urlpatterns = [
 
 # Unmatched URLs and crashes under /api/ and /v1/ answer JSON {code, message} like every other API error.
 handler400 = "pipelines.api_errors.bad_request"
+handler403 = "pipelines.api_errors.permission_denied"
 handler404 = "pipelines.api_errors.page_not_found"
 handler500 = "pipelines.api_errors.server_error"
