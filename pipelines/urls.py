@@ -3,10 +3,13 @@
 - ingest.track_urls: the Customer.io Track API compatibility routes (/api/v1/*, /api/v2/*)
 - connections.api_urls, destinations.api_urls: the management REST API (/api/...)
 - connections.urls: the Connections web UI
+- pipelines.members_urls: the Members page, invitation links and the members API
 """
 
 from django.contrib import admin
 from django.urls import include, path
+
+from . import members_urls
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -14,6 +17,8 @@ urlpatterns = [
     path("", include("ingest.track_urls")),
     path("api/", include("connections.api_urls")),
     path("api/", include("destinations.api_urls")),
+    path("api/", include((members_urls.api_patterns, "members-api"))),
+    path("", include((members_urls.ui_patterns, "members"))),
     path("", include("connections.urls")),
 ]
 

@@ -17,9 +17,12 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from connections.models import Action, Destination, Source
-from pipelines.models import Membership, Workspace
+from pipelines.models import Invitation, Membership, Workspace
 
-from .test_isolation import _client_for, _url, world  # noqa: F401 -- `world` is a fixture used here
+from . import test_isolation
+from .test_isolation import _client_for, _url
+
+world = test_isolation.world  # the same fixture: the owner's source, destination and action in "acme"
 
 Role = Membership.Role
 VIEWER, MEMBER, ADMIN, OWNER = Role.VIEWER, Role.MEMBER, Role.ADMIN, Role.OWNER
@@ -40,6 +43,15 @@ RULES: dict[str, dict[str, Role]] = {
     "destinations-api:deliveries": {"GET": VIEWER},
     "destinations-api:delivery-stats": {"GET": VIEWER},
     "destinations-api:action-test": {"POST": MEMBER},
+    "members-api:members": {"GET": VIEWER},
+    "members-api:member": {"GET": VIEWER, "PATCH": OWNER, "DELETE": OWNER},  # DELETE of yourself: anyone
+    "members-api:invitations": {"GET": ADMIN, "POST": ADMIN},  # inviting an owner: owners only
+    "members-api:invitation": {"GET": ADMIN, "DELETE": ADMIN},  # revoking an owner's invitation: owners
+    # Members UI
+    "members:list": {"GET": VIEWER, "POST": ADMIN},
+    "members:role": {"POST": OWNER},
+    "members:remove": {"POST": OWNER},  # leaving (removing yourself): anyone but the last owner
+    "members:revoke": {"POST": ADMIN},
     # Connections UI
     "connections:connections": {"GET": VIEWER},
     "connections:add-destination-start": {"GET": ADMIN},
@@ -73,6 +85,7 @@ UNSCOPED = {
     "connections:home",  # redirects to the first workspace the user is a member of
     "api-schema", "api-docs", "api-catalog", "api-catalog-entry",  # the same for every authenticated user
     "api-workspaces",  # your own workspaces; creating one makes you its owner
+    "members:accept", "members-api:accept",  # an invitation: its signed token decides, for the invited email
 }
 # The tracking APIs (write key or Track API credentials, not a user) and Django admin (staff only).
 UNSCOPED_PREFIXES = ("v1/", "^v1/", "api/v1/", "^api/v1/", "api/v2/", "^analytics", "analytics-next/", "admin/")
@@ -165,6 +178,8 @@ def test_each_route_answers_each_role_as_decided(name: str, method: str, role: R
     assert Destination.objects.filter(id=world["destination"].id, enabled=True).exists()
     assert Action.objects.filter(id=world["action"].id, enabled=True).exists()
     assert Source.objects.get(id=world["source"].id).write_key == world["source"].write_key
+    assert Membership.objects.filter(id=world["member"].id, role=MEMBER).exists()
+    assert Invitation.objects.filter(id=world["invitation"].id).exists()
 
 
 # --- What each role is shown ---------------------------------------------------------------------------
