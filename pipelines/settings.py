@@ -149,7 +149,13 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Pipelines management API",
-    "DESCRIPTION": "Workspaces, sources, destinations, actions, events and deliveries.",
+    "DESCRIPTION": (
+        "Workspaces, members and invitations, sources, destinations, actions, events and deliveries. "
+        "Every route under /api/workspaces/{slug}/ needs a role in that workspace: viewer to read, member to "
+        "test actions, admin to change sources, destinations, actions and keys and to invite, owner to manage "
+        "members. Below it the answer is 403 {\"code\": \"permission_denied\", \"message\"}; a workspace "
+        "you are not a member of is 404."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
