@@ -30,7 +30,7 @@ Role = Membership.Role
 
 class InviteForm(forms.Form):
     email = forms.EmailField(label="Email address", max_length=254)
-    role = forms.ChoiceField(label="Role", choices=Role.choices, initial=Role.MEMBER)
+    role = forms.ChoiceField(label="Invite as", choices=Role.choices, initial=Role.MEMBER)
 
     def __init__(self, *args: object, inviter_role: Role, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
