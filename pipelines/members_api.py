@@ -63,6 +63,13 @@ class CreatedInvitationSerializer(InvitationSerializer):
         fields = [*InvitationSerializer.Meta.fields, "accept_url"]
 
 
+class AcceptedSerializer(MemberSerializer):
+    workspace = serializers.SlugField(source="workspace.slug", read_only=True, help_text="The workspace you joined.")
+
+    class Meta(MemberSerializer.Meta):
+        fields = [*MemberSerializer.Meta.fields, "workspace"]
+
+
 class AcceptSerializer(serializers.Serializer):
     token = serializers.CharField(help_text="The token of the invitation link (/invitations/<token>/).")
 
@@ -194,12 +201,11 @@ class AcceptInvitation(APIView):
     """Accept an invitation as the authenticated user, whose email must be the invited address. Answers
     the workspace; 400 with code invitation_invalid, invitation_expired or wrong_email otherwise."""
 
-    @extend_schema(request=AcceptSerializer, responses={200: MemberSerializer})
+    @extend_schema(request=AcceptSerializer, responses={200: AcceptedSerializer})
     def post(self, request: Request) -> Response:
         serializer = AcceptSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         invitation = members.invitation_for(serializer.validated_data["token"])
         membership = members.accept(invitation, request.user)
-        membership = get_object_or_404(Membership.objects.select_related("user"), pk=membership.pk)
-        data = MemberSerializer(membership, context={"request": request}).data
-        return Response({**data, "workspace": invitation.workspace.slug})
+        membership = get_object_or_404(Membership.objects.select_related("user", "workspace"), pk=membership.pk)
+        return Response(AcceptedSerializer(membership, context={"request": request}).data)
