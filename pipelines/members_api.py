@@ -9,7 +9,6 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
-from django.urls import reverse
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.request import Request
@@ -17,11 +16,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from . import members
+from .members_ui import invitation_link_builder
 from .models import Invitation, Membership, Workspace
-from .tenancy import get_workspace
+from .tenancy import get_workspace, require_role
 
 Role = Membership.Role
-READ_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
 def _is_schema_generation(view: APIView) -> bool:
@@ -92,13 +91,6 @@ class _WorkspaceRoute:
                              at_least=self.roles.get(method, self.default_role))
 
 
-def accept_url_builder(request: Request) -> Any:
-    def build(token: str) -> str:
-        return request.build_absolute_uri(reverse("members:accept", kwargs={"token": token}))
-
-    return build
-
-
 @extend_schema(tags=["members"])
 class MemberList(_WorkspaceRoute, generics.ListAPIView):
     """The workspace's members and their roles (any member may read it)."""
@@ -136,9 +128,7 @@ class MemberDetail(_WorkspaceRoute, generics.RetrieveUpdateDestroyAPIView):
 
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         membership = self.get_object()
-        if membership.user_id != request.user.pk:
-            from .tenancy import require_role
-
+        if membership.user_id != request.user.pk:  # removing someone else; leaving needs no role
             require_role(self.workspace, Role.OWNER)
         members.remove_member(membership)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -163,7 +153,7 @@ class InvitationList(_WorkspaceRoute, generics.ListCreateAPIView):
         serializer = InvitationSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         links: list[str] = []
-        build = accept_url_builder(request)
+        build = invitation_link_builder(request)
 
         def accept_url(token: str) -> str:
             links.append(build(token))

@@ -6,6 +6,8 @@ pages (pipelines.tenancy); refusals by rule (the last owner, a wrong email) are 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django import forms
 from django.conf import settings
 from django.contrib import messages
@@ -46,7 +48,9 @@ class SignupForm(UserCreationForm):
         fields = ("username",)
 
 
-def _invite_url(request: HttpRequest) -> object:
+def invitation_link_builder(request: HttpRequest) -> Callable[[str], str]:
+    """token → the absolute URL of the invitation page, on the host this request came to."""
+
     def build(token: str) -> str:
         return request.build_absolute_uri(reverse("members:accept", kwargs={"token": token}))
 
@@ -81,7 +85,7 @@ def members_page(request: HttpRequest, slug: str) -> HttpResponse:
         try:
             invitation = members.invite(workspace, inviter=request.user, inviter_role=workspace.role,  # type: ignore[arg-type]
                                         email=form.cleaned_data["email"], role=form.cleaned_data["role"],
-                                        accept_url=_invite_url(request))
+                                        accept_url=invitation_link_builder(request))
         except ValidationError as exc:
             form.add_error("email", exc)
         else:
