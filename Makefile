@@ -14,7 +14,7 @@ TEST_BROKER_URL ?= redis://127.0.0.1:6379/0
 # by js/package-lock.json. npm writes node_modules/.package-lock.json on install: our up-to-date stamp.
 AJS_STAMP := js/node_modules/.package-lock.json
 
-.PHONY: run test test-faults test-install lint bench-ingest bench-fanout clean analytics-js
+.PHONY: run test test-faults test-install test-fuzz lint bench-ingest bench-fanout bench-retention clean analytics-js
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,13 @@ test-faults: $(TEST_STAMP)
 test-install: $(TEST_STAMP)
 	$(PY) -m pytest -q tests/install $(PYTEST_ARGS)
 
+# schemathesis on our own schema against a running server (tests/fuzz/test_live_schema.py, SQLite and
+# PostgreSQL): `make test` runs it with a fixed seed; this runs it with a new random seed and more examples.
+test-fuzz: $(TEST_STAMP)
+	FUZZ_SEED=$${FUZZ_SEED:-random} FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-150} \
+		DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} CELERY_BROKER_URL=$${CELERY_BROKER_URL:-$(TEST_BROKER_URL)} \
+		$(PY) -m pytest -q tests/fuzz $(PYTEST_ARGS)
+
 lint: $(TEST_STAMP)
 	$(VENV)/bin/ruff check .
 
@@ -68,6 +75,10 @@ bench-ingest: $(TEST_STAMP)
 
 bench-fanout: $(TEST_STAMP)
 	$(PY) bench/fanout.py
+
+# Ingest throughput while the retention purge deletes 1M expired events, as a ratio of without it.
+bench-retention: $(TEST_STAMP)
+	$(PY) bench/retention.py
 
 clean:
 	rm -rf $(VENV) var/*.sqlite3* var/broker js/node_modules

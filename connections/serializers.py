@@ -10,9 +10,11 @@ from django.db import transaction
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from destinations.catalog import choices as catalog_choices
 from destinations.catalog import get_definition
 from ingest.models import Event
 from pipelines import workspaces
+from pipelines.api_input import Id, JSONValueField
 from pipelines.models import Membership, Workspace
 
 from . import services
@@ -102,17 +104,22 @@ class ActionSummarySerializer(serializers.ModelSerializer):
         fields = ["id", "kind", "name", "enabled"]
 
 
+@extend_schema_field({"type": "string", "enum": [key for key, _ in catalog_choices()]})
+class DestinationKindField(serializers.CharField):
+    """A catalog key; the schema lists them, the serializer's own check gives the error that names the list."""
+
+
 class DestinationSerializer(serializers.ModelSerializer):
-    kind = serializers.CharField(max_length=64, help_text="A catalog key, see /api/catalog/destinations/.")
+    kind = DestinationKindField(max_length=64, help_text="A catalog key, see /api/catalog/destinations/.")
     name = serializers.CharField(max_length=120, required=False, allow_blank=True,
                                  help_text="Defaults to the destination type's name.")
-    settings = serializers.JSONField(
+    settings = JSONValueField(
         required=False,
         help_text="Values for the type's settings fields. Secrets are masked on read; sending a secret back "
         "empty or masked keeps the stored value. On PATCH, keys you send replace those stored (null clears).",
     )
     source_ids = serializers.ListField(
-        child=serializers.IntegerField(), required=False,
+        child=Id(), required=False,
         help_text="Exactly the sources connected to this destination (same workspace).",
     )
     actions = ActionSummarySerializer(many=True, read_only=True)
@@ -197,7 +204,7 @@ class ActionSerializer(serializers.ModelSerializer):
     name = serializers.CharField(max_length=200, required=False, allow_blank=True)
     trigger = serializers.CharField(required=False, allow_blank=False,
                                     help_text='e.g. type = "track" and event = "Order Completed"')
-    mapping = serializers.JSONField(required=False, help_text="Field → mapping directive; defaults to the "
+    mapping = JSONValueField(required=False, help_text="Field → mapping directive; defaults to the "
                                     "catalog's default mapping.")
 
     class Meta:

@@ -21,6 +21,7 @@ from rest_framework.views import APIView
 
 from connections.models import Action, Destination
 from ingest.models import Event
+from pipelines.api_input import JSONValueField
 from pipelines.models import Membership
 from pipelines.tenancy import get_workspace
 
@@ -125,7 +126,7 @@ class DeliveryStats(APIView):
 
 
 class ActionTestSerializer(serializers.Serializer):
-    event = serializers.JSONField(required=False, help_text="The event to run; default: the most recent "
+    event = JSONValueField(required=False, help_text="The event to run; default: the most recent "
                                                             "event from a connected source.")
     send = serializers.BooleanField(default=False, help_text="Also send the request and return the response.")
 

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import orjson
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.db import DataError, InterfaceError, OperationalError
+from django.db import DataError, IntegrityError, InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -195,7 +195,8 @@ def _accept(request: HttpRequest, type_: str | None) -> HttpResponse:
             group_commit.writer.store(source, messages, received_at)
         else:
             store_events(source, messages, received_at)
-    except DataError as exc:  # e.g. a \u0000 in a string, which PostgreSQL's jsonb refuses
+    except (DataError, IntegrityError) as exc:  # e.g. a \u0000 in a string, which PostgreSQL's jsonb refuses
+        # The content's fault, not the store's: 400, so the client drops it rather than retry it forever.
         raise Rejected(error(400, "invalid_request", f"The message cannot be stored: {exc}".strip())) from None
     return cors.add_headers(HttpResponse(SUCCESS, content_type="application/json"))
 

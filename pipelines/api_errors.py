@@ -90,10 +90,25 @@ def bad_request(request: Any, exception: Exception | None = None) -> Any:
     from django.http import JsonResponse
     from django.views import defaults
 
-    if _wants_json(request):
+    from django.conf import settings
+    from django.core.exceptions import BadRequest, DisallowedHost, RequestDataTooBig, TooManyFieldsSent
+
+    if not _wants_json(request):
+        return defaults.bad_request(request, exception)
+    if isinstance(exception, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return JsonResponse({"code": "payload_too_large",
+                             "message": f"The request body is larger than this API accepts ({limit} bytes)."},
+                            status=413)
+    if isinstance(exception, BadRequest):  # raised by our own code with a message meant for the client
+        return JsonResponse({"code": "invalid_request", "message": str(exception)}, status=400)
+    if isinstance(exception, TooManyFieldsSent):
+        return JsonResponse({"code": "invalid_request", "message": "The request has too many form fields."},
+                            status=400)
+    if isinstance(exception, DisallowedHost):
         return JsonResponse({"code": "bad_request", "message": "This request cannot be served here (check the "
                              "Host header against ALLOWED_HOSTS)."}, status=400)
-    return defaults.bad_request(request, exception)
+    return JsonResponse({"code": "bad_request", "message": "The request was refused as malformed."}, status=400)
 
 
 def permission_denied(request: Any, exception: Exception | None = None) -> Any:

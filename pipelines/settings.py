@@ -43,6 +43,8 @@ INSTALLED_APPS = [
     "connections",
     "destinations",
     "ingest",
+    "audit",
+    "retention",
 ]
 
 MIDDLEWARE = [
@@ -51,10 +53,12 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "pipelines.api_input.refuse_nul_in_query",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "audit.context.AuditRequestMiddleware",  # who made a change, for the audit log (after authentication)
 ]
 
 ROOT_URLCONF = "pipelines.urls"
@@ -142,7 +146,12 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "pipelines.api_input.BoundedLimitOffsetPagination",
+    "DEFAULT_PARSER_CLASSES": [
+        "pipelines.api_input.StrictJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "pipelines.api_errors.exception_handler",
@@ -159,6 +168,12 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Two serializers name a choice field "kind" (sources and the destinations' catalog keys): name them.
+    "ENUM_NAME_OVERRIDES": {"SourceKindEnum": "connections.models.SourceKind"},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "pipelines.openapi_links.add_create_links",  # a create links to the read/update/delete of what it made
+    ],
 }
 
 # --- Celery -------------------------------------------------------------------------------------------
@@ -310,3 +325,23 @@ SESSION_COOKIE_HTTPONLY = True
 # (unknown keys are how brute force looks); 0 disables the limit.
 AUTH_FAILURE_LIMIT = env.int("AUTH_FAILURE_LIMIT", default=30)
 AUTH_FAILURE_WINDOW = env.int("AUTH_FAILURE_WINDOW", default=60)
+
+# --- Retention (retention/purge.py, docs/retention.md) ---------------------------------------------------
+# Every workspace's RetentionPolicy is applied by the beat task "retention.purge_expired" on the retries
+# queue: at most RETENTION_PURGE_BATCH rows per transaction, at most RETENTION_PURGE_MAX_SECONDS per run,
+# and after each batch a pause of RETENTION_PURGE_PAUSE times the batch's duration (1.0: the purge works
+# half the time), so a large backlog does not take the database from ingest (figures: docs/retention.md).
+RETENTION_PURGE_INTERVAL = env.float("RETENTION_PURGE_INTERVAL", default=600.0)
+RETENTION_PURGE_BATCH = env.int("RETENTION_PURGE_BATCH", default=1000)
+RETENTION_PURGE_MAX_SECONDS = env.float("RETENTION_PURGE_MAX_SECONDS", default=240.0)
+RETENTION_PURGE_PAUSE = env.float("RETENTION_PURGE_PAUSE", default=1.0)
+if RETENTION_PURGE_BATCH < 1 or RETENTION_PURGE_MAX_SECONDS <= 0 or RETENTION_PURGE_INTERVAL <= 0 \
+        or RETENTION_PURGE_PAUSE < 0:
+    raise ImproperlyConfigured("RETENTION_PURGE_BATCH, _MAX_SECONDS and _INTERVAL must be positive, "
+                               "RETENTION_PURGE_PAUSE zero or more.")
+CELERY_BEAT_SCHEDULE["retention-purge"] = {
+    "task": "retention.purge_expired",
+    "schedule": RETENTION_PURGE_INTERVAL,
+    "options": {"queue": "retries", "expires": RETENTION_PURGE_INTERVAL},
+}
+CELERY_TASK_ROUTES["retention.purge_expired"] = {"queue": "retries"}

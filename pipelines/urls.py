@@ -2,7 +2,9 @@
 - ingest.urls: the Segment/Customer.io compatible tracking API (/v1/*)
 - ingest.track_urls: the Customer.io Track API compatibility routes (/api/v1/*, /api/v2/*)
 - connections.api_urls, destinations.api_urls: the management REST API (/api/...)
-- connections.urls: the Connections web UI
+- audit.urls, audit.api_urls: the audit log page (/w/<slug>/audit/) and its API
+- retention.api_urls: the retention policy in the management API
+- connections.urls: the Connections web UI; retention.urls: the workspace settings page
 - pipelines.members_urls: the Members page, invitation links and the members API
 """
 
@@ -17,6 +19,10 @@ urlpatterns = [
     path("", include("ingest.track_urls")),
     path("api/", include("connections.api_urls")),
     path("api/", include("destinations.api_urls")),
+    path("api/", include("audit.api_urls")),
+    path("", include("audit.urls")),
+    path("api/", include("retention.api_urls")),
+    path("", include("retention.urls")),
     path("api/", include((members_urls.api_patterns, "members-api"))),
     path("", include((members_urls.ui_patterns, "members"))),
     path("", include("connections.urls")),

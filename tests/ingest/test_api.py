@@ -351,6 +351,18 @@ def test_same_message_id_is_acknowledged_and_stored_once(api: TrackingClient, so
     assert sorted(Event.objects.values_list("message_id", flat=True)) == ["dup-1", "dup-2"]
 
 
+def test_batch_keeps_message_order_and_the_first_of_a_repeated_message_id(api: TrackingClient, source: Source):
+    """Rows are inserted sorted by messageId (a lock order, see ingest/services.py), yet fan-out's id
+    order stays the request's order and a messageId repeated in the batch keeps its first payload."""
+    batch = [{"type": "identify", "userId": "u1", "messageId": "z-identify"},
+             {"type": "track", "userId": "u1", "event": "First", "messageId": "m-track"},
+             {"type": "page", "userId": "u1", "messageId": "a-page"},
+             {"type": "track", "userId": "u1", "event": "Second", "messageId": "m-track"}]
+    assert api.post("/v1/batch", {"batch": batch}).status_code == 200
+    assert [(e["messageId"], e.get("event")) for e in stored(source)] == [
+        ("z-identify", None), ("m-track", "First"), ("a-page", None)]
+
+
 def test_same_message_id_in_two_sources_is_two_events(api: TrackingClient, source: Source, workspace):
     other = create_source(workspace, name="Other", kind="node")[0]
     body = {**TRACK, "messageId": "shared"}

@@ -47,6 +47,11 @@ RULES: dict[str, dict[str, Role]] = {
     "members-api:member": {"GET": VIEWER, "PATCH": OWNER, "DELETE": OWNER},  # DELETE of yourself: anyone
     "members-api:invitations": {"GET": ADMIN, "POST": ADMIN},  # inviting an owner: owners only
     "members-api:invitation": {"GET": ADMIN, "DELETE": ADMIN},  # revoking an owner's invitation: owners
+    "api-audit": {"GET": VIEWER},
+    "retention-api:retention": {"GET": VIEWER, "PATCH": ADMIN},
+    # Audit log and workspace settings pages
+    "audit:log": {"GET": VIEWER},
+    "retention:workspace-settings": {"GET": VIEWER, "POST": ADMIN},
     # Members UI
     "members:list": {"GET": VIEWER, "POST": ADMIN},
     "members:role": {"POST": OWNER},
@@ -87,12 +92,15 @@ UNSCOPED = {
     "api-workspaces",  # your own workspaces; creating one makes you its owner
     "members:accept", "members-api:accept",  # an invitation: its signed token decides, for the invited email
 }
-# The tracking APIs (write key or Track API credentials, not a user) and Django admin (staff only).
-UNSCOPED_PREFIXES = ("v1/", "^v1/", "api/v1/", "^api/v1/", "api/v2/", "^analytics", "analytics-next/", "admin/")
+# Django admin (staff only).
+UNSCOPED_PREFIXES = ("admin/",)
+# The tracking APIs (/v1/*, the Track API, analytics.js): authenticated by a write key or Track API
+# credentials, not a user, so no workspace role applies. Recognised by the package of their views.
+UNSCOPED_VIEW_PACKAGES = ("ingest.",)
 
 
 def _patterns() -> list[tuple[str, str]]:
-    """(route template, namespaced URL name) for every route."""
+    """(route template, namespaced URL name) for every route but the tracking APIs'."""
     found: list[tuple[str, str]] = []
 
     def walk(patterns: list[Any], prefix: str, namespace: str) -> None:
@@ -101,7 +109,9 @@ def _patterns() -> list[tuple[str, str]]:
                 walk(p.url_patterns, prefix + str(p.pattern),
                      f"{namespace}{p.namespace}:" if p.namespace else namespace)
             elif isinstance(p, URLPattern):
-                found.append((prefix + str(p.pattern), f"{namespace}{p.name or ''}"))
+                module = getattr(p.callback, "__module__", "") or ""
+                if not module.startswith(UNSCOPED_VIEW_PACKAGES):
+                    found.append((prefix + str(p.pattern), f"{namespace}{p.name or ''}"))
 
     walk(get_resolver().url_patterns, "", "")
     return found
