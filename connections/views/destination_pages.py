@@ -29,6 +29,8 @@ TABS = (("overview", "Overview"), ("settings", "Settings"), ("actions", "Actions
 
 def _page(request: HttpRequest, workspace: Workspace, destination: Destination, tab: str, template: str,
           context: dict[str, Any], status: int = 200) -> HttpResponse:
+    if "health" not in context:  # the header's badge
+        context["health"] = delivery_summary.statuses([destination])[destination.id]
     return render_page(request, workspace, template, {
         "destination": destination, "definition": destination.definition, "tabs": TABS, "tab": tab,
         "nav": "connections", **context,
@@ -58,7 +60,7 @@ def overview(request: HttpRequest, slug: str, pk: int, error: str = "", status: 
     summary = delivery_summary.statuses([destination])[destination.id]
     return _page(request, workspace, destination, "overview", "connections/destination/overview.html", {
         "connected": [c.source for c in destination.connections.select_related("source")],
-        "candidates": _source_choices(destination), "summary": summary, "error": error,
+        "candidates": _source_choices(destination), "summary": summary, "health": summary, "error": error,
         "actions": destination.actions.all(),
     }, status=status)
 
@@ -309,8 +311,12 @@ def delivery_tab(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
         context["chart"] = delivery_summary.hourly_chart(destination)
         context["failures"] = (
             Delivery.objects.filter(destination=destination, status=DeliveryStatus.FAILED)
-            .select_related("action", "event", "exchange")[:20]
+            .select_related("action", "exchange")[:20]
         )
-        context["retrying"] = Delivery.objects.filter(destination=destination, status=DeliveryStatus.RETRYING).count()
+        # the newest retrying events with their last error, beside the failures (same index)
+        context["retrying_rows"] = (
+            Delivery.objects.filter(destination=destination, status=DeliveryStatus.RETRYING)
+            .select_related("action", "exchange")[:20]
+        )
         context["queued"] = DeliveryChunk.queued(destination)
     return _page(request, workspace, destination, "delivery", "connections/destination/delivery.html", context)
