@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
+from destinations import trigger_outline
 from destinations.models import Delivery, DeliveryChunk, DeliveryStatus
 from destinations.preview import preview_action
 from destinations.triggers import TriggerSyntaxError, parse
@@ -134,7 +135,7 @@ def settings_tab(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
                            else (False, "Fix the errors below, then test again."))
             test_result = {"ok": ok, "message": message}
             if request.headers.get("X-Requested-With") == "fetch":
-                return JsonResponse(test_result)
+                return JsonResponse({**test_result, "errors": form.errors.get_json_data() if not valid else {}})
         elif valid:
             try:
                 services.update_destination(destination, name=form.cleaned_data["name"],
@@ -250,19 +251,39 @@ def _recent_events(destination: Destination, limit: int = 10) -> list[Event]:
     return list(Event.objects.filter(workspace=destination.workspace, source_id__in=source_ids)[:limit])
 
 
+def _trigger_examples(recent: list[Event]) -> list[dict[str, Any]]:
+    """What the never-matching check compares field types with: recent events, else the sample events."""
+    return [e.payload for e in recent if isinstance(e.payload, dict)] or list(SAMPLE_EVENTS.values())
+
+
+def _unsaved(action: Action, cleaned: dict[str, Any]) -> Action:
+    """The action as the form has it, not saved: what *Test action* runs."""
+    return Action(pk=action.pk, destination=action.destination, kind=action.kind, name=cleaned["name"],
+                  trigger=cleaned["trigger"], mapping=cleaned["mapping"], enabled=cleaned["enabled"])
+
+
 @login_required
 def action_page(request: HttpRequest, slug: str, pk: int, action_id: int) -> HttpResponse:
-    """Edit an action (POST op=save), or test it (op=test: show the request; op=send: also send it)."""
+    """Edit an action (POST op=save), or test the form's unsaved version (op=test: show the request;
+    op=send: also send it). A trigger that can never match is saved only once confirmed (confirmed_trigger
+    equal to the trigger posted)."""
     workspace = workspace_for(request, slug)
     destination = destination_for(workspace, pk)
     action = action_for(destination, action_id)
     recent = _recent_events(destination)
     op = request.POST.get("op", "save") if request.method == "POST" else ""
-    form = ActionForm(action, request.POST if op == "save" else None)
+    # A test posted without the action's fields (an older page, a script) runs the saved action.
+    form_posted = op == "save" or "trigger" in request.POST
+    form = ActionForm(action, request.POST if form_posted else None)
     status = 200
     test: dict[str, Any] = {"event_text": "", "result": None, "error": ""}
+    trigger_warnings: list[str] = []
     if op == "save":
         if form.is_valid():
+            trigger = form.cleaned_data["trigger"]
+            if request.POST.get("confirmed_trigger") != trigger:
+                trigger_warnings = trigger_outline.warnings(trigger, _trigger_examples(recent))
+        if form.is_valid() and not trigger_warnings:
             try:
                 services.update_action(action, name=form.cleaned_data["name"], trigger=form.cleaned_data["trigger"],
                                        mapping=form.cleaned_data["mapping"], enabled=form.cleaned_data["enabled"])
@@ -281,8 +302,13 @@ def action_page(request: HttpRequest, slug: str, pk: int, action_id: int) -> Htt
             test["error"] = f"The event is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})."
             status = 400
         else:
-            test["result"] = preview_action(action, event, send=op == "send")
-            test["sent"] = op == "send"
+            if not form_posted or form.is_valid():
+                tested = _unsaved(action, form.cleaned_data) if form_posted else action
+                test["result"] = preview_action(tested, event, send=op == "send")
+                test["sent"] = op == "send"
+            else:
+                test["error"] = "Fix the errors in the action's form first: the test runs the form as it is."
+                status = 400
     if not test["event_text"]:
         chosen = request.GET.get("event", "")
         picked = next((e for e in recent if str(e.id) == chosen), None)
@@ -294,9 +320,11 @@ def action_page(request: HttpRequest, slug: str, pk: int, action_id: int) -> Htt
     paths = list(COMMON_PATHS)
     if recent:
         paths += [p for p in _event_paths(recent[0].payload) if p not in paths]
+    trigger_text = form["trigger"].value() or ""
     return _page(request, workspace, destination, "actions", "connections/destination/action.html", {
         "action": action, "form": form, "test": test, "recent": recent, "paths": paths,
-        "picked_event": request.GET.get("event", ""),
+        "picked_event": request.GET.get("event", ""), "trigger_warnings": trigger_warnings,
+        "builder_initial": trigger_outline.builder_rows(trigger_text) if trigger_text.strip() else None,
     }, status=status)
 
 
