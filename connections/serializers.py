@@ -10,6 +10,7 @@ from django.db import transaction
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from destinations.catalog import choices as catalog_choices
 from destinations.catalog import get_definition
 from ingest.models import Event
 from pipelines import workspaces
@@ -96,8 +97,13 @@ class ActionSummarySerializer(serializers.ModelSerializer):
         fields = ["id", "kind", "name", "enabled"]
 
 
+@extend_schema_field({"type": "string", "enum": [key for key, _ in catalog_choices()]})
+class DestinationKindField(serializers.CharField):
+    """A catalog key; the schema lists them, the serializer's own check gives the error that names the list."""
+
+
 class DestinationSerializer(serializers.ModelSerializer):
-    kind = serializers.CharField(max_length=64, help_text="A catalog key, see /api/catalog/destinations/.")
+    kind = DestinationKindField(max_length=64, help_text="A catalog key, see /api/catalog/destinations/.")
     name = serializers.CharField(max_length=120, required=False, allow_blank=True,
                                  help_text="Defaults to the destination type's name.")
     settings = JSONValueField(

@@ -4,6 +4,8 @@
 - connections.api_urls, destinations.api_urls: the management REST API (/api/...)
 - connections.urls: the Connections web UI
 - audit.urls, audit.api_urls: the audit log page (/w/<slug>/audit/) and its API
+- retention.api_urls: the retention policy in the management API
+- connections.urls: the Connections web UI; retention.urls: the workspace settings page
 """
 
 from django.contrib import admin
@@ -17,6 +19,8 @@ urlpatterns = [
     path("api/", include("destinations.api_urls")),
     path("api/", include("audit.api_urls")),
     path("", include("audit.urls")),
+    path("api/", include("retention.api_urls")),
+    path("", include("retention.urls")),
     path("", include("connections.urls")),
 ]
 
