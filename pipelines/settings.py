@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "ingest",
     "audit",
     "retention",
+    "privacy",
 ]
 
 MIDDLEWARE = [
@@ -158,7 +159,7 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Pipelines management API",
-    "DESCRIPTION": "Workspaces, sources, destinations, actions, events and deliveries.",
+    "DESCRIPTION": "Workspaces, sources, destinations, actions, events, deliveries and privacy requests.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
@@ -166,6 +167,12 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "pipelines.openapi_links.add_create_links",  # a create links to the read/update/delete of what it made
     ],
+    # choice sets that share a field name ("kind") get names of their own
+    "ENUM_NAME_OVERRIDES": {
+        "PrivacyRequestKindEnum": "privacy.models.PrivacyRequest.Kind",
+        "IdentityKindEnum": "privacy.models.IdentityKind",
+        "SourceKindEnum": "connections.models.SourceKind",
+    },
 }
 
 # --- Celery -------------------------------------------------------------------------------------------
@@ -264,6 +271,9 @@ CELERY_TASK_ROUTES = {
     "destinations.deliver_chunks": {"queue": "deliveries"},
     "destinations.deliver": {"queue": "deliveries"},
     "destinations.sweep": {"queue": "retries"},
+    "privacy.run_deletion": {"queue": "retries"},
+    "privacy.retry_forwards": {"queue": "retries"},
+    "privacy.sweep": {"queue": "retries"},
 }
 # Declared so a worker started without -Q consumes all three queues (and the test worker does too).
 CELERY_TASK_QUEUES = {name: {"exchange": name, "routing_key": name} for name in CELERY_WORKER_QUEUES.split(",")}
@@ -339,3 +349,18 @@ CELERY_BEAT_SCHEDULE["retention-purge"] = {
     "options": {"queue": "retries", "expires": RETENTION_PURGE_INTERVAL},
 }
 CELERY_TASK_ROUTES["retention.purge_expired"] = {"queue": "retries"}
+
+# --- Privacy (privacy/) ---------------------------------------------------------------------------------
+# Each process keeps a workspace's suppressed identities in memory this long (see privacy/suppression.py):
+# a suppression reaches the other processes' ingest within this many seconds.
+PRIVACY_SUPPRESSION_CACHE_SECONDS = env.float("PRIVACY_SUPPRESSION_CACHE_SECONDS", default=5.0)
+# A deletion walks the workspace's events this many ids at a time (one short transaction per batch).
+PRIVACY_SCAN_BATCH = env.int("PRIVACY_SCAN_BATCH", default=5000)
+# A deletion forwarded to a destination that failed retryably (timeout, 429, 5xx) is sent again after
+# this many seconds, then 4, 16, 64 and 256 times as long.
+PRIVACY_FORWARD_RETRY_SECONDS = env.float("PRIVACY_FORWARD_RETRY_SECONDS", default=60.0)
+CELERY_BEAT_SCHEDULE["privacy-sweep"] = {
+    "task": "privacy.sweep",
+    "schedule": 300.0,
+    "options": {"queue": "retries", "expires": 300},
+}

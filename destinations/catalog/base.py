@@ -109,6 +109,10 @@ class DestinationDefinition:
     browser_settings: Callable[[dict[str, Any]], dict[str, Any]] | None = None
     # the name of the integration in browser settings (direct mode)
     browser_integration: str = ""
+    # delete_person(settings, identities) -> Exchange | None: forward a privacy deletion to the vendor.
+    # `identities` has any of "user_id", "email", "anonymous_id"; None when the vendor cannot name the
+    # person by those (nothing sent). Raises DeliveryError like perform. Types without it: nothing to do.
+    delete_person: Callable[[dict[str, Any], dict[str, str]], Exchange | None] | None = None
 
     def action(self, key: str) -> ActionDefinition:
         for a in self.actions:
@@ -193,6 +197,7 @@ class DestinationDefinition:
             "settings": [f.to_dict() for f in self.settings],
             "actions": [a.to_dict() for a in self.actions],
             "has_credentials_test": self.test_credentials is not None,
+            "supports_deletion": self.delete_person is not None,
         }
 
 
