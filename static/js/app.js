@@ -345,11 +345,10 @@
       outline.rows.forEach(addRow);
       if (!outline.rows.length) addRow();
     }
-    var initial = null;
+    // The server's reading of the trigger wins (null: it cannot be shown); the tokenizer is the fallback.
     var data = $("#builder-initial");
-    if (data) { try { initial = JSON.parse(data.textContent); } catch (e) { initial = null; } }
+    var initial = data ? JSON.parse(data.textContent) : readTrigger(trigger.value);
     if (!trigger.value.trim()) initial = { join: "and", rows: [] };
-    else if (!initial) initial = readTrigger(trigger.value);
     showRows(initial);
     box.addEventListener("input", function (event) { if (event.target.closest(".builder-row")) write(); });
     box.addEventListener("change", function (event) { if (event.target.closest(".builder-row") || event.target === join) write(); });
