@@ -23,7 +23,7 @@ from .. import delivery_summary, services
 from ..forms import ActionForm, DestinationSettingsForm
 from ..models import Action, Destination, DestinationMode, Source, check_connectable
 from .access import action_for, destination_for, render_page, source_for, workspace_for
-from .wizard import run_credentials_test
+from .wizard import run_connection_test
 
 TABS = (("overview", "Overview"), ("settings", "Settings"), ("actions", "Actions"), ("delivery", "Event delivery"))
 
@@ -129,14 +129,11 @@ def settings_tab(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     test_result = None
     if request.method == "POST":
         form = DestinationSettingsForm(definition, request.POST, existing=existing, masked=masked)
-        valid = form.is_valid()
         if request.POST.get("op") == "test":
-            ok, message = (run_credentials_test(definition, form.cleaned_data["settings"]) if valid
-                           else (False, "Fix the errors below, then test again."))
-            test_result = {"ok": ok, "message": message}
+            test_result = run_connection_test(definition, form)
             if request.headers.get("X-Requested-With") == "fetch":
-                return JsonResponse({**test_result, "errors": form.errors.get_json_data() if not valid else {}})
-        elif valid:
+                return JsonResponse(test_result)
+        elif form.is_valid():
             try:
                 services.update_destination(destination, name=form.cleaned_data["name"],
                                             settings=form.cleaned_data["settings"])

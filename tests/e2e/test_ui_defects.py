@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 from typing import Any
 
 from django.utils import timezone
@@ -155,6 +156,17 @@ def test_every_field_error_shows_in_one_submit_and_test_connection_refreshes_the
     expect(page.locator("[data-test-result]")).to_contain_text("Fix the errors")
     expect(page.locator(".field .error")).to_have_count(1)
     expect(page.locator("#error-summary")).to_contain_text("There is a problem")
+    expect(page.get_by_label("Webhook URL")).to_be_focused()
+    # a URL where nothing listens: the test's own failure is shown under the URL, which gets the focus
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    page.get_by_label("Webhook URL").fill(f"http://127.0.0.1:{closed}/in")
+    page.get_by_label("Destination name").focus()
+    page.get_by_role("button", name="Test connection").click()
+    expect(page.locator("[data-test-result]")).to_contain_text("Connection refused by 127.0.0.1")
+    expect(page.locator(".field.has-error")).to_have_count(1)
+    expect(page.locator(".field.has-error")).to_contain_text("Connection refused")
     expect(page.get_by_label("Webhook URL")).to_be_focused()
     # fixed: no error left on screen
     page.get_by_label("Webhook URL").fill(httpserver.url_for("/hook"))

@@ -186,3 +186,27 @@ def test_test_connection_answers_the_current_field_errors(owner_client: Client, 
     answer = owner_client.post(f"{BASE}/configure/", {"name": "", "url": "http://127.0.0.1:9/in", "op": "test"},
                                HTTP_X_REQUESTED_WITH="fetch").json()
     assert list(answer["errors"]) == ["name"]  # the URL's old error is gone
+
+
+def test_a_failed_test_connection_points_at_the_setting_it_failed_on(
+    owner_client: Client, httpserver: HTTPServer, settings: Any
+) -> None:
+    settings.OUTBOUND_ALLOW_PRIVATE = True
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    owner_client.post(f"{BASE}/select/", {"kind": "webhook"})
+    answer = owner_client.post(f"{BASE}/configure/", {"name": "Hook", "url": f"http://127.0.0.1:{port}/in",
+                                                      "op": "test"}, HTTP_X_REQUESTED_WITH="fetch").json()
+    assert answer["ok"] is False and list(answer["errors"]) == ["url"]
+    assert answer["errors"]["url"][0]["message"].startswith("Connection error: Connection refused by 127.0.0.1")
+    # Customer.io refusing the key points at the API key
+    httpserver.expect_request("/api/v1/accounts/region").respond_with_data("Unauthorized", status=401)
+    settings.DESTINATION_ENDPOINTS = {"customerio": httpserver.url_for("").rstrip("/")}
+    owner_client.post(f"{BASE}/select/", {"kind": "customerio"})
+    answer = owner_client.post(f"{BASE}/configure/", {"name": "CIO", "site_id": "s-1", "api_key": "wrong-key-1",
+                                                      "region": "us", "op": "test"},
+                               HTTP_X_REQUESTED_WITH="fetch").json()
+    assert answer["message"] == "Invalid Site ID or API key" and list(answer["errors"]) == ["api_key"]
