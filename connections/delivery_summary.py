@@ -4,7 +4,7 @@ destinations.models.Delivery / DeliveryCount / DestinationCircuit.
 
 Health, from the last HEALTH_WINDOW of outcomes (first match wins):
 - circuit open: the delivery engine's breaker holds first attempts back now (DestinationCircuit);
-- failing: something failed in the window and nothing, or fewer than failed, was delivered;
+- failing: something failed in the window, and at least as many deliveries failed as were delivered;
 - retrying: events wait for another attempt (counted as events, not attempts);
 - healthy: none of the above (including no traffic at all).
 The reason shown beside a badge is the newest failed (or retrying) delivery's error.
