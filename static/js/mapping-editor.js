@@ -177,6 +177,7 @@
 
     this.jsonBox.parentNode.insertBefore(ui, this.jsonBox);
     this.textarea.setAttribute("aria-label", this.name + ": mapping JSON");
+    this.textarea.addEventListener("input", function () { self.showReset(); });
   };
 
   FieldEditor.prototype.buildTemplatePane = function () {
@@ -302,7 +303,10 @@
     select.appendChild(el("option", { value: "" }, first ? "— Not mapped —" : "— Choose a field —"));
     var known = {};
     var groups = [
-      ["Default for this field", this.defaults.map(function (p) { return { path: p, example: null }; })],
+      ["Default for this field", this.defaults.map(function (p) {
+        var known = self.paths.filter(function (q) { return q.path === p; })[0];
+        return { path: p, example: known ? known.example : null };
+      })],
       ["In recent events", this.paths.filter(function (p) { return p.seen; })],
       ["Other fields", this.paths.filter(function (p) { return !p.seen; })],
     ];
@@ -357,6 +361,7 @@
 
   FieldEditor.prototype.load = function (text, initial) {
     var state = read(text);
+    this.showReset();
     this.setAdvanced(state === null);
     if (state === null) {
       this.say(initial ? "This mapping uses JSON the picker cannot show; it is edited as JSON below." : "");
@@ -417,6 +422,11 @@
       text = pyJson({ "@template": this.template.value });
     }
     this.textarea.value = text;
+    this.showReset();
+  };
+
+  FieldEditor.prototype.showReset = function () {
+    if (this.reset) this.reset.hidden = this.textarea.value.trim() === pyJson(JSON.parse(this.defaultText));
   };
 
   FieldEditor.prototype.setAdvanced = function (on) {

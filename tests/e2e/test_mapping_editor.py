@@ -56,8 +56,14 @@ def test_a_mapping_built_with_pickers_only_is_saved_and_sent_as_shown_in_test_ac
     page.locator(".field", has=person).get_by_role("button", name="Add a fallback if missing").click()
     page.get_by_label("Person ID: if missing, event field", exact=True).select_option("$.userId")
 
-    # Email and Anonymous ID: not mapped
+    # Email and Anonymous ID: not mapped ("Not mapped" drops the fallbacks too); "Use the default" undoes it
     email.select_option("")
+    expect(page.get_by_label("Email: if missing, event field", exact=True)).to_have_count(0)
+    anonymous = page.locator(".field", has=page.locator("#id_map__anonymous_id"))
+    expect(anonymous.get_by_role("button", name="Use the default")).to_be_hidden()
+    page.get_by_label("Anonymous ID: event field").select_option("")
+    anonymous.get_by_role("button", name="Use the default").click()
+    expect(page.get_by_label("Anonymous ID: event field")).to_have_value("$.anonymousId")
     page.get_by_label("Anonymous ID: event field").select_option("")
 
     # Event name: a template, built with the autocomplete after "{{" and the "Insert a field" picker
@@ -146,6 +152,8 @@ def test_the_action_page_fits_a_phone_and_works_without_javascript(
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
         if javascript:
             expect(page.get_by_label("Person ID: event field", exact=True)).to_be_visible()
+            page.locator("#mappings-title").scroll_into_view_if_needed()
+            page.screenshot(path=str(SCREENSHOTS / "mapping-phone-js-390-mappings.png"))
         else:
             # the JSON boxes are the form: edit one and save
             box = page.locator("#id_map__name")
