@@ -10,6 +10,7 @@ from django.db import transaction
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from destinations.catalog import choices as catalog_choices
 from destinations.catalog import get_definition
 from ingest.models import Event
 from pipelines import workspaces
@@ -96,8 +97,14 @@ class ActionSummarySerializer(serializers.ModelSerializer):
         fields = ["id", "kind", "name", "enabled"]
 
 
+@extend_schema_field({"type": "string", "enum": [key for key, _ in catalog_choices()]},
+                     component_name="DestinationKind")
+class DestinationKindField(serializers.CharField):
+    """A catalog key; the schema lists them, the serializer's own check gives the error that names the list."""
+
+
 class DestinationSerializer(serializers.ModelSerializer):
-    kind = serializers.CharField(max_length=64, help_text="A catalog key, see /api/catalog/destinations/.")
+    kind = DestinationKindField(max_length=64, help_text="A catalog key, see /api/catalog/destinations/.")
     name = serializers.CharField(max_length=120, required=False, allow_blank=True,
                                  help_text="Defaults to the destination type's name.")
     settings = JSONValueField(
@@ -267,3 +274,4 @@ class CatalogDestinationSerializer(serializers.Serializer):
     settings = CatalogSettingSerializer(many=True)
     actions = CatalogActionSerializer(many=True)
     has_credentials_test = serializers.BooleanField()
+    supports_deletion = serializers.BooleanField(help_text="Whether a privacy deletion is forwarded to it.")

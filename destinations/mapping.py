@@ -40,7 +40,10 @@ from .errors import PayloadError
 if TYPE_CHECKING:
     from .catalog.base import ActionDefinition
 
-__all__ = ["UNDEFINED", "MappingError", "apply_fields", "read_path", "resolve", "validate_mapping"]
+__all__ = [
+    "UNDEFINED", "MappingError", "apply_fields", "event_person_traits", "first_of", "path", "person_traits",
+    "read_path", "resolve", "validate_mapping",
+]
 
 MAX_DEPTH = 32
 
@@ -476,3 +479,43 @@ def apply_fields(action: ActionDefinition, mapping: dict[str, Any], event: dict[
         if f.required and (f.key not in payload or payload[f.key] in _EMPTY_FOR_NON_STRING):
             raise PayloadError(f"missing {f.key}")
     return payload
+
+
+# --- building default mappings (used by the catalog) -----------------------------------------------------
+
+def path(p: str) -> dict[str, str]:
+    """`{"@path": p}`."""
+    return {"@path": p}
+
+
+def first_of(*paths: str, otherwise: Any = UNDEFINED) -> Any:
+    """A mapping that reads the first of `paths` that exists (neither missing nor null), else `otherwise`
+    when given (else it is undefined like the last path)."""
+    if not paths:
+        raise ValueError("first_of needs at least one path")
+    mapping: Any = otherwise if otherwise is not UNDEFINED else path(paths[-1])
+    for p in reversed(paths if otherwise is not UNDEFINED else paths[:-1]):
+        mapping = {"@if": {"exists": path(p), "then": path(p), "else": mapping}}
+    return mapping
+
+
+def person_traits(key: str = "", *also: str, otherwise: Any = UNDEFINED) -> Any:
+    """The person's traits (or one trait, `key`) as a default mapping: `$.traits`, falling back to
+    `$.context.traits`, then to the paths in `also`, then `otherwise`.
+
+    Some libraries (rudder-sdk-python 2, mobile SDKs) send identify traits only in `context.traits`; every
+    default mapping that reads a person's traits goes through this so they all see them. Group calls'
+    `traits` describe the group, not the person, so group mappings read `$.traits` alone.
+    """
+    suffix = f".{key}" if key else ""
+    return first_of(f"$.traits{suffix}", f"$.context.traits{suffix}", *also, otherwise=otherwise)
+
+
+def event_person_traits(event: dict[str, Any]) -> dict[str, Any]:
+    """What `person_traits()` resolves to for a whole event, for code that reads events directly (the
+    warehouse): `traits`, else `context.traits`, else {}."""
+    traits = event.get("traits")
+    if traits is None:
+        context = event.get("context")
+        traits = context.get("traits") if isinstance(context, dict) else None
+    return traits if isinstance(traits, dict) else {}

@@ -6,9 +6,14 @@ request threads hand it their normalized messages and wait; it takes every submi
 them all with one INSERT, commits once, then wakes each request with its outcome. A request still gets
 its 200 only after its rows are committed: durability is unchanged, only the commit is shared.
 
-Failure isolation: if the shared INSERT is refused for data reasons (e.g. a NUL character jsonb refuses),
-the group is retried one submission per savepoint so only the culprit fails. A database outage fails every
-waiting request with OperationalError, which the view answers with 503.
+Failure isolation: rows go in in one global order (see services._INSERT_POSTGRES), so two processes'
+groups with the same messageIds wait for each other rather than deadlock; a deadlock or serialization
+failure that happens anyway runs the transaction again (pipelines.transactions). If the group's
+transaction still fails for any reason but a lost connection (a DataError for a NUL character jsonb
+refuses, an IntegrityError, a conflict that outlasted its retries), every submission is stored again in a
+transaction of its own, so the others commit and only the one refused gets its error (the view answers
+DataError and IntegrityError with 400). A lost connection (a database outage) fails every waiting
+request with OperationalError, which the view answers with 503.
 
 The writer uses its own database connection, so rows must reference committed sources (always true in
 production; tests use transactional_db) and the caller's transaction does not apply.
@@ -21,12 +26,15 @@ import os
 import threading
 from collections.abc import Sequence
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from django.conf import settings
-from django.db import DataError, InterfaceError, OperationalError, connection, transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, connection
 
 from connections.models import Source
+from pipelines.transactions import atomic_retrying_conflicts, is_conflict
+from privacy import suppression
 
 from .services import hand_off, insert_rows
 
@@ -66,8 +74,12 @@ class GroupWriter:
         """Store like services.store_events, committed together with concurrent requests; return new ids.
 
         Raises OperationalError when the database is unavailable (or the group did not finish in time),
-        DataError when PostgreSQL refuses these messages' content.
+        DataError or IntegrityError when PostgreSQL refuses these messages' content. Messages of a
+        suppressed identity are dropped here, before they join a group (privacy.suppression).
         """
+        if not messages:
+            return []
+        messages = suppression.split(source, messages, received_at)
         if not messages:
             return []
         submission = _Submission(source, messages, received_at)
@@ -116,16 +128,11 @@ class GroupWriter:
                 entries: list[tuple[list[int], int]] = []
                 try:
                     entries = self._write(group)
-                except DataError as exc:  # a lone submission PostgreSQL refuses: its request answers 400
-                    group[0].error = exc
-                except (OperationalError, InterfaceError) as exc:
-                    connection.close()  # reconnect for the next group
-                    for submission in group:
-                        submission.error = exc
                 except Exception as exc:  # a bug must not leave requests waiting forever
                     log.exception("group commit failed")
                     for submission in group:
-                        submission.error = exc
+                        if submission.error is None and not submission.ids:
+                            submission.error = exc
                 finally:
                     for submission in group:
                         submission.done.set()
@@ -135,35 +142,68 @@ class GroupWriter:
             connection.close()
 
     def _write(self, group: list[_Submission]) -> list[tuple[list[int], int]]:
-        """Store the group; return its (new event ids, outbox entry) pairs to hand off once committed."""
+        """Store the group, giving each submission its new ids or its error; return the (new event ids,
+        outbox entry) pairs to hand off once the requests are answered."""
+        try:
+            rows, entry = atomic_retrying_conflicts(partial(_insert, group))
+        except Exception as exc:  # noqa: BLE001 - sorted out below: a lost connection or one submission
+            if len(group) == 1 or _connection_lost(exc):
+                _fail(group, exc)
+                return []
+            # Most likely one submission's data (DataError, IntegrityError): find it, commit the others.
+            return self._write_one_by_one(group)
         by_key: dict[tuple[int, str], _Submission] = {}
         for submission in group:
             for m in submission.messages:
                 by_key.setdefault((submission.source.id, m["messageId"]), submission)
-        try:
-            with transaction.atomic(), connection.cursor() as cursor:
-                rows, entry = insert_rows(cursor, [(s.source, s.messages, s.received_at) for s in group])
-            written = [(rows, entry)]
-        except DataError:
-            if len(group) == 1:
-                raise
-            written = self._write_one_by_one(group)
-        for rows, _entry in written:
-            for event_id, source_id, message_id in rows:
-                by_key[(source_id, message_id)].ids.append(event_id)
-        return [([row[0] for row in rows], entry) for rows, entry in written if entry is not None]
+        for event_id, source_id, message_id in rows:
+            by_key[(source_id, message_id)].ids.append(event_id)
+        return [([row[0] for row in rows], entry)] if entry is not None else []
 
-    def _write_one_by_one(self, group: list[_Submission]) -> list[tuple[list[tuple[int, int, str]], int | None]]:
-        written: list[tuple[list[tuple[int, int, str]], int | None]] = []
-        with transaction.atomic(), connection.cursor() as cursor:
-            for submission in group:
-                try:
-                    with transaction.atomic():  # a savepoint: only this submission fails
-                        written.append(insert_rows(cursor, [(submission.source, submission.messages,
-                                                             submission.received_at)]))
-                except DataError as exc:
-                    submission.error = exc
-        return written
+    def _write_one_by_one(self, group: list[_Submission]) -> list[tuple[list[int], int]]:
+        """After the group's transaction failed: each submission in a transaction of its own (never
+        savepoints in one, whose statements would lock keys out of the global order), so every other
+        submission commits and only the one refused gets its error."""
+        entries: list[tuple[list[int], int]] = []
+        for index, submission in enumerate(group):
+            try:
+                rows, entry = atomic_retrying_conflicts(partial(_insert, [submission]))
+            except Exception as exc:  # noqa: BLE001 - this submission's error, whatever it is
+                if _connection_lost(exc):
+                    _fail(group[index:], exc)
+                    break
+                _fail([submission], exc)
+                continue
+            submission.ids = [row[0] for row in rows]
+            if entry is not None:
+                entries.append((submission.ids, entry))
+        return entries
+
+
+def _insert(group: list[_Submission]) -> tuple[list[tuple[int, int, str]], int | None]:
+    with connection.cursor() as cursor:
+        return insert_rows(cursor, [(s.source, s.messages, s.received_at) for s in group])
+
+
+def _connection_lost(exc: BaseException) -> bool:
+    """True when `exc` means the database went away (not what one submission's rows caused): the
+    connection is closed or no longer answers. A conflict that outlasted its retries is not a loss."""
+    if isinstance(exc, InterfaceError):
+        return True
+    if not isinstance(exc, OperationalError) or is_conflict(exc):
+        return False
+    return connection.connection is None or not connection.is_usable()
+
+
+def _fail(submissions: Sequence[_Submission], exc: BaseException) -> None:
+    """Answer these submissions with `exc` (the view maps it to 400, 503 or, for a bug, 500)."""
+    if _connection_lost(exc):
+        connection.close()  # reconnect for the next group
+    elif not isinstance(exc, DatabaseError):
+        log.error("group commit failed for a submission of %d messages", len(submissions[0].messages),
+                  exc_info=exc)
+    for submission in submissions:
+        submission.error = exc
 
 
 writer = GroupWriter()

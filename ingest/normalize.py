@@ -2,11 +2,18 @@
 
 Contract of `normalize` (input already passed validation.message_errors):
 - `type` set (from the route for single calls); `messageId` kept, or a new uuid4 when missing;
-- `receivedAt` is ours; the client's time is kept as `originalTimestamp`, and `timestamp` is corrected for
-  the device clock's skew: `receivedAt − (sentAt − originalTimestamp)` when a `sentAt` is known (event or
-  batch level), the client time as-is without one, `receivedAt` when the client gave no time at all;
+- `receivedAt` is ours. The timestamp rule (docs/timestamps.md; `timestamps.event_time`):
+  - a client that sends `originalTimestamp` separated call time from event time: that text is kept
+    exactly as sent, and a `timestamp` sent beside it is the caller's explicit event time (a historical
+    import), kept with no skew correction;
+  - otherwise the client's time is `originalTimestamp` if sent, else `timestamp` (older Segment libraries
+    send only `timestamp`, equal to the call time), stored as `originalTimestamp`, and `timestamp` is
+    that time corrected for the device clock's skew, `receivedAt − (sentAt − client time)`, when a
+    `sentAt` is known (event or batch level), the client time as-is without one;
+  - `receivedAt` when the client gave no time at all;
 - a client time that does not parse is treated as absent (dropped);
-- all of those as ISO-8601 UTC with milliseconds and `Z`;
+- all times we write (`timestamp`, `receivedAt`, `sentAt`, a derived `originalTimestamp`) as ISO-8601 UTC
+  with milliseconds and `Z`;
 - batch-level `context` / `integrations` merged under each message's own (the message's keys win);
 - `context.ip` filled with the request's client address unless the message has one;
 - `writeKey` removed (it is a credential, and it is not part of the event).
@@ -77,27 +84,19 @@ def normalize(message: dict[str, Any], type_: str | None, envelope: Envelope) ->
         integrations = out.get("integrations")
         out["integrations"] = {**envelope.integrations, **integrations} if integrations else dict(envelope.integrations)
 
-    received = envelope.received_at
-    raw_client = out.get("originalTimestamp") or out.get("timestamp")
-    client_time = timestamps.parse(raw_client) if raw_client else None
     raw_sent = out.get("sentAt")
     sent_at = timestamps.parse(raw_sent) if raw_sent else envelope.sent_at
-    if client_time is None:
-        out["timestamp"] = envelope.received_iso
+    original, event_time = timestamps.event_time(
+        out.get("timestamp"), out.get("originalTimestamp"), sent_at, envelope.received_at
+    )
+    out["timestamp"] = envelope.received_iso if event_time is None else timestamps.format_utc(event_time)
+    if original is None:
+        out.pop("originalTimestamp", None)
     else:
-        out["originalTimestamp"] = timestamps.format_utc(client_time)
-        corrected = client_time
-        if sent_at is not None:
-            try:
-                corrected = received - (sent_at - client_time)
-            except OverflowError:  # absurd client clocks: keep their time rather than fail
-                corrected = client_time
-        out["timestamp"] = timestamps.format_utc(corrected)
+        out["originalTimestamp"] = original
     if sent_at is not None:
         out["sentAt"] = timestamps.format_utc(sent_at)
     else:
         out.pop("sentAt", None)
-    if client_time is None:
-        out.pop("originalTimestamp", None)
     out["receivedAt"] = envelope.received_iso
     return out

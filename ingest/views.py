@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import orjson
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.db import DataError, InterfaceError, OperationalError
+from django.db import DataError, IntegrityError, InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -195,7 +195,8 @@ def _accept(request: HttpRequest, type_: str | None) -> HttpResponse:
             group_commit.writer.store(source, messages, received_at)
         else:
             store_events(source, messages, received_at)
-    except DataError as exc:  # e.g. a \u0000 in a string, which PostgreSQL's jsonb refuses
+    except (DataError, IntegrityError) as exc:  # e.g. a \u0000 in a string, which PostgreSQL's jsonb refuses
+        # The content's fault, not the store's: 400, so the client drops it rather than retry it forever.
         raise Rejected(error(400, "invalid_request", f"The message cannot be stored: {exc}".strip())) from None
     return cors.add_headers(HttpResponse(SUCCESS, content_type="application/json"))
 
@@ -288,19 +289,23 @@ def _our_integrations(request: HttpRequest, write_key: str) -> dict[str, Any]:
 
 
 def _direct_destinations(source: Any) -> dict[str, Any]:
+    """The browser settings of the source's direct-mode destinations. This answer is public (anyone with
+    the website's write key reads it), so it is built from the plain `config` only: the encrypted
+    secrets are not even loaded, and nothing here can decrypt them."""
     destinations = Destination.objects.filter(
         workspace_id=source.workspace_id,
         enabled=True,
         mode=DestinationMode.DIRECT,
         connections__source_id=source.id,
         connections__enabled=True,
-    ).order_by("id")
+    ).only("id", "kind", "config").order_by("id")
     found: dict[str, Any] = {}
     for destination in destinations:
         try:
             definition = destination.definition
         except KeyError:  # a type removed from the catalog: nothing the browser could load
             continue
-        if definition.browser_integration and definition.browser_settings:
-            found[definition.browser_integration] = definition.browser_settings(destination.settings)
+        public = definition.public_settings(destination.config)
+        if public is not None:
+            found[definition.browser_integration] = public
     return found

@@ -2,8 +2,10 @@
 - ingest.urls: the Segment/Customer.io compatible tracking API (/v1/*)
 - ingest.track_urls: the Customer.io Track API compatibility routes (/api/v1/*, /api/v2/*)
 - connections.api_urls, destinations.api_urls: the management REST API (/api/...)
-- connections.urls: the Connections web UI
 - audit.urls, audit.api_urls: the audit log page (/w/<slug>/audit/) and its API
+- retention.api_urls: the retention policy in the management API
+- privacy.api_urls, privacy.urls: the privacy API (/api/workspaces/<slug>/privacy/...) and page (/w/<slug>/privacy/)
+- connections.urls: the Connections web UI; retention.urls: the workspace settings page
 """
 
 from django.contrib import admin
@@ -17,6 +19,10 @@ urlpatterns = [
     path("api/", include("destinations.api_urls")),
     path("api/", include("audit.api_urls")),
     path("", include("audit.urls")),
+    path("api/", include("retention.api_urls")),
+    path("", include("retention.urls")),
+    path("api/", include("privacy.api_urls")),
+    path("", include("privacy.urls")),
     path("", include("connections.urls")),
 ]
 

@@ -23,6 +23,7 @@ import orjson
 
 from .. import http
 from ..errors import DeliveryError, PayloadError
+from ..mapping import person_traits
 from ._timestamps import epoch_ms
 from .base import ActionDefinition, ActionField, BatchResult, DestinationDefinition, SettingField
 
@@ -286,7 +287,7 @@ IDENTIFY_USER = ActionDefinition(
     fields=(
         ActionField("user_id", "User ID", "string", default=_path("$.userId")),
         ActionField("device_id", "Device ID", "string", "The device id, else the anonymous id.", default=DEVICE_ID),
-        ActionField("user_properties", "User properties", "object", "Set on the user.", default=_path("$.traits")),
+        ActionField("user_properties", "User properties", "object", "Set on the user.", default=person_traits()),
         ActionField("paying", "Paying", "boolean", "Whether the user is paying."),
         ActionField("start_version", "Start version", "string", "The app version the user started with."),
         *_device_fields(),

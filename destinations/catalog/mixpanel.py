@@ -20,6 +20,7 @@ from typing import Any
 
 from .. import http
 from ..errors import DeliveryError, PayloadError
+from ..mapping import person_traits
 from ._timestamps import epoch_ms
 from .base import ActionDefinition, ActionField, BatchResult, DestinationDefinition, SettingField
 
@@ -339,7 +340,7 @@ IDENTIFY_USER = ActionDefinition(
                     default=_path("$.anonymousId")),
         ActionField("traits", "Profile properties", "object",
                     "Set on the profile; email, first_name, last_name, name, phone, created become $-properties.",
-                    default=_path("$.traits")),
+                    default=person_traits()),
         ActionField("ip", "IP address", "string", "Used for the profile's location.", default=_path("$.context.ip")),
     ),
     perform=_single(identify_batch), perform_batch=identify_batch, batch_size=PROFILE_BATCH,

@@ -40,6 +40,7 @@ from psycopg.types.json import Jsonb
 
 from .. import http
 from ..errors import DeliveryError, PayloadError
+from ..mapping import event_person_traits
 from ._timestamps import parse_timestamp
 from .base import ActionDefinition, ActionField, BatchResult, DestinationDefinition, SettingField
 
@@ -153,13 +154,14 @@ def rows_for(event: dict[str, Any]) -> tuple[list[tuple[str, dict[str, Any]]], d
         rows.append((TYPE_TABLES[kind], row))
     elif kind == "identify":
         row = dict(base)
-        _add_fields(row, event.get("traits") or {}, "traits")
+        traits = event_person_traits(event)
+        _add_fields(row, traits, "traits")
         rows.append(("identifies", row))
         if event.get("userId"):
             user = {"id": str(event["userId"]),
                     "received_at": event.get("receivedAt"),
                     "updated_at": event.get("timestamp") or event.get("receivedAt")}
-            _add_fields(user, event.get("traits") or {}, "traits")
+            _add_fields(user, traits, "traits")
     elif kind == "group":
         row = {**base, "group_id": event.get("groupId")}
         _add_fields(row, event.get("traits") or {}, "traits")

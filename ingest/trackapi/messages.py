@@ -23,6 +23,10 @@ DEVICE_UPDATED = "Device Created or Updated"
 DEVICE_DELETED = "Device Deleted"
 RELATIONSHIP_DELETED = "Relationship Deleted"
 OBJECT_DELETED = "Object Deleted"
+REPORT_DELIVERY_EVENT = "Report Delivery Event"
+ADDED_TO_MANUAL_SEGMENT = "Added to Manual Segment"
+REMOVED_FROM_MANUAL_SEGMENT = "Removed from Manual Segment"
+FORM_SUBMITTED = "Form Submitted"
 
 
 def iso(moment: datetime) -> str:
@@ -251,3 +255,45 @@ def relationship_deleted(call: CallContext, person: Person, obj: ObjectRef) -> d
 
 def object_deleted(call: CallContext, obj: ObjectRef) -> dict[str, Any]:
     return semantic(call, None, OBJECT_DELETED, obj.properties(), context=obj.context())
+
+
+def delivery_metric(
+    call: CallContext, delivery_id: str, metric: str, *, recipient: str | int | None = None,
+    device_token: str | None = None, reason: str | None = None, href: str | None = None,
+    timestamp: datetime | None = None,
+) -> dict[str, Any]:
+    """/metrics and /push/events → track "Report Delivery Event" with no person (Customer.io knows the
+    delivery): `properties = {deliveryId, metric, recipient?, reason?, href?}`; a push device's token is
+    also `properties.recipient` and `context.device.token`, where the Customer.io destination's Report
+    Delivery Event action reads it."""
+    properties: dict[str, Any] = {"deliveryId": delivery_id, "metric": metric}
+    if device_token is not None:
+        properties["recipient"] = device_token
+    elif recipient is not None:
+        properties["recipient"] = recipient
+    if reason is not None:
+        properties["reason"] = reason
+    if href is not None:
+        properties["href"] = href
+    context = {"device": {"token": device_token}} if device_token is not None else None
+    return call.message("track", event=REPORT_DELIVERY_EVENT, properties=properties, timestamp=timestamp,
+                        context=context)
+
+
+def segment_membership(call: CallContext, person: Person, segment_id: int, *, added: bool) -> dict[str, Any]:
+    """One person added to / removed from a manual segment → track "Added to Manual Segment" /
+    "Removed from Manual Segment" with `properties = {segment_id, id_type}`."""
+    event = ADDED_TO_MANUAL_SEGMENT if added else REMOVED_FROM_MANUAL_SEGMENT
+    return call.message("track", userId=person.user_id, event=event,
+                        properties={"segment_id": segment_id, "id_type": person.kind}, context=person.context())
+
+
+def form_submitted(call: CallContext, form_id: str, fields: dict[str, Any], *, person_id: str | None,
+                   email: str | None) -> dict[str, Any]:
+    """A form submission → track "Form Submitted": `properties = {form_id, data}` (the form's fields as
+    sent, Customer.io's reserved form_* keys left out); userId = the `id` field, else the email lower-cased;
+    the email also in `context.traits.email`."""
+    user_id = person_id if person_id is not None else (email.lower() if email is not None else None)
+    context = {"traits": {"email": email}} if email is not None else None
+    return call.message("track", userId=user_id, event=FORM_SUBMITTED,
+                        properties={"form_id": form_id, "data": fields}, context=context)

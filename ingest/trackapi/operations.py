@@ -269,3 +269,84 @@ def _v2_object(call: CallContext, op: dict[str, Any]) -> list[dict[str, Any]]:
     if not out:  # an object identified with nobody related: a group call with only the object's traits
         out.append(m.group(call, obj, traits=attrs))
     return out
+
+
+# --- v1 metrics, manual segments, forms ------------------------------------------------------------------
+
+def v1_metric(call: CallContext, body: dict[str, Any]) -> list[dict[str, Any]]:
+    """POST /api/v1/metrics: `{delivery_id, metric, timestamp?, recipient?, reason?, href?}`."""
+    delivery_id = v.string(body.get("delivery_id"), "delivery_id", required=True) or ""
+    if not delivery_id.strip():
+        raise TrackError("delivery_id must not be blank", field="delivery_id")
+    metric = v.choice(v.string(body.get("metric"), "metric", required=True), "metric", v.DELIVERY_METRICS)
+    recipient = body.get("recipient")
+    if recipient is not None and (isinstance(recipient, bool) or not isinstance(recipient, (str, int))):
+        raise TrackError("recipient must be a string (a phone number may be an integer)", field="recipient")
+    return [m.delivery_metric(
+        call, delivery_id, metric, recipient=recipient, reason=v.string(body.get("reason"), "reason"),
+        href=v.string(body.get("href"), "href"), timestamp=v.unix_seconds(body.get("timestamp"), "timestamp"),
+    )]
+
+
+def v1_push_event(call: CallContext, body: dict[str, Any]) -> list[dict[str, Any]]:
+    """POST /api/v1/push/events (deprecated by Customer.io, still sent by clients):
+    `{delivery_id, event, device_id, timestamp?}`. The file marks no field required; without a delivery
+    id and a metric the report means nothing, so those two are."""
+    delivery_id = v.string(body.get("delivery_id"), "delivery_id", required=True) or ""
+    if not delivery_id.strip():
+        raise TrackError("delivery_id must not be blank", field="delivery_id")
+    metric = v.choice(v.string(body.get("event"), "event", required=True), "event", v.PUSH_METRICS)
+    device_id = v.string(body.get("device_id"), "device_id")
+    return [m.delivery_metric(call, delivery_id, metric, device_token=device_id or None,
+                              timestamp=v.unix_seconds(body.get("timestamp"), "timestamp"))]
+
+
+def v1_segment(call: CallContext, raw_segment_id: str, id_type: str | None, body: dict[str, Any], *,
+               added: bool) -> list[dict[str, Any]]:
+    """POST /api/v1/segments/{segment_id}/add_customers | remove_customers?id_type=…: `{ids: [...]}`
+    (1..1000 strings) → one event per person. Like Customer.io, values that do not fit `id_type` (an
+    email-less value for id_type=email, an empty string) are ignored."""
+    segment = v.segment_id(raw_segment_id)
+    kind = v.choice(id_type, "id_type", v.SEGMENT_ID_TYPES, default="id")
+    ids = body.get("ids")
+    if ids is None:
+        raise TrackError("ids is required", field="ids", reason="required")
+    if not isinstance(ids, list):
+        raise TrackError("ids must be an array of strings", field="ids")
+    if not 1 <= len(ids) <= v.MAX_SEGMENT_IDS:
+        raise TrackError(f"ids must list 1 to {v.MAX_SEGMENT_IDS} people", field="ids",
+                         reason="required" if not ids else "too_large")
+    out = []
+    for i, value in enumerate(ids):
+        if not isinstance(value, str):
+            raise TrackError(f"ids[{i}] must be a string", field=f"ids[{i}]")
+        if not value.strip() or (kind == "email" and not v.is_email_shaped(value)):
+            continue
+        person = Person(kind, v.identifier(value, f"ids[{i}]"))
+        out.append(m.segment_membership(call, person, segment, added=added))
+    return out
+
+
+# Keys Customer.io reserves in form data and ignores.
+_FORM_RESERVED = ("form_id", "form_name", "form_type", "form_url", "form_url_param")
+
+
+def v1_form(call: CallContext, form_id: str, body: dict[str, Any]) -> list[dict[str, Any]]:
+    """POST /api/v1/forms/{form_id}/submit: `{data: {email | id, <field>: "<text>", ...}}`. The file's
+    `oneOf` (by email / by id) is read as `anyOf`: both may be given (id is then the userId). Every field
+    value is a string; the identifier (email or id) is required and not null."""
+    form = v.identifier(form_id, "form_id")
+    data = v.require_object(body.get("data"), "data")
+    for name, value in data.items():
+        if name in ("email", "id") and value is None:
+            continue
+        if not isinstance(value, str):
+            raise TrackError(f"data.{name[:40]} must be a string (form values are text)", field=f"data.{name[:40]}")
+    person_id = data.get("id")
+    email = data.get("email")
+    if person_id in (None, "") and email in (None, ""):
+        raise TrackError("data must contain the submitter's email or id", field="data", reason="required")
+    person_id = v.identifier(person_id, "data.id") if person_id not in (None, "") else None
+    email = v.email(email, "data.email") if email not in (None, "") else None
+    fields = v.event_data({k: val for k, val in data.items() if k not in _FORM_RESERVED}, "data")
+    return [m.form_submitted(call, form, fields, person_id=person_id, email=email)]

@@ -26,6 +26,13 @@ MAX_BATCH_BYTES = 500 * 1024
 MAX_V1_BODY_BYTES = 512 * 1024
 
 DEVICE_PLATFORMS = ("ios", "android")
+# /api/v1/metrics: the union of the metrics the OpenAPI file lists for each channel (email, in-app, push,
+# Slack, SMS, webhook); /api/v1/push/events: the push metrics.
+DELIVERY_METRICS = ("bounced", "clicked", "converted", "deferred", "delivered", "dropped", "opened", "spammed")
+PUSH_METRICS = ("opened", "converted", "delivered")
+SEGMENT_ID_TYPES = ("id", "email", "cio_id")
+MAX_SEGMENT_IDS = 1000
+MAX_SEGMENT_ID = 2**31 - 1  # the file's segment_id is an int32
 
 # Customer.io decides "email or id" from the shape of the value; this is the shape we use.
 _EMAIL_SHAPE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -170,3 +177,28 @@ def storable(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     if _NUL.search(orjson.dumps(messages)):
         raise TrackError("text must not contain NUL (\\u0000) characters")
     return messages
+
+
+def string(value: Any, field: str, *, required: bool = False) -> str | None:
+    """A JSON string (None when absent and not required); no other type is converted."""
+    if value is None:
+        if required:
+            raise TrackError(f"{field} is required", field=field, reason="required")
+        return None
+    if not isinstance(value, str):
+        raise TrackError(f"{field} must be a string", field=field)
+    return value
+
+
+def unix_seconds(value: Any, field: str) -> datetime | None:
+    """Unix seconds as a JSON integer (the new routes follow the OpenAPI file: no digit strings)."""
+    if isinstance(value, str):
+        raise TrackError(f"{field} must be a unix timestamp in seconds (an integer)", field=field)
+    return unix_timestamp(value, field)
+
+
+def segment_id(value: str) -> int:
+    """The {segment_id} of /api/v1/segments/…: an int32 ≥ 0, as the OpenAPI file declares it."""
+    if not value.isascii() or not value.isdigit() or int(value) > MAX_SEGMENT_ID:
+        raise TrackError("segment_id must be a segment's numeric id", field="segment_id")
+    return int(value)

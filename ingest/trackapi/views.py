@@ -190,12 +190,15 @@ def track_endpoint(methods: tuple[str, ...], version: str = "v1", *, singular_er
     return decorate
 
 
-def _accept(request: HttpRequest, source: Source, build: Callable[[CallContext], list[dict[str, Any]]]
-            ) -> HttpResponse:
-    """Build the messages of a v1 call, store them, answer 200 `{}`."""
+def _accept(request: HttpRequest, source: Source, build: Callable[[CallContext], list[dict[str, Any]]],
+            *, status: int = 200) -> HttpResponse:
+    """Build the messages of a v1 call, store them, answer 200 `{}` (or 204 with no body)."""
     call = _call(request, "v1")
     messages = v.storable(build(call))
-    return _store(source, call, messages, "v1") or _json({})
+    failure = _store(source, call, messages, "v1")
+    if failure:
+        return failure
+    return HttpResponse(status=204) if status == 204 else _json({}, status)
 
 
 # --- v1 ------------------------------------------------------------------------------------------------
@@ -291,6 +294,45 @@ def anonymous_events(request: HttpRequest, source: Source) -> HttpResponse:
 def merge_customers(request: HttpRequest, source: Source) -> HttpResponse:
     body = _parse_object(request, v.MAX_V1_BODY_BYTES)
     return _accept(request, source, lambda call: ops.v1_merge(call, body))
+
+
+@track_endpoint(("POST",))
+def metrics(request: HttpRequest, source: Source) -> HttpResponse:
+    """Delivery metrics of any channel → track "Report Delivery Event". Customer.io takes this call
+    without credentials; we need them to know which source the event belongs to."""
+    body = _parse_object(request, v.MAX_V1_BODY_BYTES)
+    return _accept(request, source, lambda call: ops.v1_metric(call, body))
+
+
+@track_endpoint(("POST",))
+def push_events(request: HttpRequest, source: Source) -> HttpResponse:
+    """Push metrics (/api/v1/push/events, also served at /push/events) → track "Report Delivery Event"."""
+    body = _parse_object(request, v.MAX_V1_BODY_BYTES)
+    return _accept(request, source, lambda call: ops.v1_push_event(call, body))
+
+
+@track_endpoint(("POST",))
+def segment_customers(request: HttpRequest, source: Source, segment_id: str, change: str) -> HttpResponse:
+    """Manual segment membership → one "Added to / Removed from Manual Segment" event per person."""
+    body = _parse_object(request, v.MAX_V1_BODY_BYTES)
+    id_type = request.GET.get("id_type")
+    return _accept(request, source, lambda call: ops.v1_segment(call, segment_id, id_type, body,
+                                                                added=change == "add_customers"))
+
+
+@track_endpoint(("POST",))
+def form_submit(request: HttpRequest, source: Source, form_id: str) -> HttpResponse:
+    """A form submission → track "Form Submitted"; 204 like Customer.io."""
+    body = _parse_object(request, v.MAX_V1_BODY_BYTES)
+    return _accept(request, source, lambda call: ops.v1_form(call, form_id, body), status=204)
+
+
+@csrf_exempt
+def unknown_route(request: HttpRequest, **_: Any) -> HttpResponse:
+    """Any other path under a Track API prefix: 404 in the v1 error shape (the one the official clients
+    read), whatever the method and credentials."""
+    return _error("v1", 404, [TrackError(f"no such Track API route: {request.method} {request.path}",
+                                         reason="not_found")])
 
 
 # --- v2 ------------------------------------------------------------------------------------------------

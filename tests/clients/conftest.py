@@ -52,7 +52,8 @@ def _npm_ci(folder: Path, what: str) -> None:
 def node_modules() -> Path:
     """`npm ci` the pinned client libraries (once per session) and return the node_modules folder."""
     _npm_ci(HERE, "the official JavaScript clients")
-    for package in ("@segment/analytics-node", "@segment/analytics-next"):
+    for package in ("@segment/analytics-node", "@segment/analytics-next", "@rudderstack/rudder-sdk-node",
+                    "customerio-node"):
         if not (NODE_MODULES / package / "package.json").is_file():
             pytest.fail(f"`npm ci` succeeded but {package} is missing from {NODE_MODULES}.")
     return NODE_MODULES

@@ -8,7 +8,9 @@ overlap, so no body could ever satisfy them under JSON Schema rules (exactly one
   `required` key to each alternative, which is stricter than the file, not looser;
 - `anonymousEventsRequest`: the "standard" alternative also allows type page / screen, so a page view
   matches two alternatives. We read that `oneOf` as `anyOf`.
-Everything else is used as published.
+- `/api/v1/metrics` (one alternative per channel, most metrics valid for several channels) and the `data`
+  of `/api/v1/forms/{form_id}/submit` (by email / by id): the same, read as `anyOf`.
+Everything else is used as published. `response_errors` checks a response against the file's responses.
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ SPEC_PATH = Path(__file__).resolve().parents[2] / ".." / "shared" / "reference" 
 _BASE = "urn:customerio-track-api"
 
 
+_ONE_OF_AS_ANY_OF = (("/api/v1/metrics", ()), ("/api/v1/forms/{form_id}/submit", ("properties", "data")))
+
+
 @functools.cache
 def _registry() -> Registry:
     spec = json.loads(SPEC_PATH.read_text())
@@ -38,6 +43,11 @@ def _registry() -> Registry:
     anonymous = copy.deepcopy(schemas["anonymousEventsRequest"])
     anonymous["anyOf"] = anonymous.pop("oneOf")
     schemas["anonymousEventsRequest"] = anonymous
+    for path, where in _ONE_OF_AS_ANY_OF:
+        schema = spec["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]
+        for key in where:
+            schema = schema[key]
+        schema["anyOf"] = schema.pop("oneOf")
     return Registry().with_resource(_BASE, Resource.from_contents(spec, default_specification=DRAFT202012))
 
 
@@ -59,3 +69,24 @@ def errors_for(path: str, body: Any) -> list[str]:
     """Human-readable schema violations of `body` sent to `POST <path>`; [] when valid."""
     return [f"{'/'.join(map(str, e.absolute_path)) or '<body>'}: {e.message[:300]}"
             for e in validator_for(path).iter_errors(body)]
+
+
+def response_errors(path: str, status: int, body: Any) -> list[str]:
+    """Why a response to `POST <path>` breaks the file: a status it does not list for the path (a 400 or
+    401 is judged by the file's shared 400/401 responses, which most Track paths list), or a JSON body that
+    breaks the documented schema. [] when it conforms."""
+    spec = json.loads(SPEC_PATH.read_text())
+    listed = spec["paths"][path]["post"].get("responses", {})
+    response = listed.get(str(status))
+    if response is None and status in (400, 401):
+        response = {"$ref": f"#/components/responses/{status}"}
+    if response is None:
+        return [f"status {status} is not a documented response of POST {path} (documented: {sorted(listed)})"]
+    while "$ref" in response:
+        response = spec["components"]["responses"][response["$ref"].rsplit("/", 1)[-1]]
+    schema = response.get("content", {}).get("application/json", {}).get("schema")
+    if schema is None:
+        return []
+    validator = jsonschema.Draft202012Validator(schema, registry=_registry())
+    return [f"{'/'.join(map(str, e.absolute_path)) or '<body>'}: {e.message[:300]}"
+            for e in validator.iter_errors(body)]

@@ -365,6 +365,55 @@ FAULT_ENV = {
 }
 
 
+def app_env(database_url: str, broker_url: str, **overrides: str) -> dict[str, str]:
+    """The environment the app's processes run with: this process's, less its Django, pytest, database
+    and broker variables, plus FAULT_ENV (the Procfile's web settings, short timings), the two services'
+    URLs and `overrides`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "PYTEST", "DATABASE", "CELERY"))}
+    env.update(FAULT_ENV)
+    env.update({
+        "DJANGO_SETTINGS_MODULE": "pipelines.settings",
+        "DATABASE_URL": database_url,
+        "CELERY_BROKER_URL": broker_url,
+        "PATH": f"{VENV_BIN}:{env.get('PATH', '/usr/bin:/bin')}",
+    })
+    env.update(overrides)
+    return env
+
+
+def start_web(env: dict[str, str], port: int, log: Path, *, workers: int = 2) -> Process:
+    """granian serving the WSGI app on 127.0.0.1:`port` as the Procfile's `web` runs it (group commit and
+    coalesced publishing come from `env`, see FAULT_ENV); returns once it listens."""
+    web = Process("web", [str(VENV_BIN / "granian"), "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(port),
+                          "--workers", str(workers), "pipelines.wsgi:application"], env, log)
+    web.start()
+    wait_for(lambda: _port_open(port), timeout=30, what=f"the web server\n{web.log_tail()}")
+    return web
+
+
+def manage(env: dict[str, str], *args: str, timeout: float = 180) -> str:
+    """Run `manage.py` with `env`; its output, or RuntimeError with it when it fails."""
+    done = subprocess.run([PYTHON, "manage.py", *args], check=False, env=env, cwd=REPO, capture_output=True, text=True,
+                          timeout=timeout)
+    if done.returncode != 0:
+        raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+    return done.stdout
+
+
+def bootstrap(env: dict[str, str], destinations: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Create a workspace, a Python source and webhook destinations ({name: settings}) connected to it, in
+    the database of `env` (see tests/faults/bootstrap.py).
+
+    Returns {"write_key": ..., "workspace": slug, "destinations": {name: id}}.
+    """
+    spec = json.dumps({"destinations": destinations})
+    out = subprocess.run([PYTHON, "-m", "tests.faults.bootstrap", spec], check=False, env=env, cwd=REPO,
+                         capture_output=True, text=True, timeout=120)
+    if out.returncode != 0:
+        raise RuntimeError(f"bootstrap failed:\n{out.stdout}\n{out.stderr}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 # role → (queues, concurrency)
 WORKER_ROLES = {"main": ("celery,deliveries", 4), "retries": ("retries", 2)}
 
@@ -397,25 +446,14 @@ class Stack:
     def start(self) -> None:
         self.pg.init()
         self.redis.start()
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "PYTEST", "DATABASE", "CELERY"))}
-        env.update(FAULT_ENV)
-        env.update({
-            "DJANGO_SETTINGS_MODULE": "pipelines.settings",
-            "DATABASE_URL": self.pg.url,
-            "CELERY_BROKER_URL": self.redis.url,
-            "PATH": f"{VENV_BIN}:{env.get('PATH', '/usr/bin:/bin')}",
-        })
-        self.env = env
+        self.env = app_env(self.pg.url, self.redis.url)
         self.manage("migrate", "--noinput")
-        self.web = Process("web", [str(VENV_BIN / "granian"), "--interface", "wsgi", "--host", "127.0.0.1",
-                                   "--port", str(self.web_port), "--workers", "2", "pipelines.wsgi:application"],
-                           env, self.base / "web.log")
-        self.web.start()
-        wait_for(lambda: _port_open(self.web_port), timeout=30, what=f"the web server\n{self.web.log_tail()}")
+        self.web = start_web(self.env, self.web_port, self.base / "web.log")
         self.start_worker("main")
         self.start_worker("retries")
         self.beat = Process("beat", [str(VENV_BIN / "celery"), "-A", "pipelines", "beat", "--loglevel", "INFO",
-                                     "--schedule", str(self.base / "beat-schedule")], env, self.base / "beat.log")
+                                     "--schedule", str(self.base / "beat-schedule")], self.env,
+                            self.base / "beat.log")
         self.beat.start()
         self._supervising.set()
         self._supervisor = threading.Thread(target=self._supervise, name="fault-supervisor", daemon=True)
@@ -445,11 +483,7 @@ class Stack:
             pause.wait(0.5)
 
     def manage(self, *args: str, timeout: float = 180) -> str:
-        done = subprocess.run([PYTHON, "manage.py", *args], check=False, env=self.env, cwd=REPO, capture_output=True, text=True,
-                              timeout=timeout)
-        if done.returncode != 0:
-            raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
-        return done.stdout
+        return manage(self.env, *args, timeout=timeout)
 
     def start_worker(self, role: str = "main") -> None:
         """Start (or restart) a Celery worker and wait until it consumes.
@@ -482,12 +516,7 @@ class Stack:
 
         Returns {"write_key": ..., "workspace": slug, "destinations": {name: id}}.
         """
-        spec = json.dumps({"destinations": destinations})
-        out = subprocess.run([PYTHON, "-m", "tests.faults.bootstrap", spec], check=False, env=self.env, cwd=REPO,
-                             capture_output=True, text=True, timeout=120)
-        if out.returncode != 0:
-            raise RuntimeError(f"bootstrap failed:\n{out.stdout}\n{out.stderr}")
-        return json.loads(out.stdout.strip().splitlines()[-1])
+        return bootstrap(self.env, destinations)
 
     def stop(self) -> None:
         self._supervising.clear()

@@ -351,6 +351,18 @@ def test_same_message_id_is_acknowledged_and_stored_once(api: TrackingClient, so
     assert sorted(Event.objects.values_list("message_id", flat=True)) == ["dup-1", "dup-2"]
 
 
+def test_batch_keeps_message_order_and_the_first_of_a_repeated_message_id(api: TrackingClient, source: Source):
+    """Rows are inserted sorted by messageId (a lock order, see ingest/services.py), yet fan-out's id
+    order stays the request's order and a messageId repeated in the batch keeps its first payload."""
+    batch = [{"type": "identify", "userId": "u1", "messageId": "z-identify"},
+             {"type": "track", "userId": "u1", "event": "First", "messageId": "m-track"},
+             {"type": "page", "userId": "u1", "messageId": "a-page"},
+             {"type": "track", "userId": "u1", "event": "Second", "messageId": "m-track"}]
+    assert api.post("/v1/batch", {"batch": batch}).status_code == 200
+    assert [(e["messageId"], e.get("event")) for e in stored(source)] == [
+        ("z-identify", None), ("m-track", "First"), ("a-page", None)]
+
+
 def test_same_message_id_in_two_sources_is_two_events(api: TrackingClient, source: Source, workspace):
     other = create_source(workspace, name="Other", kind="node")[0]
     body = {**TRACK, "messageId": "shared"}
@@ -562,7 +574,7 @@ def pixel_definition() -> Iterator[Any]:
         settings=(SettingField("pixelId", "Pixel ID", required=True),
                   SettingField("token", "Token", secret=True)),
         actions=(),
-        browser_settings=lambda s: {"pixelId": s["pixelId"], "hasToken": bool(s.get("token"))},
+        browser_settings=lambda s: {"pixelId": s["pixelId"], "hasToken": bool(s.get("token"))},  # never True
         browser_integration="Test Pixel",
     )
     _registry()[definition.key] = definition
@@ -579,7 +591,8 @@ def test_browser_settings_list_connected_direct_destinations(web_source: Source,
     create_destination(workspace, name="Blog pixel", kind="test_pixel", settings={"pixelId": "px-2"},
                        sources=[other_web])
     body = orjson.loads(Client().get(f"/v1/projects/{web_source.write_key}/settings").content)
-    assert body["integrations"]["Test Pixel"] == {"pixelId": "px-1", "hasToken": True}
+    # built from the non-secret settings only: the token (even whether there is one) stays private
+    assert body["integrations"]["Test Pixel"] == {"pixelId": "px-1", "hasToken": False}
     assert set(body["integrations"]) == {"Segment.io", "Customer.io Data Pipelines", "Test Pixel"}
 
 

@@ -10,6 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from ... import http
+from ...mapping import first_of as _first
+from ...mapping import path as _path
+from ...mapping import person_traits
 from ..base import ActionDefinition, ActionField, BatchResult
 from . import operations as ops
 from .transport import Builder, send_operation, send_operations
@@ -23,18 +26,6 @@ SEMANTIC_EVENTS = (
     "Device Created or Updated", "Device Deleted", "Relationship Deleted", "User Deleted",
     "User Suppressed", "User Unsuppressed", "Object Deleted", "Report Delivery Event", "Report Content Event",
 )
-
-
-def _path(path: str) -> dict[str, str]:
-    return {"@path": path}
-
-
-def _first(*paths: str, otherwise: Any = None) -> Any:
-    """A mapping that reads the first of `paths` that exists (then `otherwise`, when given)."""
-    mapping: Any = otherwise if otherwise is not None else _path(paths[-1])
-    for path in reversed(paths if otherwise is not None else paths[:-1]):
-        mapping = {"@if": {"exists": _path(path), "then": _path(path), "else": mapping}}
-    return mapping
 
 
 def _quoted(text: str) -> str:
@@ -62,7 +53,7 @@ ANONYMOUS_ID = ActionField(
 )
 TRAITS_EMAIL = ActionField(
     "email", "Email", "string", "Identifies the person when there is no person ID.",
-    default=_first("$.traits.email", "$.context.traits.email", "$.email"),
+    default=person_traits("email", "$.email"),
 )
 EVENT_EMAIL = ActionField(
     "email", "Email", "string", "Identifies the person when there is no person ID.",
@@ -110,9 +101,9 @@ CREATE_UPDATE_PERSON = _action(
     (
         PERSON_ID, TRAITS_EMAIL, ANONYMOUS_ID,
         ActionField("attributes", "Person attributes", "object", "Attributes to set on the person.",
-                    default=_path("$.traits")),
+                    default=person_traits()),
         ActionField("created_at", "Created at", "datetime", "When the person was created (sent as unix seconds).",
-                    default=_first("$.traits.created_at", "$.created_at")),
+                    default=person_traits("created_at", "$.created_at")),
         TIMESTAMP,
         ActionField("object_id", "Object ID", "string", "Relate the person to this object (e.g. their company).",
                     default=_path("$.context.groupId")),
