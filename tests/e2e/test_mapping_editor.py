@@ -4,6 +4,7 @@ JSON typed), saved, and the exact request shown by *Test action*; the page at de
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from django.utils import timezone
@@ -40,7 +41,21 @@ def test_a_mapping_built_with_pickers_only_is_saved_and_sent_as_shown_in_test_ac
     action = destination.actions.get(kind="track_event")
     page = logged_in
     page.set_viewport_size({"width": 1366, "height": 900})
-    page.goto(f"{live_server.url}/w/acme/destinations/{destination.pk}/actions/{action.pk}/")
+    # the actions list says each trigger in words; the exact trigger is one click away
+    page.goto(f"{live_server.url}/w/acme/destinations/{destination.pk}/actions/")
+    row = page.get_by_role("row", name=re.compile("^Track Event"))
+    expect(row).to_contain_text("Track events except “Application Installed”, “Application Opened”, "
+                                "“Application Uninstalled” and 9 other events")
+    expect(row.locator("code.trigger")).to_be_hidden()
+    row.locator("summary", has_text="Trigger").click()
+    expect(row.locator("code.trigger")).to_contain_text('event not in ["Application Installed"')
+    shot("mapping-0-actions-1366")
+    page.set_viewport_size({"width": 390, "height": 844})
+    expect(row).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")  # rows stack on a phone
+    shot("mapping-0-actions-390")
+    page.set_viewport_size({"width": 1366, "height": 900})
+    page.get_by_role("link", name="Track Event", exact=True).click()
 
     # The defaults open in the picker: Email is the catalog's "first that exists" chain of three fields
     email = page.get_by_label("Email: event field", exact=True)

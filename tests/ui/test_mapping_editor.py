@@ -39,7 +39,7 @@ def test_actions_list_says_each_trigger_in_plain_language(owner_client: Client, 
     # the exact trigger is one click away, with every name
     assert 'event not in [&quot;Application Installed&quot;' in body and "Report Content Event" in body
     # the catalog's actions say what they would send, too
-    assert "Sends: Events named “Report Delivery Event”" in body
+    assert "Runs on: Events named “Report Delivery Event”" in body
 
 
 def test_a_trigger_written_by_hand_is_said_in_words_and_a_broken_one_is_flagged(
