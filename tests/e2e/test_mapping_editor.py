@@ -180,3 +180,33 @@ def test_the_action_page_fits_a_phone_and_works_without_javascript(
             action.refresh_from_db()
             assert action.mapping["name"] == {"@template": "Did {{event}}"}
         context.close()
+
+
+def test_a_mapping_the_picker_cannot_show_opens_as_json_untouched(
+    logged_in: Page, live_server: Any, workspace: Workspace
+) -> None:
+    destination = _customerio(workspace)
+    action = destination.actions.get(kind="track_event")
+    lower = {"@case": {"operator": "lower", "value": {"@path": "$.event"}}}
+    services.update_action(action, mapping={**action.mapping, "name": lower})
+    page = logged_in
+    page.goto(f"{live_server.url}/w/acme/destinations/{destination.pk}/actions/{action.pk}/")
+    field = page.locator(".field", has=page.locator("#id_map__name"))
+    box = page.locator("#id_map__name")
+    expect(box).to_be_visible()
+    assert json.loads(box.input_value()) == lower
+    expect(field.get_by_role("button", name="Advanced (JSON)")).to_have_attribute("aria-pressed", "true")
+    expect(field.get_by_role("status")).to_contain_text("cannot show")
+    # leaving Advanced is refused while the JSON is beyond the picker; nothing is rewritten
+    field.get_by_role("button", name="Advanced (JSON)").click()
+    expect(field.get_by_role("status")).to_contain_text("Clear the box or use the default")
+    assert json.loads(box.input_value()) == lower
+    # saving keeps it as it was
+    page.get_by_role("button", name="Save action").click()
+    expect(page.get_by_role("status").first).to_contain_text("Saved")
+    action.refresh_from_db()
+    assert action.mapping["name"] == lower
+    # "Use the default" brings the picker back
+    page.locator(".field", has=page.locator("#id_map__name")).get_by_role("button", name="Use the default").click()
+    expect(page.get_by_label("Event name: event field", exact=True)).to_have_value("$.event")
+    expect(page.locator("#id_map__name")).to_be_hidden()
