@@ -29,6 +29,15 @@
     return JSON.stringify(value);
   }
 
+  /* The same JSON whatever the key order (the database does not keep it). */
+  function canonical(value) {
+    if (Array.isArray(value)) return "[" + value.map(canonical).join(",") + "]";
+    if (value && typeof value === "object") {
+      return "{" + Object.keys(value).sort().map(function (k) { return JSON.stringify(k) + ":" + canonical(value[k]); }).join(",") + "}";
+    }
+    return JSON.stringify(value);
+  }
+
   function isObject(v) { return v !== null && typeof v === "object" && !Array.isArray(v); }
   function onlyKey(v, key) { return isObject(v) && Object.keys(v).length === 1 && Object.prototype.hasOwnProperty.call(v, key); }
   function isPath(v) { return onlyKey(v, "@path") && typeof v["@path"] === "string"; }
@@ -379,6 +388,8 @@
     var structured = this.structured();
     this.radios.fixed.hidden = structured && state.mode !== "fixed";
     this.radios.template.hidden = structured && state.mode !== "template";
+    this.single = structured && state.mode === "path";  // an object is read from the event: no choice to show
+    this.modes.hidden = this.single;
     this.radios[state.mode].querySelector("input").checked = true;
     this.show(state.mode);
   };
@@ -426,14 +437,17 @@
   };
 
   FieldEditor.prototype.showReset = function () {
-    if (this.reset) this.reset.hidden = this.textarea.value.trim() === pyJson(JSON.parse(this.defaultText));
+    if (!this.reset) return;
+    var current;
+    try { current = canonical(JSON.parse(this.textarea.value)); } catch (e) { current = null; }
+    this.reset.hidden = current === canonical(JSON.parse(this.defaultText));
   };
 
   FieldEditor.prototype.setAdvanced = function (on) {
     this.advancedOn = on;
     this.advanced.setAttribute("aria-pressed", on ? "true" : "false");
     this.jsonBox.hidden = !on;
-    this.modes.hidden = on;
+    this.modes.hidden = on || !!this.single;
     this.pathPane.hidden = on || this.mode() !== "path";
     this.fixedPane.hidden = on || this.mode() !== "fixed";
     this.templatePane().hidden = on || this.mode() !== "template";

@@ -62,6 +62,7 @@ def test_a_mapping_built_with_pickers_only_is_saved_and_sent_as_shown_in_test_ac
     expect(email).to_have_value("$.context.traits.email")
     expect(page.get_by_label("Email: if missing, event field", exact=True)).to_have_count(2)
     expect(page.locator("#id_map__email")).to_be_hidden()
+    expect(page.locator(".field", has=email).get_by_role("button", name="Use the default")).to_be_hidden()
     shot("mapping-1-defaults-1366")
 
     # Person ID: a field of the recent event (its example value shown), then a fallback if it is missing
