@@ -1,0 +1,62 @@
+"""What audiences read of a person: the interface between the profile store and audience evaluation.
+
+`load_states(workspace_id, person_ids)` answers every asked person of the workspace in three queries
+(people, identifiers, event history), whatever their number; people of another workspace or that no
+longer exist (merged away) are simply absent. Per-day counts older than the history window are left
+out even where the stored row still has them.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from django.utils import timezone
+
+from .history import first_day
+from .models import Identifier, Person, PersonEvent
+
+
+@dataclass
+class EventStat:
+    name: str
+    per_day: dict[date, int]
+    first_at: datetime
+    last_at: datetime
+    last_properties: dict
+
+
+@dataclass
+class PersonState:
+    person_id: int
+    workspace_id: int
+    traits: dict
+    identifiers: dict[str, list[str]]  # kind ("user_id", "email", "anonymous_id") → values
+    events: dict[str, EventStat] = field(default_factory=dict)
+
+
+def load_states(workspace_id: int, person_ids: Iterable[int]) -> dict[int, PersonState]:
+    ids = sorted(set(person_ids))
+    if not ids:
+        return {}
+    states = {pid: PersonState(pid, workspace_id, traits, {}) for pid, traits in
+              Person.objects.filter(workspace_id=workspace_id, id__in=ids).values_list("id", "traits")}
+    if not states:
+        return {}
+    found = list(states)
+    identifiers: dict[int, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    for pid, kind, value in (Identifier.objects.filter(person_id__in=found).order_by("id")
+                             .values_list("person_id", "kind", "value")):
+        identifiers[pid][kind].append(value)
+    for pid, kinds in identifiers.items():
+        states[pid].identifiers = {k: list(v) for k, v in kinds.items()}
+    oldest = first_day(workspace_id, timezone.now()).isoformat()
+    for pid, name, per_day, first_at, last_at, props in (
+            PersonEvent.objects.filter(person_id__in=found)
+            .values_list("person_id", "name", "per_day", "first_at", "last_at", "last_properties")):
+        states[pid].events[name] = EventStat(
+            name, {date.fromisoformat(d): n for d, n in sorted(per_day.items()) if d >= oldest},
+            first_at, last_at, props or {})
+    return states
