@@ -9,9 +9,10 @@ out even where the stored row still has them.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
 from django.utils import timezone
 
@@ -60,3 +61,27 @@ def load_states(workspace_id: int, person_ids: Iterable[int]) -> dict[int, Perso
             name, {date.fromisoformat(d): n for d, n in sorted(per_day.items()) if d >= oldest},
             first_at, last_at, props or {})
     return states
+
+
+# --- audience memberships, for the People page and the profiles API --------------------------------
+
+MembershipLookup = Callable[[int, list[int]], dict[int, list[dict[str, Any]]]]
+_membership_lookups: list[MembershipLookup] = []
+
+
+def register_memberships(lookup: MembershipLookup) -> None:
+    """Register `lookup(workspace_id, person_ids) -> {person_id: [{"key", "name", "entered_at", "url"?}]}`:
+    the audiences each person is in now. The audiences app calls it from its AppConfig.ready(); the
+    profiles API's `audiences` field and the person page's Audiences block then show what it answers
+    (an empty list while nothing is registered)."""
+    if lookup not in _membership_lookups:
+        _membership_lookups.append(lookup)
+
+
+def memberships(workspace_id: int, person_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    found: dict[int, list[dict[str, Any]]] = {pid: [] for pid in person_ids}
+    for lookup in _membership_lookups:
+        for pid, items in lookup(workspace_id, person_ids).items():
+            if pid in found:
+                found[pid].extend(items)
+    return found
