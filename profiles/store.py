@@ -39,8 +39,8 @@ from .models import (
     MAX_IDENTIFIER_LENGTH,
     Device,
     GroupMembership,
-    IdentifierKind,
     Identifier,
+    IdentifierKind,
     IdentityConflict,
     Person,
     PersonEvent,
@@ -510,8 +510,7 @@ def _apply_history(workspace_id: int, r: _Resolution, now: datetime, days: int) 
             day = p.at.astimezone(UTC).date().isoformat()
             if day >= oldest_key:
                 per_day[day] = per_day.get(day, 0) + 1
-            if p.at < row.first_at:
-                row.first_at = p.at
+            row.first_at = min(row.first_at, p.at)
             if p.at >= row.last_at:
                 row.last_at, row.last_properties = p.at, p.properties
         row.per_day = dict(sorted(per_day.items()))

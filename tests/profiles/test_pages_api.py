@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 import pytest
@@ -74,14 +75,14 @@ def test_person_page_shows_every_block(people: Any, teammate: Any) -> None:
 
 
 def test_person_page_shows_the_audiences_it_is_given(people: Any, teammate: Any) -> None:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from profiles import state
 
     ann = people["user-ann"]
 
     def lookup(workspace_id: int, person_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
-        return {pid: [{"key": "buyers", "name": "Buyers | 7d", "entered_at": datetime(2026, 12, 1, tzinfo=timezone.utc)}]
+        return {pid: [{"key": "buyers", "name": "Buyers | 7d", "entered_at": datetime(2026, 12, 1, tzinfo=UTC)}]
                 for pid in person_ids}
 
     state.register_memberships(lookup)

@@ -3,7 +3,7 @@ load_states, through the Profiles destination; the store fed by a real worker.""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -11,7 +11,6 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from connections.models import Source
 from profiles.models import Device, GroupMembership, Identifier, Person, PersonEvent
 from profiles.signals import person_changed
 from profiles.state import load_states
@@ -85,7 +84,7 @@ def test_window_is_the_longest_audience_window(settings: Any, workspace: Any) ->
 
     settings.PROFILES_HISTORY_DAYS = 90
     assert history.window_days(workspace.id) == 30  # the default event retention bounds it
-    provider = lambda workspace_id: 3  # noqa: E731
+    provider = lambda workspace_id: 3
     history.register_window(provider)
     try:
         assert history.window_days(workspace.id) == 3
