@@ -9,7 +9,9 @@ pattern-ops btree for the prefix, traits a GIN index (PostgreSQL) for containmen
 from __future__ import annotations
 
 import orjson
+from django.db import connection
 from django.db.models import Q, QuerySet
+from django.db.models.fields.json import KeyTransform
 
 from .models import Identifier, Person
 
@@ -22,15 +24,18 @@ def search_people(workspace_id: int, q: str = "") -> QuerySet[Person]:
     key, sep, raw = q.partition(":")
     if sep and key.strip() and raw.strip() and "@" not in key:
         key, raw = key.strip(), raw.strip()
-        wanted = Q(traits__contains={key: raw})
         try:
             typed = orjson.loads(raw)
         except orjson.JSONDecodeError:
             typed = raw
-        if typed != raw:
-            wanted |= Q(traits__contains={key: typed})
-        by_trait = people.filter(wanted)
-        return by_trait.order_by("-id")
+        values = [raw] if typed == raw or isinstance(typed, (dict, list)) else [raw, typed]
+        if connection.vendor == "postgresql":
+            wanted = Q()
+            for value in values:
+                wanted |= Q(traits__contains={key: value})
+            return people.filter(wanted).order_by("-id")
+        # SQLite (embedded mode) has no JSON containment: compare the key's value (a scan)
+        return people.alias(trait=KeyTransform(key, "traits")).filter(trait__in=values).order_by("-id")
     values = {q, q.lower()}
     matches = Identifier.objects.filter(workspace_id=workspace_id).filter(
         Q(value__in=values) | Q(value__startswith=q) | Q(value__startswith=q.lower()))
