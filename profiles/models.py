@@ -21,7 +21,8 @@ class Person(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        indexes = [models.Index(fields=["workspace", "-updated_at"], name="person_workspace_latest")]
+        # the People list and API: a workspace's people newest first, a page at a time
+        indexes = [models.Index(fields=["workspace", "-id"], name="person_workspace_newest")]
 
     def __str__(self) -> str:
         return f"person {self.pk}"

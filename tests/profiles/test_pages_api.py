@@ -149,6 +149,12 @@ def test_api_detail(people: Any, teammate_api: Any) -> None:
     assert orders[0]["last_properties"] == {"total": 42} and sum(orders[0]["per_day"].values()) == 1
 
 
+def test_api_unknown_or_huge_id_is_a_404(people: Any, teammate_api: Any) -> None:
+    for pk in (999999, 2**70):
+        response = teammate_api.get(f"/api/workspaces/acme/profiles/{pk}/")
+        assert response.status_code == 404 and response.json()["code"] == "not_found"
+
+
 def test_api_bad_query_is_a_400(people: Any, teammate_api: Any) -> None:
     response = teammate_api.get("/api/workspaces/acme/profiles/", {"q": "x" * 201})
     assert response.status_code == 400
