@@ -178,3 +178,17 @@ def test_a_source_not_connected_pays_nothing(feed: Any, workspace: Any) -> None:
     ids = store_events(other, [{"type": "identify", "userId": "u1", "messageId": "x-1"}], timezone.now())
     assert fanout.fan_out(ids).pending == 0
     assert Person.objects.count() == 0
+
+
+def test_pickers_and_the_walk_over_everyone(feed: Any, workspace: Any) -> None:
+    from profiles import state
+
+    feed({"type": "identify", "userId": "u1", "traits": {"plan": "pro", "email": "a@example.com"}},
+         {"type": "track", "userId": "u1", "event": "Order Completed"},
+         {"type": "track", "userId": "u2", "event": "Cart Viewed"})
+    assert state.event_names(workspace.id) == ["Cart Viewed", "Order Completed"]
+    assert state.trait_keys(workspace.id) == ["email", "plan"]
+    first = state.all_person_ids(workspace.id, limit=1)
+    assert len(first) == 1
+    rest = state.all_person_ids(workspace.id, after=first[0])
+    assert len(rest) == 1 and state.all_person_ids(workspace.id, after=rest[0]) == []
