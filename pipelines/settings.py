@@ -20,7 +20,22 @@ env = environ.Env()
 VAR_DIR = Path(env.str("PIPELINES_VAR_DIR", default=str(BASE_DIR / "var")))
 
 DEBUG = env.bool("DEBUG", default=False)
-SECRET_KEY = env.str("SECRET_KEY", default="dev-insecure-change-me-" + "x" * 40)
+# No default: a key everyone can read signs nothing. `make run` (pipelines/devserver.py) generates one
+# into var/secret-key; every other way of starting the project must set it.
+SECRET_KEY = env.str("SECRET_KEY", default="").strip()
+# The development value this project's earlier versions defaulted to: it is public, so it is refused.
+PUBLIC_DEVELOPMENT_SECRET_KEY = "dev-insecure-change-me-" + "x" * 40
+if not SECRET_KEY:
+    raise ImproperlyConfigured(
+        "SECRET_KEY is not set. Set it to a long random value "
+        "(python -c 'import secrets; print(secrets.token_urlsafe(50))'); `make run` generates one for the demo."
+    )
+if SECRET_KEY == PUBLIC_DEVELOPMENT_SECRET_KEY:
+    raise ImproperlyConfigured(
+        "SECRET_KEY is the public development key of earlier versions. Set a long random value of your own "
+        "(python -c 'import secrets; print(secrets.token_urlsafe(50))'), then run `python manage.py "
+        "rotate_secrets --public-development-key` so stored destination secrets move under it."
+    )
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -45,6 +60,7 @@ INSTALLED_APPS = [
     "ingest",
     "audit",
     "retention",
+    "privacy",
     "profiles",
 ]
 
@@ -102,6 +118,21 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
 
+# --- Email (workspace invitations) ---------------------------------------------------------------------
+# EMAIL_URL in django-environ's form, e.g. smtp+tls://user:password@smtp.example.com:587; without it mail
+# is printed on the console (what `make run` shows). Tests use Django's in-memory backend.
+_email = env.email_url("EMAIL_URL", default="consolemail://")
+EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+EMAIL_HOST = _email.get("EMAIL_HOST") or "localhost"
+EMAIL_PORT = _email.get("EMAIL_PORT") or 25
+EMAIL_HOST_USER = _email.get("EMAIL_HOST_USER") or ""
+EMAIL_HOST_PASSWORD = _email.get("EMAIL_HOST_PASSWORD") or ""
+EMAIL_USE_TLS = bool(_email.get("EMAIL_USE_TLS"))
+EMAIL_USE_SSL = bool(_email.get("EMAIL_USE_SSL"))
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Pipelines <pipelines@localhost>")
+# How long an invitation link stays valid.
+INVITATION_MAX_AGE_DAYS = env.int("INVITATION_MAX_AGE_DAYS", default=7)
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
@@ -144,14 +175,29 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Pipelines management API",
-    "DESCRIPTION": "Workspaces, sources, destinations, actions, events and deliveries.",
+    "DESCRIPTION": (
+        "Workspaces, members and invitations, sources, destinations, actions, events, deliveries, privacy "
+        "requests, retention and the audit log. "
+        "Every route under /api/workspaces/{slug}/ needs a role in that workspace: viewer to read, member to "
+        "test actions, admin to change sources, destinations, actions and keys and to invite, owner to manage "
+        "members. Below it the answer is 403 {\"code\": \"permission_denied\", \"message\"}; a workspace "
+        "you are not a member of is 404."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Two serializers name a choice field "kind" (sources and the destinations' catalog keys): name them.
+    "ENUM_NAME_OVERRIDES": {"SourceKindEnum": "connections.models.SourceKind"},
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "pipelines.openapi_links.add_create_links",  # a create links to the read/update/delete of what it made
     ],
+    # choice sets that share a field name ("kind") get names of their own
+    "ENUM_NAME_OVERRIDES": {
+        "PrivacyRequestKindEnum": "privacy.models.PrivacyRequest.Kind",
+        "IdentityKindEnum": "privacy.models.IdentityKind",
+        "SourceKindEnum": "connections.models.SourceKind",
+    },
 }
 
 # --- Celery -------------------------------------------------------------------------------------------
@@ -202,6 +248,11 @@ PUBLIC_URL = env.str("PUBLIC_URL", default="")
 OUTBOUND_ALLOW_PRIVATE = env.bool("OUTBOUND_ALLOW_PRIVATE", default=False)
 OUTBOUND_CONNECT_TIMEOUT = env.float("OUTBOUND_CONNECT_TIMEOUT", default=5.0)
 OUTBOUND_READ_TIMEOUT = env.float("OUTBOUND_READ_TIMEOUT", default=15.0)
+# CA certificates outbound TLS trusts (a PEM file); empty: certifi's bundle. Set it for a private CA.
+OUTBOUND_CA_BUNDLE = env.str("OUTBOUND_CA_BUNDLE", default="")
+# The most of a vendor's or webhook's response body (after decompression) a worker reads; a larger one is a
+# delivery error (destinations/http.py).
+OUTBOUND_MAX_RESPONSE_BYTES = env.int("OUTBOUND_MAX_RESPONSE_BYTES", default=1024 * 1024)
 DELIVERY_RETRY_WINDOW = env.int("DELIVERY_RETRY_WINDOW", default=4 * 3600)
 # Vendor host overrides: "customerio=http://127.0.0.1:9000,mixpanel=http://127.0.0.1:9001".
 DESTINATION_ENDPOINTS = env.dict("DESTINATION_ENDPOINTS", default={})
@@ -212,9 +263,6 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
-
-if not DEBUG and SECRET_KEY.startswith("dev-insecure") and env.bool("REQUIRE_SECRET_KEY", default=False):
-    raise ImproperlyConfigured("SECRET_KEY must be set in production (REQUIRE_SECRET_KEY is on).")
 
 # --- Delivery engine (destinations/fanout.py, destinations/delivery.py) ----------------------------------
 # Worker layout: `celery -A pipelines worker -Q celery,deliveries` for fan-out and first attempts, and
@@ -248,6 +296,9 @@ CELERY_TASK_ROUTES = {
     "destinations.deliver_chunks": {"queue": "deliveries"},
     "destinations.deliver": {"queue": "deliveries"},
     "destinations.sweep": {"queue": "retries"},
+    "privacy.run_deletion": {"queue": "retries"},
+    "privacy.retry_forwards": {"queue": "retries"},
+    "privacy.sweep": {"queue": "retries"},
 }
 # Declared so a worker started without -Q consumes all three queues (and the test worker does too).
 CELERY_TASK_QUEUES = {name: {"exchange": name, "routing_key": name} for name in CELERY_WORKER_QUEUES.split(",")}
@@ -323,6 +374,21 @@ CELERY_BEAT_SCHEDULE["retention-purge"] = {
     "options": {"queue": "retries", "expires": RETENTION_PURGE_INTERVAL},
 }
 CELERY_TASK_ROUTES["retention.purge_expired"] = {"queue": "retries"}
+
+# --- Privacy (privacy/) ---------------------------------------------------------------------------------
+# Each process keeps a workspace's suppressed identities in memory this long (see privacy/suppression.py):
+# a suppression reaches the other processes' ingest within this many seconds.
+PRIVACY_SUPPRESSION_CACHE_SECONDS = env.float("PRIVACY_SUPPRESSION_CACHE_SECONDS", default=5.0)
+# A deletion walks the workspace's events this many ids at a time (one short transaction per batch).
+PRIVACY_SCAN_BATCH = env.int("PRIVACY_SCAN_BATCH", default=5000)
+# A deletion forwarded to a destination that failed retryably (timeout, 429, 5xx) is sent again after
+# this many seconds, then 4, 16, 64 and 256 times as long.
+PRIVACY_FORWARD_RETRY_SECONDS = env.float("PRIVACY_FORWARD_RETRY_SECONDS", default=60.0)
+CELERY_BEAT_SCHEDULE["privacy-sweep"] = {
+    "task": "privacy.sweep",
+    "schedule": 300.0,
+    "options": {"queue": "retries", "expires": 300},
+}
 
 # --- Profiles (profiles/, docs/profiles.md) -----------------------------------------------------------------
 # Days of per-day event counts kept per person when no audience needs a longer window (an audience app can
