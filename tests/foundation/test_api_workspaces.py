@@ -37,6 +37,6 @@ def test_catalog_lists_types_with_settings_and_default_triggers(owner_api):
     assert webhook["name"] == "Webhook" and webhook["mode"] == "cloud" and webhook["category"]
     fields = {f["key"]: f for f in webhook["settings"]}
     assert fields["url"]["required"] and fields["shared_secret"]["secret"]
-    assert webhook["actions"][0]["key"] == "send" and 'type = "track"' in webhook["actions"][0]["default_trigger"]
+    assert webhook["actions"][0]["key"] == "send" and '"track"' in webhook["actions"][0]["default_trigger"]
     assert owner_api.get("/api/catalog/destinations/webhook/").json()["key"] == "webhook"
     assert owner_api.get("/api/catalog/destinations/nope/").status_code == 404
