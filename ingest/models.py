@@ -89,6 +89,7 @@ class WebhookBody(models.Model):
         indexes = [
             models.Index(fields=["source", "-id"], name="webhookbody_source_latest"),
             models.Index(fields=["source", "status", "-id"], name="webhookbody_source_status"),
+            models.Index(fields=["workspace", "received_at"], name="webhookbody_workspace_received"),  # retention
         ]
 
     def __str__(self) -> str:
