@@ -231,15 +231,6 @@ _WEBHOOK_FIELDS = ("mapping", "array_path", "signature_scheme", "signature_heade
                    "signature_prefix")
 
 
-def webhook_settings(source: Source) -> WebhookSettings:
-    """The webhook settings of a webhook source (saved defaults on first use). ValidationError for
-    another kind of source."""
-    if source.kind != SourceKind.WEBHOOK:
-        raise ValidationError({"kind": "Only incoming webhook sources have webhook settings."})
-    settings, _ = WebhookSettings.objects.get_or_create(source=source)
-    return settings
-
-
 @transaction.atomic
 def update_webhook_settings(source: Source, *, secret: str | None = None, **changes: Any) -> WebhookSettings:
     """Change a webhook source's mapping, array path or signature settings (any of _WEBHOOK_FIELDS).
@@ -252,7 +243,11 @@ def update_webhook_settings(source: Source, *, secret: str | None = None, **chan
     unknown = set(changes) - set(_WEBHOOK_FIELDS)
     if unknown:
         raise ValueError(f"unknown webhook settings {sorted(unknown)}")
-    settings = WebhookSettings.objects.select_for_update().get(pk=webhook_settings(source).pk)
+    if source.kind != SourceKind.WEBHOOK:
+        raise ValidationError({"kind": "Only incoming webhook sources have webhook settings."})
+    # Saved once (created on the first change): one audit entry per change.
+    settings = WebhookSettings.objects.select_for_update().filter(source=source).first() or \
+        WebhookSettings(source=source)
     for key, value in changes.items():
         if value is not None:
             setattr(settings, key, value.strip() if isinstance(value, str) else value)
