@@ -245,7 +245,9 @@ def update_webhook_settings(source: Source, *, secret: str | None = None, **chan
         raise ValueError(f"unknown webhook settings {sorted(unknown)}")
     if source.kind != SourceKind.WEBHOOK:
         raise ValidationError({"kind": "Only incoming webhook sources have webhook settings."})
-    # Saved once (created on the first change): one audit entry per change.
+    # The source row's lock orders concurrent changes, the first one included (no settings row to lock
+    # yet); saved once, created on the first change: one audit entry per change.
+    Source.objects.select_for_update().filter(pk=source.pk).first()
     settings = WebhookSettings.objects.select_for_update().filter(source=source).first() or \
         WebhookSettings(source=source)
     for key, value in changes.items():
@@ -269,7 +271,8 @@ def update_webhook_settings(source: Source, *, secret: str | None = None, **chan
         raise ValidationError({"signature_encoding": f"Choose one of {', '.join(WebhookEncoding.values)}."})
     if settings.signature_scheme == WebhookSignature.HMAC_SHA256 and not settings.signature_header:
         raise ValidationError({"signature_header": "Name the header that carries the signature."})
-    if secret:
+    # The masked value sent back (a client echoing what it read) keeps the stored secret.
+    if secret and secret.strip() and secret != settings.masked_secret:
         settings.secret = secret.strip()
     if settings.signature_scheme != WebhookSignature.NONE and not settings.secret_encrypted:
         raise ValidationError({"secret": "A signature check needs the shared secret the sender signs with."})

@@ -41,8 +41,9 @@ def _accept(request: HttpRequest, key: str) -> HttpResponse:
     problem = signature_problem(webhooks.signature_check(settings), request_headers(request.META), raw)
     if problem:
         raise Rejected(error(401, "invalid_signature", problem))
+    signed_by = settings.signature_header if settings.signature_scheme != "none" else ""
     body = webhooks.receive(source, raw, request.META.get("CONTENT_TYPE") or "",
-                            kept_headers(request.META, settings.signature_header), ip or "", settings, received_at)
+                            kept_headers(request.META, signed_by), ip or "", settings, received_at)
     answer: dict[str, object] = {"success": True, "id": body.id, "events": body.event_count}
     status = 200
     if body.status != body.Status.PROCESSED:

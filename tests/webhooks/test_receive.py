@@ -208,3 +208,23 @@ def test_other_kinds_of_source_and_unknown_keys_are_refused(workspace: Workspace
 def test_only_post(post: HookClient) -> None:
     response = post.client.get(post.url)
     assert response.status_code == 405 and response.json()["code"] == "method_not_allowed"
+
+
+def test_events_the_database_refuses_leave_the_body_kept_with_the_reason(stripe_hook: Source,
+                                                                          post: HookClient) -> None:
+    # PostgreSQL's jsonb refuses \u0000: the events' savepoint rolls back, the body is committed.
+    raw = orjson.dumps({**STRIPE_EVENT, "type": "charge.\u0000succeeded"})
+    response = post.post(raw=raw)
+    assert response.status_code == 202, response.content
+    body = WebhookBody.objects.get(source=stripe_hook)
+    assert body.status == "failed" and body.reason.startswith("The events cannot be stored")
+    assert bytes(body.raw) == raw
+    assert not Event.objects.exists()
+
+
+def test_gzip_body_is_accepted(stripe_hook: Source, post: HookClient) -> None:
+    import gzip
+
+    response = post.post(raw=gzip.compress(orjson.dumps(STRIPE_EVENT)), HTTP_CONTENT_ENCODING="gzip")
+    assert response.status_code == 200, response.content
+    assert Event.objects.filter(source=stripe_hook).count() == 1
