@@ -25,6 +25,7 @@ class AuditEntry(models.Model):
         CONNECTION = "connection", "Connection"
         ACTION = "action", "Action"
         MEMBERSHIP = "membership", "Member"
+        INVITATION = "invitation", "Invitation"
         WEBHOOK = "webhook", "Webhook settings"
 
     class Channel(models.TextChoices):

@@ -19,7 +19,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from connections import services
 from connections.models import Connection, Destination, Source
-from pipelines.models import Workspace
+from pipelines.models import Invitation, Membership, Workspace
 
 ARGUMENT_FREE_SKIPS = {"login", "logout"}
 
@@ -53,8 +53,12 @@ def world(owner: User, outsider: User, workspace: Workspace, other_workspace: Wo
     their_source, _ = services.create_source(other_workspace, name="Globex backend", kind="python")
     their_destination = services.create_destination(other_workspace, name="Globex hook", kind="webhook",
                                                     settings={"url": "https://1.1.1.1/hook"})
+    dave = User.objects.create_user("dave", "dave@example.com", "dave-password-1")
+    member = Membership.objects.create(user=dave, workspace=workspace, role=Membership.Role.MEMBER)
+    invitation = Invitation.objects.create(workspace=workspace, email="erin@example.com", invited_by=owner)
     return {"source": source, "destination": destination, "action": destination.actions.first(),
-            "their_source": their_source, "their_destination": their_destination}
+            "their_source": their_source, "their_destination": their_destination,
+            "member": member, "invitation": invitation}
 
 
 def _url(route: str, slug: str, world: dict[str, Any]) -> str:
@@ -66,10 +70,16 @@ def _url(route: str, slug: str, world: dict[str, Any]) -> str:
         "<int:source_id>": str(world["source"].id),
         "<str:kind>": "python",
         "<str:step>": "configure",
+        "<int:member_id>": str(world["member"].id),
+        "<int:invitation_id>": str(world["invitation"].id),
     }
     pk = world["source"].id if "sources/<int:pk>" in route else world["destination"].id
     if "actions/<int:pk>" in route:
         pk = world["action"].id
+    if "members/<int:pk>" in route:
+        pk = world["member"].id
+    if "invitations/<int:pk>" in route:
+        pk = world["invitation"].id
     values["<int:pk>"] = str(pk)
     url = route
     for placeholder, value in values.items():
@@ -96,6 +106,7 @@ def test_every_workspace_route_is_enumerated() -> None:
     assert len(routes) >= 25, sorted(routes)
     assert any(r.startswith("api/") for r in routes) and any(r.startswith("w/") for r in routes)
     assert any("deliveries" in r for r in routes)
+    assert {"api/workspaces/<slug:slug>/privacy/delete/", "w/<slug:slug>/privacy/"} <= routes
 
 
 # Every route under the owner's slug; routes naming an object id also under the outsider's own slug.
@@ -121,6 +132,8 @@ def test_outsider_gets_404_for_another_workspaces_objects(route: str, slug: str,
         assert world["source"].write_key.encode() not in response.content
     assert Destination.objects.filter(id=world["destination"].id).exists()
     assert Source.objects.filter(id=world["source"].id, enabled=True).exists()
+    assert Membership.objects.filter(id=world["member"].id, role=Membership.Role.MEMBER).exists()
+    assert Invitation.objects.filter(id=world["invitation"].id).exists()
 
 
 def test_api_refuses_to_connect_a_foreign_source(world: dict[str, Any], owner_api: Any, outsider_api: Any) -> None:
@@ -168,3 +181,37 @@ def test_anonymous_visitors_see_nothing(world: dict[str, Any], client: Client) -
         response = client.get(url)
         assert response.status_code in (302, 401, 403, 404, 405), (url, response.status_code)
         assert world["destination"].name.encode() not in response.content
+
+
+def test_privacy_requests_never_reach_another_workspace(world: dict[str, Any], owner_api: Any,
+                                                        outsider_api: Any) -> None:
+    """An outsider can neither delete, suppress, lift nor list the owner's people; its own deletion of
+    the same identity leaves the owner's workspace alone."""
+    from django.utils import timezone
+
+    from ingest.models import Event
+    from ingest.services import store_events
+    from privacy import services as privacy_services
+    from privacy.models import PrivacyRequest, Suppression
+
+    person = {"type": "track", "event": "Viewed", "userId": "u-42", "messageId": "acme-1"}
+    [mine] = store_events(world["source"], [person], timezone.now())
+    privacy_services.suppress(world["source"].workspace, email="ada@example.com")
+    for route in ("delete", "suppress", "unsuppress"):
+        response = outsider_api.post(f"/api/workspaces/acme/privacy/{route}/",
+                                     {"user_id": "u-42", "email": "ada@example.com"}, format="json")
+        assert response.status_code == 404, route
+    for listing in ("requests", "suppressions"):
+        response = outsider_api.get(f"/api/workspaces/acme/privacy/{listing}/")
+        assert response.status_code == 404 and b"ada@example.com" not in response.content
+
+    theirs = outsider_api.post("/api/workspaces/globex/privacy/delete/", {"user_id": "u-42"}, format="json")
+    assert theirs.status_code == 202
+    privacy_services.run_deletion(theirs.json()["id"])
+
+    assert Event.objects.filter(id=mine).exists()
+    assert set(Suppression.objects.filter(workspace=world["source"].workspace).values_list("kind", "value")) == {
+        ("email", "ada@example.com")}
+    assert not PrivacyRequest.objects.filter(workspace=world["source"].workspace, kind="delete").exists()
+    assert [r["kind"] for r in owner_api.get("/api/workspaces/acme/privacy/requests/").json()["results"]] == [
+        "suppress"]
