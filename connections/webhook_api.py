@@ -25,6 +25,7 @@ from destinations.mapping import MappingError
 from ingest import webhooks
 from ingest.models import WebhookBody
 from ingest.webhook_mapping import MappingConfig, map_body, validate_config
+from pipelines import crypto
 from pipelines.api_input import Id, JSONValueField
 from pipelines.models import Membership
 from pipelines.tenancy import get_workspace
@@ -45,11 +46,14 @@ def webhook_source(request: Any, slug: str, pk: int, *, at_least: Membership.Rol
     """The webhook source `pk` of workspace `slug` if the user has `at_least` that role; 404 otherwise
     (403 for a member with a lower role)."""
     workspace = get_workspace(request.user, slug, at_least=at_least)
-    return get_object_or_404(Source, workspace=workspace, pk=pk, kind=SourceKind.WEBHOOK)
+    source = get_object_or_404(Source, workspace=workspace, pk=pk, kind=SourceKind.WEBHOOK)
+    source.workspace = workspace  # with the caller's role on it
+    return source
 
 
 class WebhookSettingsSerializer(serializers.Serializer):
-    url = serializers.CharField(read_only=True, help_text="POST bodies here; the write key is in the path.")
+    url = serializers.CharField(read_only=True, help_text=(
+        "POST bodies here; the write key is in the path (masked for viewers)."))
     mapping = JSONValueField(required=False, help_text=(
         "Event field → mapping (destinations' directives) over {body, headers[, item, index]}: type, event, "
         "name, userId, anonymousId, groupId, previousId, properties, traits, context, timestamp, messageId."))
@@ -66,9 +70,17 @@ class WebhookSettingsSerializer(serializers.Serializer):
     updated_at = serializers.DateTimeField(read_only=True)
 
 
+def shown_url(request: Any, source: Source, role: Membership.Role) -> str:
+    """The webhook URL as `role` may see it: viewers never see a write key, so theirs is masked."""
+    url = webhook_url(request, source)
+    if role.includes(Membership.Role.MEMBER):
+        return url
+    return url.replace(source.write_key, crypto.mask(source.write_key))
+
+
 def _settings_data(request: Any, source: Source, settings: WebhookSettings) -> dict[str, Any]:
     return {
-        "url": webhook_url(request, source), "mapping": settings.mapping, "array_path": settings.array_path,
+        "url": shown_url(request, source, source.workspace.role), "mapping": settings.mapping, "array_path": settings.array_path,
         "signature_scheme": settings.signature_scheme, "signature_header": settings.signature_header,
         "signature_encoding": settings.signature_encoding, "signature_prefix": settings.signature_prefix,
         "secret_masked": settings.masked_secret, "updated_at": settings.updated_at,

@@ -24,7 +24,7 @@ from pipelines.tenancy import get_workspace
 from .. import services
 from ..forms import WebhookMappingForm, WebhookSignatureForm
 from ..models import Source, SourceKind, WebhookSettings
-from ..webhook_api import preview, webhook_url
+from ..webhook_api import preview, shown_url
 from .access import render_page
 from .destination_pages import _event_paths
 
@@ -82,7 +82,7 @@ def _page(request: HttpRequest, workspace: Workspace, source: Source, settings: 
         "signature_encoding": settings.signature_encoding, "signature_prefix": settings.signature_prefix,
     })
     return render_page(request, workspace, "connections/source/webhook.html", {
-        "source": source, "settings": settings, "url": webhook_url(request, source), "nav": "connections",
+        "source": source, "settings": settings, "url": shown_url(request, source, workspace.role), "nav": "connections",
         "source_tab": "webhook", "bodies": bodies, "picked": picked,
         "picked_pretty": _pretty(picked) if picked else "", "preview": previewed,
         "preview_events": json.dumps(previewed["events"], indent=2, ensure_ascii=False) if previewed else "",

@@ -123,3 +123,11 @@ def test_schema_lists_the_webhook_routes(client: Any, db: Any) -> None:
     for path in ("", "bodies/", "bodies/{body_id}/", "bodies/{body_id}/reprocess/", "reprocess/", "preview/"):
         assert base + path in schema["paths"], path
     assert {"get", "patch"} <= set(schema["paths"][base])
+
+
+def test_viewers_get_the_url_with_the_write_key_masked(workspace: Workspace, hook: Source,
+                                                       teammate_api: APIClient) -> None:
+    viewer = _viewer_api(workspace)
+    url = viewer.get(_base(hook)).json()["url"]
+    assert hook.write_key not in url and url.endswith(hook.write_key[-4:])
+    assert teammate_api.get(_base(hook)).json()["url"].endswith(f"/v1/webhooks/{hook.write_key}")

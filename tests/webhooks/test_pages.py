@@ -101,3 +101,13 @@ def test_other_workspace_gets_404(outsider: User, hook: Source, workspace: Works
     assert client.post(_url(hook, "reprocess/")).status_code == 404
     python = create_source(workspace, name="Backend", kind="python")[0]
     assert client.get(_url(python)).status_code == 404
+
+
+def test_viewers_see_the_tab_without_the_write_key(workspace: Workspace, hook: Source) -> None:
+    from pipelines.models import Membership
+
+    viewer = User.objects.create_user("vera", "vera@example.com", "vera-password-1")
+    Membership.objects.create(user=viewer, workspace=workspace, role=Membership.Role.VIEWER)
+    page = _client(viewer).get(_url(hook))
+    assert page.status_code == 200
+    assert hook.write_key.encode() not in page.content and b"data-secret-toggle" not in page.content
