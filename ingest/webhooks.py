@@ -48,6 +48,9 @@ def mapping_config(settings: WebhookSettings) -> MappingConfig:
 def _store(source: Source, body: WebhookBody, outcome: Outcome) -> None:
     """Store the outcome's events for `body` (inside the caller's transaction) and record the result."""
     if outcome.messages:
+        for message in outcome.messages:
+            # Which body made the event: a privacy deletion of the person's events removes it too.
+            message["context"]["webhook"] = {"body_id": body.id}
         try:
             # A savepoint (store_events inside an outer atomic): if PostgreSQL refuses the events
             # (a \u0000 that jsonb refuses), the body row stays and gets the reason instead.
