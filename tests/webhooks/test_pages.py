@@ -111,3 +111,8 @@ def test_viewers_see_the_tab_without_the_write_key(workspace: Workspace, hook: S
     page = _client(viewer).get(_url(hook))
     assert page.status_code == 200
     assert hook.write_key.encode() not in page.content and b"data-secret-toggle" not in page.content
+
+
+def test_installation_instructions_give_the_webhook_url(owner: User, hook: Source) -> None:
+    page = _client(owner).get(f"/w/{hook.workspace.slug}/sources/{hook.id}/setup/").content.decode()
+    assert f"/v1/webhooks/{hook.write_key}" in page
