@@ -31,6 +31,11 @@ from .destination_pages import _event_paths
 SHOWN_BODIES = 30
 
 
+def _id(text: str) -> int | None:
+    """A body id from a form or query value, or None (not a number, or beyond what a bigint holds)."""
+    return int(text) if text.isdigit() and len(text) <= 18 else None
+
+
 def _source(request: HttpRequest, slug: str, pk: int, at_least: Membership.Role = Membership.Role.VIEWER
             ) -> tuple[Workspace, Source]:
     workspace = get_workspace(request.user, slug, at_least=at_least)
@@ -70,8 +75,8 @@ def _page(request: HttpRequest, workspace: Workspace, source: Source, settings: 
     bodies = list(WebhookBody.objects.filter(source=source).order_by("-id")[:SHOWN_BODIES])
     picked_id = request.POST.get("body") or request.GET.get("body") or ""
     picked = next((b for b in bodies if str(b.id) == picked_id), None)
-    if picked is None and picked_id.isdigit():
-        picked = WebhookBody.objects.filter(source=source, pk=int(picked_id)).first()
+    if picked is None and _id(picked_id) is not None:
+        picked = WebhookBody.objects.filter(source=source, pk=_id(picked_id)).first()
     if picked is None and bodies:
         picked = bodies[0]
     mapping_form = mapping_form or WebhookMappingForm(mapping=settings.mapping, array_path=settings.array_path)
@@ -109,7 +114,7 @@ def webhook_tab(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     mapping, array_path = form.cleaned_data["mapping"], form.cleaned_data.get("array_path", "")
     if op == "preview":
         picked = request.POST.get("body", "")
-        result = preview(source, mapping, array_path, body_id=int(picked) if picked.isdigit() else None)
+        result = preview(source, mapping, array_path, body_id=_id(picked))
         return _page(request, workspace, source, settings, mapping_form=form, previewed=result)
     try:
         services.update_webhook_settings(source, mapping=mapping, array_path=array_path)
@@ -150,10 +155,10 @@ def webhook_reprocess(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     _workspace, source = _source(request, slug, pk, Membership.Role.ADMIN)
     body_id = request.POST.get("body", "")
     if body_id:
-        if not body_id.isdigit():
+        if _id(body_id) is None:
             messages.error(request, "No such body.")
             return redirect("connections:source-webhook", slug=slug, pk=pk)
-        done = webhooks.reprocess(source, [get_object_or_404(WebhookBody, source=source, pk=int(body_id))])
+        done = webhooks.reprocess(source, [get_object_or_404(WebhookBody, source=source, pk=_id(body_id))])
     else:
         done = webhooks.reprocess(source)
     ok = sum(1 for b in done if b.status == WebhookBody.Status.PROCESSED)

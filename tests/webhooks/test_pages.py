@@ -116,3 +116,13 @@ def test_viewers_see_the_tab_without_the_write_key(workspace: Workspace, hook: S
 def test_installation_instructions_give_the_webhook_url(owner: User, hook: Source) -> None:
     page = _client(owner).get(f"/w/{hook.workspace.slug}/sources/{hook.id}/setup/").content.decode()
     assert f"/v1/webhooks/{hook.write_key}" in page
+
+
+def test_odd_body_ids_are_not_errors(owner: User, hook: Source) -> None:
+    HookClient(hook).post(STRIPE_EVENT)
+    client = _client(owner)
+    huge = "9" * 30
+    assert client.get(_url(hook) + f"?body={huge}").status_code == 200
+    assert client.get(_url(hook) + "?body=abc").status_code == 200
+    assert client.post(_url(hook, "reprocess/"), {"body": huge}).status_code == 302
+    assert client.post(_url(hook), {"op": "preview", "body": huge}).status_code == 200
