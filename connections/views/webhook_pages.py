@@ -5,6 +5,7 @@ and Re-process buttons. Viewers see everything but the secret; changes need the 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from django.contrib import messages
@@ -26,7 +27,6 @@ from ..forms import WebhookMappingForm, WebhookSignatureForm
 from ..models import Source, SourceKind, WebhookSettings
 from ..webhook_api import preview, shown_url
 from .access import render_page
-from .destination_pages import _event_paths
 
 SHOWN_BODIES = 30
 
@@ -40,6 +40,23 @@ def _source(request: HttpRequest, slug: str, pk: int, at_least: Membership.Role 
             ) -> tuple[Workspace, Source]:
     workspace = get_workspace(request.user, slug, at_least=at_least)
     return workspace, get_object_or_404(Source, workspace=workspace, pk=pk, kind=SourceKind.WEBHOOK)
+
+
+_PLAIN_KEY = re.compile(r"[A-Za-z_$][A-Za-z0-9_$\-]*\Z")
+MAX_PATHS = 300
+
+
+def _event_paths(value: Any, prefix: str, depth: int = 0, out: list[str] | None = None) -> list[str]:
+    """Every path into the objects of `value`, four levels deep (keys that are not plain names quoted)."""
+    out = [] if out is None else out
+    if isinstance(value, dict) and depth < 4:
+        for key, item in value.items():
+            if not isinstance(key, str) or len(out) >= MAX_PATHS:
+                continue
+            path = f"{prefix}.{key}" if _PLAIN_KEY.match(key) else f"{prefix}[{json.dumps(key)}]"
+            out.append(path)
+            _event_paths(item, path, depth + 1, out)
+    return out
 
 
 def _paths(body: WebhookBody | None, array_path: str) -> list[str]:
