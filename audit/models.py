@@ -26,6 +26,7 @@ class AuditEntry(models.Model):
         ACTION = "action", "Action"
         MEMBERSHIP = "membership", "Member"
         INVITATION = "invitation", "Invitation"
+        WEBHOOK = "webhook", "Webhook settings"
 
     class Channel(models.TextChoices):
         UI = "ui", "Web UI"

@@ -1,7 +1,8 @@
 """Signal receivers that turn saves and deletes of the audited models into AuditEntry rows.
 
 Audited: Source (including write key and Track API key rotation), Destination (settings per key; secret
-settings only as "changed"), Connection, Action, Membership and Invitation. `pre_save` reads the stored row so
+settings only as "changed"), Connection, Action, Membership, Invitation and a webhook source's
+WebhookSettings (its shared secret only as "changed"). `pre_save` reads the stored row so
 `post_save` can record what changed; an update that changes nothing audited records nothing. The entry
 is written in the same transaction as the change, so a rolled-back change leaves no entry.
 
@@ -51,7 +52,7 @@ class _Spec:
 
 
 def _specs() -> dict[type[models.Model], _Spec]:
-    from connections.models import Action, Connection, Destination, Source
+    from connections.models import Action, Connection, Destination, Source, WebhookSettings
     from pipelines.models import Invitation, Membership
 
     return {
@@ -73,6 +74,12 @@ def _specs() -> dict[type[models.Model], _Spec]:
             ObjectType.ACTION, plain=("kind", "name", "trigger", "mapping", "enabled", "position"),
             workspace_id=lambda a: a.destination.workspace_id,
             name=lambda a: f"{a.destination.name}: {a.name}",
+        ),
+        WebhookSettings: _Spec(
+            ObjectType.WEBHOOK, plain=("array_path", "mapping", "signature_scheme", "signature_header",
+                                       "signature_encoding", "signature_prefix"),
+            keys={"secret_encrypted": "webhook_secret"},
+            workspace_id=lambda w: w.source.workspace_id, name=lambda w: f"{w.source.display_name}: webhook",
         ),
         Membership: _Spec(
             ObjectType.MEMBERSHIP, plain=("role",),

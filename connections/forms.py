@@ -251,3 +251,93 @@ class ActionForm(forms.Form):
                 self.add_error(None, f"Mapping: {exc}")
         cleaned["mapping"] = mapping
         return cleaned
+
+
+WEBHOOK_FIELD_HELP = {
+    "type": 'track (the default), identify, page, screen, group or alias, e.g. "track".',
+    "event": 'The event name (track), e.g. {"@path": "$.body.type"}.',
+    "name": "The page or screen name.",
+    "userId": 'Who did it, e.g. {"@path": "$.body.data.object.customer"}.',
+    "anonymousId": "Needed when there is no userId.",
+    "groupId": "The group or account (group calls).",
+    "previousId": "The earlier id (alias calls).",
+    "properties": 'An object, e.g. {"amount": {"@path": "$.body.amount"}} or {"@path": "$.body"}.',
+    "traits": "An object of traits (identify and group).",
+    "context": "Extra context; context.library is always {\"name\": \"webhook\"}.",
+    "timestamp": "When it happened: ISO-8601 text, or seconds / milliseconds since 1970.",
+    "messageId": "A unique id from the body (retries of the same body then store nothing twice); "
+                 "without one a hash of the body is used.",
+}
+
+
+class WebhookMappingForm(forms.Form):
+    """A webhook source's mapping: an optional array path and one JSON mapping per event field."""
+
+    array_path = forms.CharField(
+        label="Array path", required=False, max_length=500,
+        widget=forms.TextInput(attrs={"spellcheck": "false", "class": "code", "placeholder": "$.body.line_items"}),
+        help_text="Optional: one event per element of this array, available as $.item (and $.index).",
+    )
+
+    def __init__(self, *args: Any, mapping: dict[str, Any] | None = None, array_path: str = "",
+                 **kwargs: Any) -> None:
+        from ingest.webhook_mapping import EVENT_FIELDS
+
+        super().__init__(*args, **kwargs)
+        self.event_fields = EVENT_FIELDS
+        self.initial.setdefault("array_path", array_path)
+        for name in EVENT_FIELDS:
+            key = f"map__{name}"
+            self.fields[key] = forms.CharField(
+                label=name, required=False, help_text=WEBHOOK_FIELD_HELP.get(name, ""),
+                widget=forms.Textarea(attrs={"rows": 2, "spellcheck": "false", "class": "code mapping-input"}),
+            )
+            if mapping and name in mapping:
+                self.initial.setdefault(key, json.dumps(mapping[name], indent=None))
+
+    def mapping_fields(self) -> list[forms.BoundField]:
+        return [self[f"map__{name}"] for name in self.event_fields]
+
+    def clean(self) -> dict[str, Any]:
+        from ingest.webhook_mapping import validate_config
+
+        cleaned = super().clean() or {}
+        mapping: dict[str, Any] = {}
+        for name in self.event_fields:
+            key = f"map__{name}"
+            raw = (cleaned.get(key) or "").strip()
+            if not raw:
+                continue
+            try:
+                mapping[name] = json.loads(raw)
+            except json.JSONDecodeError as exc:
+                self.add_error(key, f"Not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno}). "
+                                    'Write a path as {"@path": "$.body.id"} and text in double quotes.')
+        if not self.errors:
+            try:
+                validate_config(mapping, cleaned.get("array_path", ""))
+            except MappingError as exc:
+                self.add_error(None, f"Mapping: {exc}")
+        cleaned["mapping"] = mapping
+        return cleaned
+
+
+class WebhookSignatureForm(forms.Form):
+    """How the sender's signature is checked. The secret is a password input: empty keeps it."""
+
+    signature_scheme = forms.ChoiceField(label="Signature check", choices=())
+    signature_header = forms.CharField(label="Header", required=False, max_length=100,
+                                       help_text="The header carrying the signature, e.g. X-Hub-Signature-256.")
+    signature_encoding = forms.ChoiceField(label="Encoding", choices=())
+    signature_prefix = forms.CharField(label="Prefix", required=False, max_length=40,
+                                       help_text="Text before the signature, e.g. sha256= (optional).")
+    secret = forms.CharField(label="Shared secret", required=False, max_length=500,
+                             widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+                             help_text="Leave empty to keep the stored secret.")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from .models import WebhookEncoding, WebhookSignature
+
+        super().__init__(*args, **kwargs)
+        self.fields["signature_scheme"].choices = WebhookSignature.choices
+        self.fields["signature_encoding"].choices = WebhookEncoding.choices

@@ -227,3 +227,51 @@ class Action(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class WebhookSignature(models.TextChoices):
+    NONE = "none", "No signature check"
+    HMAC_SHA256 = "hmac_sha256", "HMAC-SHA256 of the body in a header"
+    STRIPE = "stripe", "Stripe (t=…,v1=… in Stripe-Signature)"
+
+
+class WebhookEncoding(models.TextChoices):
+    HEX = "hex", "Hex"
+    BASE64 = "base64", "Base64"
+
+
+class WebhookSettings(models.Model):
+    """How an incoming webhook source (kind webhook) turns a posted body into events, and how it checks
+    the sender's signature. Read by ingest.webhooks; changed through connections.services.
+
+    `mapping` is an object of event field → mapping (destinations.mapping directives) evaluated against
+    `{"body": <parsed body>, "headers": {...}}`, and with `array_path` set once per element of that
+    array with `item` (the element) and `index` added. The shared secret is encrypted at rest.
+    """
+
+    source = models.OneToOneField(Source, on_delete=models.CASCADE, related_name="webhook_settings")
+    array_path = models.CharField(max_length=500, blank=True, default="")
+    mapping = models.JSONField(default=dict, blank=True)
+    signature_scheme = models.CharField(max_length=16, choices=WebhookSignature.choices,
+                                        default=WebhookSignature.NONE)
+    signature_header = models.CharField(max_length=100, blank=True, default="X-Signature")
+    signature_encoding = models.CharField(max_length=8, choices=WebhookEncoding.choices, default=WebhookEncoding.HEX)
+    signature_prefix = models.CharField(max_length=40, blank=True, default="")
+    secret_encrypted = models.TextField(blank=True, default="")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"webhook settings of {self.source_id}"
+
+    @property
+    def secret(self) -> str:
+        """The shared secret, decrypted. For checking signatures only: never render it."""
+        return crypto.decrypt(self.secret_encrypted) if self.secret_encrypted else ""
+
+    @secret.setter
+    def secret(self, value: str) -> None:
+        self.secret_encrypted = crypto.encrypt(value) if value else ""
+
+    @property
+    def masked_secret(self) -> str:
+        return crypto.mask(self.secret) if self.secret_encrypted else ""

@@ -15,9 +15,20 @@ from django.db import transaction
 
 from destinations.catalog import get_definition
 from destinations.errors import SettingsError
+from destinations.mapping import MappingError, parse_path
 from pipelines.models import Workspace
 
-from .models import Action, Connection, Destination, Source, SourceKind, check_connectable
+from .models import (
+    Action,
+    Connection,
+    Destination,
+    Source,
+    SourceKind,
+    WebhookEncoding,
+    WebhookSettings,
+    WebhookSignature,
+    check_connectable,
+)
 
 
 def create_source(workspace: Workspace, *, name: str, kind: str) -> tuple[Source, str | None]:
@@ -212,3 +223,58 @@ def validate_action_mapping(mapping: Any) -> None:
         validate_mapping(mapping)
     except MappingError as exc:
         raise ValidationError({"mapping": str(exc)}) from None
+
+
+# --- Incoming webhook sources ------------------------------------------------------------------------------
+
+_WEBHOOK_FIELDS = ("mapping", "array_path", "signature_scheme", "signature_header", "signature_encoding",
+                   "signature_prefix")
+
+
+@transaction.atomic
+def update_webhook_settings(source: Source, *, secret: str | None = None, **changes: Any) -> WebhookSettings:
+    """Change a webhook source's mapping, array path or signature settings (any of _WEBHOOK_FIELDS).
+
+    `secret` None or "" keeps the stored shared secret; a new value replaces it (encrypted at rest).
+    Raises ValidationError naming the field: a malformed mapping, an unknown scheme or encoding, or a
+    signature check without a secret."""
+    from ingest.webhook_mapping import validate_config
+
+    unknown = set(changes) - set(_WEBHOOK_FIELDS)
+    if unknown:
+        raise ValueError(f"unknown webhook settings {sorted(unknown)}")
+    if source.kind != SourceKind.WEBHOOK:
+        raise ValidationError({"kind": "Only incoming webhook sources have webhook settings."})
+    # The source row's lock orders concurrent changes, the first one included (no settings row to lock
+    # yet); saved once, created on the first change: one audit entry per change.
+    Source.objects.select_for_update().filter(pk=source.pk).first()
+    settings = WebhookSettings.objects.select_for_update().filter(source=source).first() or \
+        WebhookSettings(source=source)
+    for key, value in changes.items():
+        if value is not None:
+            setattr(settings, key, value.strip() if isinstance(value, str) else value)
+    try:
+        validate_config(settings.mapping, "")
+    except MappingError as exc:
+        raise ValidationError({"mapping": str(exc)}) from None
+    try:
+        parse_path(settings.array_path)
+    except MappingError as exc:
+        raise ValidationError({"array_path": str(exc)}) from None
+    for key in ("array_path", "signature_header", "signature_prefix"):
+        limit = WebhookSettings._meta.get_field(key).max_length
+        if len(getattr(settings, key)) > limit:
+            raise ValidationError({key: f"At most {limit} characters."})
+    if settings.signature_scheme not in WebhookSignature.values:
+        raise ValidationError({"signature_scheme": f"Choose one of {', '.join(WebhookSignature.values)}."})
+    if settings.signature_encoding not in WebhookEncoding.values:
+        raise ValidationError({"signature_encoding": f"Choose one of {', '.join(WebhookEncoding.values)}."})
+    if settings.signature_scheme == WebhookSignature.HMAC_SHA256 and not settings.signature_header:
+        raise ValidationError({"signature_header": "Name the header that carries the signature."})
+    # The masked value sent back (a client echoing what it read) keeps the stored secret.
+    if secret and secret.strip() and secret != settings.masked_secret:
+        settings.secret = secret.strip()
+    if settings.signature_scheme != WebhookSignature.NONE and not settings.secret_encrypted:
+        raise ValidationError({"secret": "A signature check needs the shared secret the sender signs with."})
+    settings.save()
+    return settings

@@ -218,9 +218,12 @@ def instructions(source: Source, base_url: str, *, write_key: str | None = None)
     if kind in (SourceKind.IOS, SourceKind.ANDROID, SourceKind.REACT_NATIVE, SourceKind.FLUTTER):
         return _mobile(kind, key, base_url)
     if kind == SourceKind.WEBHOOK:
-        return [Snippet("Incoming webhook URL", "text", f"{base_url}/v1/batch", note=(
-            f"Have the service POST Segment-format JSON there with HTTP Basic auth user “{key}” and an "
-            "empty password."))] + _http(key, base_url)
+        return [Snippet("Incoming webhook URL", "text", f"{base_url}/v1/webhooks/{key}", note=(
+            "Have the service POST its own JSON (or a url-encoded form) there; no header is needed. Set the "
+            "mapping from its bodies to events on the source's Webhook tab.")),
+            Snippet("Segment-format JSON", "text", f"{base_url}/v1/batch", note=(
+                f"A service that already sends Segment messages can post them there with HTTP Basic auth "
+                f"user “{key}” and an empty password."))] + _http(key, base_url)
     if kind == SourceKind.JOURNEYS_TRACK_API:
         return track_api_instructions(source, base_url, api_key="YOUR_API_KEY")
     return _http(key, base_url)

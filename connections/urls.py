@@ -4,7 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from .views import destination_pages as dest
-from .views import overview, source_pages, wizard
+from .views import overview, source_pages, webhook_pages, wizard
 
 ui_patterns = [
     path("", overview.home, name="home"),
@@ -37,6 +37,11 @@ ui_patterns = [
     path("w/<slug:slug>/sources/<int:pk>/rename/", source_pages.rename_source, name="source-rename"),
     path("w/<slug:slug>/sources/<int:pk>/toggle/", source_pages.toggle_source, name="source-toggle"),
     path("w/<slug:slug>/sources/<int:pk>/delete/", source_pages.delete_source, name="source-delete"),
+    path("w/<slug:slug>/sources/<int:pk>/webhook/", webhook_pages.webhook_tab, name="source-webhook"),
+    path("w/<slug:slug>/sources/<int:pk>/webhook/signature/", webhook_pages.webhook_signature,
+         name="source-webhook-signature"),
+    path("w/<slug:slug>/sources/<int:pk>/webhook/reprocess/", webhook_pages.webhook_reprocess,
+         name="source-webhook-reprocess"),
     path("w/<slug:slug>/sources/<int:pk>/events.json", source_pages.events_feed, name="source-events"),
 ]
 

@@ -11,7 +11,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html
 
-from .models import Event, OutboxEntry
+from .models import Event, OutboxEntry, WebhookBody
 
 
 @admin.register(Event)
@@ -79,4 +79,27 @@ class OutboxEntryAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: OutboxEntry | None = None) -> bool:
+        return False
+
+
+@admin.register(WebhookBody)
+class WebhookBodyAdmin(admin.ModelAdmin):
+    """Bodies posted to /v1/webhooks/{key}, read-only (the source's Webhook tab re-processes them)."""
+
+    list_display = ["id", "source", "workspace", "status", "event_count", "received_at"]
+    list_filter = ["status", "workspace"]
+    list_select_related = ["source", "workspace"]
+    show_full_result_count = False
+    fields = ["source", "workspace", "received_at", "status", "reason", "event_count", "content_type", "headers",
+              "body_display", "processed_at"]
+    readonly_fields = fields
+
+    @admin.display(description="body")
+    def body_display(self, body: WebhookBody) -> str:
+        return format_html("<pre>{}</pre>", body.text[:64 * 1024])
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: WebhookBody | None = None) -> bool:
         return False

@@ -60,3 +60,42 @@ class OutboxEntry(models.Model):
 
     def ids(self) -> list[int]:
         return [int(i) for i in orjson.loads(self.event_ids)]
+
+
+class WebhookBody(models.Model):
+    """A body posted to /v1/webhooks/{key}, kept as received (before any mapping) so that a body the
+    mapping could not turn into events is never lost: it is shown with its reason and can be mapped
+    again once the mapping is fixed (ingest.webhooks.reprocess)."""
+
+    class Status(models.TextChoices):
+        PROCESSED = "processed", "Processed"
+        FAILED = "failed", "Not mapped"
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="webhook_bodies")
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="webhook_bodies")
+    received_at = models.DateTimeField()
+    content_type = models.CharField(max_length=200, blank=True, default="")
+    # The request's headers worth mapping (lower-cased names; credentials and the signature left out).
+    headers = models.JSONField(default=dict, blank=True)
+    raw = models.BinaryField()
+    ip = models.CharField(max_length=64, blank=True, default="")
+    status = models.CharField(max_length=16, choices=Status.choices)
+    reason = models.TextField(blank=True, default="")
+    event_count = models.PositiveIntegerField(default=0)
+    processed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["source", "-id"], name="webhookbody_source_latest"),
+            models.Index(fields=["source", "status", "-id"], name="webhookbody_source_status"),
+            models.Index(fields=["workspace", "received_at"], name="webhookbody_workspace_received"),  # retention
+        ]
+
+    def __str__(self) -> str:
+        return f"webhook body {self.pk} ({self.status})"
+
+    @property
+    def text(self) -> str:
+        """The body as text, for display (undecodable bytes replaced)."""
+        return bytes(self.raw).decode("utf-8", errors="replace")

@@ -4,7 +4,7 @@ paths Segment's CDN uses (/analytics.js/v1/..., /analytics-next/bundles/...): se
 
 from django.urls import path, re_path
 
-from . import analytics_js, views
+from . import analytics_js, views, webhook_views
 
 _TYPES = {
     "identify": "identify", "i": "identify",
@@ -22,6 +22,8 @@ urlpatterns = [
     ],
     re_path(r"^v1/(?:batch|b|import)/?$", views.batch, name="v1-batch"),
     re_path(r"^v1/m/?$", views.metrics, name="v1-metrics"),
+    # Incoming webhooks: the write key in the path, any JSON or form body, mapped by the source's mapping.
+    re_path(r"^v1/webhooks/(?P<key>[^/]+)/?$", webhook_views.receive, name="v1-webhook"),
     path("v1/projects/<str:write_key>/settings", views.browser_settings, name="v1-settings"),
     re_path(r"^analytics\.js/v1/(?P<write_key>[^/]+)/analytics\.min\.js$", analytics_js.analytics_min_js,
             name="analytics-js"),

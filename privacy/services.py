@@ -7,7 +7,8 @@ A deletion (`request_deletion`) is recorded and its identities suppressed in one
 its commit on new events of the person are dropped at ingest; the stored data is removed by the task
 `privacy.run_deletion` (`run_deletion`), in bounded batches: the workspace's events are walked by primary
 key PRIVACY_SCAN_BATCH ids at a time (an indexed range, never a table-wide scan or lock), and each batch of
-the person's events goes in its own short transaction with what points at it: delivery rows, the items
+the person's events goes in its own short transaction with what points at it: the incoming webhook bodies
+they were made from (context.webhook.body_id), delivery rows, the items
 of delivery chunks still waiting for their first attempt, and the exchanges (requests and responses) no
 delivery row points at any more. Then the deletion is forwarded to each enabled destination whose type
 has a `delete_person` hook (destinations.catalog.base); a forward that failed retryably is sent again
@@ -36,7 +37,7 @@ from django.utils import timezone
 from connections.models import Destination
 from destinations.errors import DeliveryError
 from destinations.models import Delivery, DeliveryChunk, DeliveryExchange
-from ingest.models import Event
+from ingest.models import Event, WebhookBody
 from pipelines.models import Workspace
 
 from . import suppression
@@ -225,6 +226,13 @@ def _delete_batch(workspace_id: int, ids: list[int]) -> Counter[str]:
         _wait_for_leases(chunk_ids)
     with transaction.atomic():
         _remove_from_chunks(chunk_ids, set(ids), counts)
+        # The incoming webhook bodies these events were made from hold the same person's data.
+        body_ids = [int(b) for b in Event.objects.filter(workspace_id=workspace_id, id__in=ids)
+                    .annotate(_body=Cast(KT("payload__context__webhook__body_id"), TextField()))
+                    .exclude(_body=None).values_list("_body", flat=True) if str(b).isdigit()]
+        if body_ids:
+            gone, _ = WebhookBody.objects.filter(workspace_id=workspace_id, id__in=body_ids).delete()
+            counts["ingest.WebhookBody"] += gone
         released = Counter(Delivery.objects.filter(workspace_id=workspace_id, event_id__in=ids)
                            .exclude(exchange_id=None).values_list("exchange_id", flat=True))
         # cascades to the deliveries; only("id"): the payloads need not be read to delete them

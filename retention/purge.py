@@ -13,6 +13,7 @@ a whole table) and deletes them by id, so ingest and delivery keep running while
 - delivery exchanges: released as the rows pointing at them go (their `row_count`), deleted at zero.
 - delivery counts: per-minute rows older than the rollup window are summed into the row of their hour
   (`destinations_deliverycount (destination_id, minute)`); rows older than the counts window are deleted.
+- incoming webhook bodies: kept as long as events (`ingest_webhookbody (workspace_id, received_at)`).
 - outbox leftovers: entries whose events are all gone (fan-out would find nothing to do).
 
 `purge_expired()` (the beat task "retention.purge_expired") applies every workspace's RetentionPolicy;
@@ -37,7 +38,7 @@ from django.utils import timezone
 from connections.models import Destination
 from destinations.counts import add_counts
 from destinations.models import Delivery, DeliveryChunk, DeliveryCount, DeliveryExchange, DeliveryStatus
-from ingest.models import Event, OutboxEntry
+from ingest.models import Event, OutboxEntry, WebhookBody
 from pipelines.models import Workspace
 
 from .models import DEDUPE_WINDOW_DAYS, RetentionPolicy
@@ -79,6 +80,7 @@ class PurgeResult:
     counts_rolled_up: int = 0
     counts: int = 0
     outbox_entries: int = 0
+    webhook_bodies: int = 0
     complete: bool = True  # False: the time budget ran out first (the next run continues)
 
     def add(self, other: PurgeResult) -> None:
@@ -159,6 +161,7 @@ def _purge(workspace_id: int, cutoffs: Cutoffs, batch: int, budget: _Budget) -> 
     if cutoffs.events is not None:
         floor = _chunk_floor(workspace_id)
         steps.append(lambda: _events_batch(workspace_id, cutoffs.events, floor, batch, budget.result))
+        steps.append(lambda: _webhook_bodies_batch(workspace_id, cutoffs.events, batch, budget.result))
     if cutoffs.counts is not None:  # before the rollup: no summing rows that go anyway
         steps += [lambda d=d: _counts_batch(d, cutoffs.counts, batch, budget.result) for d in destinations]
     if cutoffs.rollup is not None:
@@ -244,6 +247,16 @@ def _events_batch(workspace_id: int, before: datetime, floor: int | None, batch:
         doomed = [i for i in ids if i not in keep]
         if doomed:
             result.events += _delete_ids("ingest_event", doomed)
+    return len(ids)
+
+
+def _webhook_bodies_batch(workspace_id: int, before: datetime, batch: int, result: PurgeResult) -> int:
+    """Bodies received by webhook sources go with the events of their time (their events, if any, are
+    rows of ingest_event of their own)."""
+    ids = list(WebhookBody.objects.filter(workspace_id=workspace_id, received_at__lt=before)
+               .order_by("received_at").values_list("id", flat=True)[:batch])
+    if ids:
+        result.webhook_bodies += _delete_ids("ingest_webhookbody", ids)
     return len(ids)
 
 

@@ -445,6 +445,19 @@
     });
     holder.appendChild(ul);
   }
+  /* Path picker (the Webhook tab of a source): writes {"@path": "..."} into the mapping field it names. */
+  function initPathPickers() {
+    $all("[data-path-target]").forEach(function (select) {
+      select.addEventListener("change", function () {
+        if (!select.value) return;
+        var target = document.getElementById(select.getAttribute("data-path-target"));
+        target.value = JSON.stringify({ "@path": select.value });
+        select.value = "";
+        target.focus();
+      });
+    });
+  }
+
   function initDebugger() {
     var box = $("[data-debugger]");
     if (!box) return;
@@ -496,5 +509,6 @@
     initTestConnection();
     initConditionBuilder();
     initDebugger();
+    initPathPickers();
   });
 })();

@@ -58,9 +58,18 @@ def world(owner: User, outsider: User, workspace: Workspace, other_workspace: Wo
     member = Membership.objects.create(user=dave, workspace=workspace, role=Membership.Role.MEMBER)
     invitation = Invitation.objects.create(workspace=workspace, email="erin@example.com", invited_by=owner)
     person = Person.objects.create(workspace=workspace, traits={"name": "Acme person"})
+    hook, _ = services.create_source(workspace, name="Acme webhook", kind="webhook")
+    from django.utils import timezone
+
+    from ingest.models import WebhookBody
+
+    now = timezone.now()
+    body = WebhookBody.objects.create(workspace=workspace, source=hook, received_at=now, raw=b'{"a": 1}',
+                                      status=WebhookBody.Status.FAILED, reason="no mapping", processed_at=now)
     return {"source": source, "destination": destination, "action": destination.actions.first(),
             "their_source": their_source, "their_destination": their_destination,
-            "member": member, "invitation": invitation, "person": person}
+            "member": member, "invitation": invitation, "webhook_source": hook, "webhook_body": body,
+            "person": person}
 
 
 def _url(route: str, slug: str, world: dict[str, Any]) -> str:
@@ -75,6 +84,7 @@ def _url(route: str, slug: str, world: dict[str, Any]) -> str:
         "<int:member_id>": str(world["member"].id),
         "<int:invitation_id>": str(world["invitation"].id),
         "<int:person_id>": str(world["person"].id),
+        "<int:body_id>": str(world["webhook_body"].id),
     }
     pk = world["source"].id if "sources/<int:pk>" in route else world["destination"].id
     if "actions/<int:pk>" in route:
@@ -83,6 +93,8 @@ def _url(route: str, slug: str, world: dict[str, Any]) -> str:
         pk = world["member"].id
     if "invitations/<int:pk>" in route:
         pk = world["invitation"].id
+    if "sources/<int:pk>/webhook/" in route:  # the webhook routes answer 404 for other kinds of source
+        pk = world["webhook_source"].id
     values["<int:pk>"] = str(pk)
     url = route
     for placeholder, value in values.items():

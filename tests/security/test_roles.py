@@ -40,6 +40,12 @@ RULES: dict[str, dict[str, Role]] = {
     "api-actions": {"GET": VIEWER, "POST": ADMIN},
     "api-action": {"GET": VIEWER, "PATCH": ADMIN, "DELETE": ADMIN},
     "api-events": {"GET": VIEWER},
+    "api-source-webhook": {"GET": VIEWER, "PATCH": ADMIN},
+    "api-source-webhook-bodies": {"GET": VIEWER},
+    "api-source-webhook-body": {"GET": VIEWER},
+    "api-source-webhook-body-reprocess": {"POST": ADMIN},
+    "api-source-webhook-reprocess": {"POST": ADMIN},
+    "api-source-webhook-preview": {"POST": VIEWER},  # stores nothing
     "destinations-api:deliveries": {"GET": VIEWER},
     "destinations-api:delivery-stats": {"GET": VIEWER},
     "destinations-api:action-test": {"POST": MEMBER},
@@ -93,6 +99,9 @@ RULES: dict[str, dict[str, Role]] = {
     "connections:source-toggle": {"POST": ADMIN},
     "connections:source-delete": {"GET": ADMIN, "POST": ADMIN},
     "connections:source-events": {"GET": VIEWER},
+    "connections:source-webhook": {"GET": VIEWER, "POST": ADMIN, "POST op=preview": VIEWER},
+    "connections:source-webhook-signature": {"POST": ADMIN},
+    "connections:source-webhook-reprocess": {"POST": ADMIN},
 }
 
 # Routes that name no workspace, with why no workspace role applies to them.

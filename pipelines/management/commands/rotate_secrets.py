@@ -1,4 +1,5 @@
-"""`python manage.py rotate_secrets`: re-encrypt every destination secret under the first FIELD_ENCRYPTION_KEY.
+"""`python manage.py rotate_secrets`: re-encrypt every destination secret (and every webhook source's shared
+secret) under the first FIELD_ENCRYPTION_KEY.
 
 Key rotation: put the new key first in FIELD_ENCRYPTION_KEY (keep the old one after it), restart, run
 this command, then remove the old key. Secrets no configured key can decrypt are listed and left as they
@@ -17,7 +18,7 @@ from cryptography.fernet import InvalidToken
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from connections.models import Destination
+from connections.models import Destination, WebhookSettings
 from pipelines import crypto
 
 
@@ -49,9 +50,34 @@ class Command(BaseCommand):
                 Destination.objects.filter(id=dest_id).update(secrets_encrypted=token)
                 rotated += 1
         self.stdout.write(f"Re-encrypted the secrets of {rotated} destination(s).")
+        hooks_rotated, hooks_failed = self._rotate_webhook_secrets(extra)
+        if hooks_rotated or hooks_failed:
+            self.stdout.write(f"Re-encrypted the shared secrets of {hooks_rotated} webhook source(s).")
+        if hooks_failed:
+            raise CommandError(
+                f"{len(hooks_failed)} webhook source(s) have a shared secret no configured key can decrypt: "
+                f"source ids {', '.join(map(str, hooks_failed))}. Add the key they were encrypted with to "
+                "FIELD_ENCRYPTION_KEY and run this again."
+            )
         if failed:
             names = ", ".join(f"#{d.id} {d.name} ({d.workspace_id})" for d in failed)
             raise CommandError(
                 f"{len(failed)} destination(s) have secrets no configured key can decrypt: {names}. "
                 "Add the key they were encrypted with to FIELD_ENCRYPTION_KEY and run this again."
             )
+
+    def _rotate_webhook_secrets(self, extra: tuple[str, ...]) -> tuple[int, list[int]]:
+        rotated, failed = 0, []
+        for settings_id in list(WebhookSettings.objects.exclude(secret_encrypted="").values_list("id", flat=True)):
+            with transaction.atomic():
+                row = WebhookSettings.objects.select_for_update().filter(id=settings_id).first()
+                if row is None or not row.secret_encrypted:
+                    continue
+                try:
+                    token = crypto.rotate(row.secret_encrypted, also_decrypt_with=extra)
+                except InvalidToken:
+                    failed.append(row.source_id)
+                    continue
+                WebhookSettings.objects.filter(id=settings_id).update(secret_encrypted=token)
+                rotated += 1
+        return rotated, failed
