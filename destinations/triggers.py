@@ -42,7 +42,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["MAX_DEPTH", "MAX_LENGTH", "Trigger", "TriggerSyntaxError", "parse"]
+__all__ = ["MAX_DEPTH", "MAX_LENGTH", "Trigger", "TriggerSyntaxError", "parse", "to_tree"]
 
 MAX_LENGTH = 10_000
 MAX_DEPTH = 64
@@ -287,7 +287,20 @@ class _Parser:
     def _describe(self, tok: _Token) -> str:
         return "the end of the trigger" if tok.kind == "end" else repr(tok.text)
 
-    def parse(self) -> Predicate:
+    # What the grammar rules build: predicates here, JSON trees in _TreeParser (same grammar, one parser).
+    def _leaf(self, path: tuple[str | int, ...], op: str, value: Any) -> Any:
+        return _condition(path, op, value)
+
+    def _any(self, parts: list[Any]) -> Any:
+        return lambda e: any(p(e) for p in parts)
+
+    def _all(self, parts: list[Any]) -> Any:
+        return lambda e: all(p(e) for p in parts)
+
+    def _not(self, inner: Any) -> Any:
+        return lambda e: not inner(e)
+
+    def parse(self) -> Any:
         if self.tok.kind == "end":
             raise self._error("The trigger is empty: write a condition such as type = \"track\"")
         pred = self.expr()
@@ -309,7 +322,7 @@ class _Parser:
         self.depth -= 1
         if len(parts) == 1:
             return parts[0]
-        return lambda e: any(p(e) for p in parts)
+        return self._any(parts)
 
     def and_expr(self) -> Predicate:
         parts = [self.not_expr()]
@@ -318,7 +331,7 @@ class _Parser:
             parts.append(self.not_expr())
         if len(parts) == 1:
             return parts[0]
-        return lambda e: all(p(e) for p in parts)
+        return self._all(parts)
 
     def not_expr(self) -> Predicate:
         if self._is_word("not"):
@@ -328,7 +341,7 @@ class _Parser:
                 raise self._error(f"The trigger nests more than {MAX_DEPTH} levels deep")
             inner = self.not_expr()
             self.depth -= 1
-            return lambda e: not inner(e)
+            return self._not(inner)
         return self.primary()
 
     def primary(self) -> Predicate:
@@ -362,7 +375,7 @@ class _Parser:
         if self.tok.kind != ")":
             raise self._error(f"Expected ')' to close {name}(, found {self._describe(self.tok)}")
         self._next()
-        return _condition(path, name, value)
+        return self._leaf(path, name, value)
 
     def condition(self) -> Predicate:
         path = self.path()
@@ -373,15 +386,14 @@ class _Parser:
             value = self.value()
             if tok.value in _ORDER_OPS and not (_is_number(value) or isinstance(value, str)):
                 raise self._error(f"{tok.value} compares with a number or a string", value_tok)
-            return _condition(path, tok.value, value)
+            return self._leaf(path, tok.value, value)
         if tok.kind == "name" and tok.value == "exists":
             self._next()
-            return _condition(path, "exists", None)
+            return self._leaf(path, "exists", None)
         if tok.kind == "name" and tok.value == "not" and self._is_word("exists", 1):
             self._next()
             self._next()
-            exists = _condition(path, "exists", None)
-            return lambda e: not exists(e)
+            return self._not(self._leaf(path, "exists", None))
         if tok.kind == "name" and tok.value in _FUNCTIONS:
             self._next()
             value_tok = self.tok
@@ -390,7 +402,7 @@ class _Parser:
                 raise self._error(f"`{tok.value}` compares with a string in double quotes", value_tok)
             if tok.value == "contains" and value is None:
                 raise self._error("`contains` needs a string, number or boolean", value_tok)
-            return _condition(path, tok.value, value)
+            return self._leaf(path, tok.value, value)
         raise self._error(
             "Expected an operator (=, !=, <, <=, >, >=, contains, starts_with, ends_with, match, exists, "
             f"not exists) after the field, found {self._describe(tok)}"
@@ -442,6 +454,22 @@ class _Parser:
                           f"found {self._describe(tok)}")
 
 
+class _TreeParser(_Parser):
+    """The same grammar, building the JSON form `to_tree` documents instead of predicates."""
+
+    def _leaf(self, path: tuple[str | int, ...], op: str, value: Any) -> Any:
+        return {"op": op, "path": list(path), "value": value}
+
+    def _any(self, parts: list[Any]) -> Any:
+        return {"or": parts}
+
+    def _all(self, parts: list[Any]) -> Any:
+        return {"and": parts}
+
+    def _not(self, inner: Any) -> Any:
+        return {"not": inner}
+
+
 @dataclass(frozen=True)
 class Trigger:
     """A parsed trigger. `matches` never raises for any JSON-like event."""
@@ -461,3 +489,18 @@ def parse(text: str) -> Trigger:
     if len(text) > MAX_LENGTH:
         raise TriggerSyntaxError(f"The trigger is longer than {MAX_LENGTH} characters", MAX_LENGTH + 1)
     return Trigger(text, _Parser(text).parse())
+
+
+def to_tree(text: str) -> dict[str, Any]:
+    """The trigger as JSON, for evaluators outside Python (the direct-mode browser plugins,
+    static/js/plugins/runtime.js). Raises TriggerSyntaxError like `parse`.
+
+    A node is one of ``{"or": [node, ...]}``, ``{"and": [node, ...]}``, ``{"not": node}`` or a condition
+    ``{"op": op, "path": [segment, ...], "value": v}`` where op is one of ``= != < <= > >= exists contains
+    starts_with ends_with match`` (``exists`` has value null; ``not exists`` is ``not`` around it) and a
+    path segment is a key (string) or an index (integer). The semantics are those of the module docstring;
+    an evaluator must keep them (type-strict comparisons, a missing field is not null except for ``= null``).
+    """
+    parse(text)  # the same checks and messages
+    tree: dict[str, Any] = _TreeParser(text).parse()
+    return tree
