@@ -8,6 +8,7 @@ what to do: 400 drop, 401 unknown key, 429 back off (Retry-After), 503 retry lat
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import zlib
 from datetime import UTC, datetime
@@ -275,8 +276,16 @@ def browser_settings(request: HttpRequest, write_key: str) -> HttpResponse:
         "middlewareSettings": {},
         "remotePlugins": remote_plugins,
     }
-    response = HttpResponse(orjson.dumps(body), content_type="application/json")
-    response["Cache-Control"] = "public, max-age=60"
+    content = orjson.dumps(body)
+    etag = f'"{hashlib.sha256(content).hexdigest()[:32]}"'
+    if etag in [tag.strip() for tag in request.META.get("HTTP_IF_NONE_MATCH", "").split(",")]:
+        response = HttpResponse(status=304)
+    else:
+        response = HttpResponse(content, content_type="application/json")
+    # Revalidated on every page load (a 304 when nothing changed): a direct destination disabled or
+    # disconnected must be gone from the next page a visitor opens, not a minute later.
+    response["Cache-Control"] = "no-cache"
+    response["ETag"] = etag
     return cors.add_headers(response)
 
 

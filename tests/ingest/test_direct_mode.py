@@ -154,3 +154,14 @@ def test_the_seed_snippet_path_is_404_json_when_the_library_is_missing(tmp_path:
     settings.ANALYTICS_JS_DIR = tmp_path / "missing"
     response = Client().get("/v1/analytics-js/snippet/k/analytics.min.js")
     assert response.status_code == 404 and response.json()["code"] == "not_installed"
+
+
+def test_settings_are_revalidated_on_every_page_load(web_source: Source, ga4: Any) -> None:
+    client = Client()
+    first = client.get(f"/v1/projects/{web_source.write_key}/settings")
+    assert first["Cache-Control"] == "no-cache" and first["ETag"]
+    again = client.get(f"/v1/projects/{web_source.write_key}/settings", HTTP_IF_NONE_MATCH=first["ETag"])
+    assert again.status_code == 304 and again["Access-Control-Allow-Origin"] == "*"
+    services.update_destination(ga4, enabled=False)
+    changed = client.get(f"/v1/projects/{web_source.write_key}/settings", HTTP_IF_NONE_MATCH=first["ETag"])
+    assert changed.status_code == 200 and orjson.loads(changed.content)["remotePlugins"] == []
