@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
+from destinations import trigger_outline
 from destinations.models import Delivery, DeliveryChunk, DeliveryStatus
 from destinations.preview import preview_action
 from destinations.triggers import TriggerSyntaxError, parse
@@ -21,14 +22,16 @@ from pipelines.models import Workspace
 from .. import delivery_summary, services
 from ..forms import ActionForm, DestinationSettingsForm
 from ..models import Action, Destination, DestinationMode, Source, check_connectable
-from .access import action_for, destination_for, render_page, source_for, workspace_for
-from .wizard import run_credentials_test
+from .access import Role, action_for, destination_for, read_or_change, render_page, source_for, workspace_for
+from .wizard import run_connection_test
 
 TABS = (("overview", "Overview"), ("settings", "Settings"), ("actions", "Actions"), ("delivery", "Event delivery"))
 
 
 def _page(request: HttpRequest, workspace: Workspace, destination: Destination, tab: str, template: str,
           context: dict[str, Any], status: int = 200) -> HttpResponse:
+    if "health" not in context:  # the header's badge
+        context["health"] = delivery_summary.statuses([destination])[destination.id]
     return render_page(request, workspace, template, {
         "destination": destination, "definition": destination.definition, "tabs": TABS, "tab": tab,
         "nav": "connections", **context,
@@ -58,7 +61,7 @@ def overview(request: HttpRequest, slug: str, pk: int, error: str = "", status: 
     summary = delivery_summary.statuses([destination])[destination.id]
     return _page(request, workspace, destination, "overview", "connections/destination/overview.html", {
         "connected": [c.source for c in destination.connections.select_related("source")],
-        "candidates": _source_choices(destination), "summary": summary, "error": error,
+        "candidates": _source_choices(destination), "summary": summary, "health": summary, "error": error,
         "actions": destination.actions.all(),
     }, status=status)
 
@@ -66,7 +69,7 @@ def overview(request: HttpRequest, slug: str, pk: int, error: str = "", status: 
 @login_required
 @require_POST
 def toggle_destination(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
-    workspace = workspace_for(request, slug)
+    workspace = workspace_for(request, slug, Role.ADMIN)
     destination = destination_for(workspace, pk)
     enable = request.POST.get("enabled") == "true"
     services.update_destination(destination, enabled=enable)
@@ -77,7 +80,7 @@ def toggle_destination(request: HttpRequest, slug: str, pk: int) -> HttpResponse
 @login_required
 @require_POST
 def add_source(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
-    workspace = workspace_for(request, slug)
+    workspace = workspace_for(request, slug, Role.ADMIN)
     destination = destination_for(workspace, pk)
     try:
         source = source_for(workspace, int(request.POST.get("source_id", "")))
@@ -94,7 +97,7 @@ def add_source(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def remove_source(request: HttpRequest, slug: str, pk: int, source_id: int) -> HttpResponse:
-    workspace = workspace_for(request, slug)
+    workspace = workspace_for(request, slug, Role.ADMIN)
     destination = destination_for(workspace, pk)
     source = source_for(workspace, source_id)
     services.disconnect(source, destination)
@@ -105,7 +108,7 @@ def remove_source(request: HttpRequest, slug: str, pk: int, source_id: int) -> H
 @login_required
 def delete_destination(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     """GET asks for confirmation; POST deletes."""
-    workspace = workspace_for(request, slug)
+    workspace = workspace_for(request, slug, Role.ADMIN)
     destination = destination_for(workspace, pk)
     if request.method == "POST":
         name = destination.name
@@ -119,21 +122,18 @@ def delete_destination(request: HttpRequest, slug: str, pk: int) -> HttpResponse
 
 @login_required
 def settings_tab(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
-    workspace = workspace_for(request, slug)
+    workspace = workspace_for(request, slug, read_or_change(request))
     destination = destination_for(workspace, pk)
     definition = destination.definition
     existing, masked = destination.settings, destination.masked_settings()
     test_result = None
     if request.method == "POST":
         form = DestinationSettingsForm(definition, request.POST, existing=existing, masked=masked)
-        valid = form.is_valid()
         if request.POST.get("op") == "test":
-            ok, message = (run_credentials_test(definition, form.cleaned_data["settings"]) if valid
-                           else (False, "Fix the errors below, then test again."))
-            test_result = {"ok": ok, "message": message}
+            test_result = run_connection_test(definition, form)
             if request.headers.get("X-Requested-With") == "fetch":
                 return JsonResponse(test_result)
-        elif valid:
+        elif form.is_valid():
             try:
                 services.update_destination(destination, name=form.cleaned_data["name"],
                                             settings=form.cleaned_data["settings"])
@@ -154,7 +154,7 @@ def settings_tab(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
 
 @login_required
 def actions_tab(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
-    workspace = workspace_for(request, slug)
+    workspace = workspace_for(request, slug, read_or_change(request))
     destination = destination_for(workspace, pk)
     error = ""
     if request.method == "POST":
@@ -173,7 +173,7 @@ def actions_tab(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def toggle_action(request: HttpRequest, slug: str, pk: int, action_id: int) -> HttpResponse:
-    workspace = workspace_for(request, slug)
+    workspace = workspace_for(request, slug, Role.ADMIN)
     destination = destination_for(workspace, pk)
     action = action_for(destination, action_id)
     enable = request.POST.get("enabled") == "true"
@@ -185,7 +185,7 @@ def toggle_action(request: HttpRequest, slug: str, pk: int, action_id: int) -> H
 @login_required
 @require_POST
 def delete_action(request: HttpRequest, slug: str, pk: int, action_id: int) -> HttpResponse:
-    workspace = workspace_for(request, slug)
+    workspace = workspace_for(request, slug, Role.ADMIN)
     destination = destination_for(workspace, pk)
     action = action_for(destination, action_id)
     services.delete_action(action)
@@ -248,19 +248,41 @@ def _recent_events(destination: Destination, limit: int = 10) -> list[Event]:
     return list(Event.objects.filter(workspace=destination.workspace, source_id__in=source_ids)[:limit])
 
 
+def _trigger_examples(recent: list[Event]) -> list[dict[str, Any]]:
+    """What the never-matching check compares field types with: recent events, else the sample events."""
+    return [e.payload for e in recent if isinstance(e.payload, dict)] or list(SAMPLE_EVENTS.values())
+
+
+def _unsaved(action: Action, cleaned: dict[str, Any]) -> Action:
+    """The action as the form has it, not saved: what *Test action* runs."""
+    return Action(pk=action.pk, destination=action.destination, kind=action.kind, name=cleaned["name"],
+                  trigger=cleaned["trigger"], mapping=cleaned["mapping"], enabled=cleaned["enabled"])
+
+
 @login_required
 def action_page(request: HttpRequest, slug: str, pk: int, action_id: int) -> HttpResponse:
-    """Edit an action (POST op=save), or test it (op=test: show the request; op=send: also send it)."""
-    workspace = workspace_for(request, slug)
+    """Edit an action (POST op=save: admin), or test the form's unsaved version (op=test: show the request;
+    op=send: also send it; member). A trigger that can never match is saved only once confirmed
+    (confirmed_trigger equal to the trigger posted)."""
+    op = request.POST.get("op", "save") if request.method == "POST" else ""
+    needs = Role.MEMBER if op in ("test", "send") else Role.ADMIN
+    workspace = workspace_for(request, slug, read_or_change(request, needs))
     destination = destination_for(workspace, pk)
     action = action_for(destination, action_id)
     recent = _recent_events(destination)
-    op = request.POST.get("op", "save") if request.method == "POST" else ""
-    form = ActionForm(action, request.POST if op == "save" else None)
+    # A test posted without the action's fields (an older page, a script, a member's disabled form) runs the
+    # saved action.
+    form_posted = op == "save" or "trigger" in request.POST
+    form = ActionForm(action, request.POST if form_posted else None)
     status = 200
     test: dict[str, Any] = {"event_text": "", "result": None, "error": ""}
+    trigger_warnings: list[str] = []
     if op == "save":
         if form.is_valid():
+            trigger = form.cleaned_data["trigger"]
+            if request.POST.get("confirmed_trigger") != trigger:
+                trigger_warnings = trigger_outline.warnings(trigger, _trigger_examples(recent))
+        if form.is_valid() and not trigger_warnings:
             try:
                 services.update_action(action, name=form.cleaned_data["name"], trigger=form.cleaned_data["trigger"],
                                        mapping=form.cleaned_data["mapping"], enabled=form.cleaned_data["enabled"])
@@ -279,8 +301,13 @@ def action_page(request: HttpRequest, slug: str, pk: int, action_id: int) -> Htt
             test["error"] = f"The event is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})."
             status = 400
         else:
-            test["result"] = preview_action(action, event, send=op == "send")
-            test["sent"] = op == "send"
+            if not form_posted or form.is_valid():
+                tested = _unsaved(action, form.cleaned_data) if form_posted else action
+                test["result"] = preview_action(tested, event, send=op == "send")
+                test["sent"] = op == "send"
+            else:
+                test["error"] = "Fix the errors in the action's form first: the test runs the form as it is."
+                status = 400
     if not test["event_text"]:
         chosen = request.GET.get("event", "")
         picked = next((e for e in recent if str(e.id) == chosen), None)
@@ -292,9 +319,11 @@ def action_page(request: HttpRequest, slug: str, pk: int, action_id: int) -> Htt
     paths = list(COMMON_PATHS)
     if recent:
         paths += [p for p in _event_paths(recent[0].payload) if p not in paths]
+    trigger_text = form["trigger"].value() or ""
     return _page(request, workspace, destination, "actions", "connections/destination/action.html", {
         "action": action, "form": form, "test": test, "recent": recent, "paths": paths,
-        "picked_event": request.GET.get("event", ""),
+        "picked_event": request.GET.get("event", ""), "trigger_warnings": trigger_warnings,
+        "builder_initial": trigger_outline.builder_rows(trigger_text) if trigger_text.strip() else None,
     }, status=status)
 
 
@@ -309,8 +338,12 @@ def delivery_tab(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
         context["chart"] = delivery_summary.hourly_chart(destination)
         context["failures"] = (
             Delivery.objects.filter(destination=destination, status=DeliveryStatus.FAILED)
-            .select_related("action", "event", "exchange")[:20]
+            .select_related("action", "exchange")[:20]
         )
-        context["retrying"] = Delivery.objects.filter(destination=destination, status=DeliveryStatus.RETRYING).count()
+        # the newest retrying events with their last error, beside the failures (same index)
+        context["retrying_rows"] = (
+            Delivery.objects.filter(destination=destination, status=DeliveryStatus.RETRYING)
+            .select_related("action", "exchange")[:20]
+        )
         context["queued"] = DeliveryChunk.queued(destination)
     return _page(request, workspace, destination, "delivery", "connections/destination/delivery.html", context)
