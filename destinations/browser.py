@@ -11,10 +11,10 @@ page, identify, ...}`.
 Ours: the script at `plugin_url` is static/js/plugins/runtime.js followed by the destination's own file
 (`browser_plugin`), concatenated as served, no build step. The settings carry the destination's public
 settings (`public_settings`, never a secret), `scriptUrl` (where the vendor's own script comes from) and
-its enabled actions as `{key, trigger, mapping, required}`: the trigger compiled here into the JSON tree of
-`triggers.to_tree`, the mapping as stored. The runtime evaluates both with the server's semantics, so a
-direct destination's Actions tab means what it means for a cloud one: an event reaches the vendor once per
-enabled action whose trigger matches, shaped by that action's mapping.
+its enabled actions as `{key, trigger, mapping, required}`: the trigger parsed here (the server's own
+parser) and sent as the JSON tree of `trigger_tree`, the mapping as stored. The runtime evaluates both
+with the server's semantics, so a direct destination's Actions tab means what it means for a cloud one:
+an event reaches the vendor once per enabled action whose trigger matches, shaped by its mapping.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from django.conf import settings
 
 from .catalog import all_definitions
 from .catalog.base import DestinationDefinition
-from .triggers import TriggerSyntaxError, to_tree
+from .triggers import And, Condition, Node, Not, TriggerSyntaxError, parse
 
 RUNTIME = "runtime.js"
 PLUGIN_ROUTE = "/analytics-plugins/"
@@ -68,6 +68,27 @@ def _read(stamps: tuple[tuple[str, int, int], ...]) -> PluginSource:
     return PluginSource(body, hashlib.sha256(body).hexdigest()[:16])
 
 
+def trigger_tree(text: str) -> dict[str, Any]:
+    """The parsed trigger as JSON, for the browser runtime (static/js/plugins/runtime.js). Raises
+    TriggerSyntaxError like `triggers.parse`.
+
+    A node is ``{"or": [node, ...]}``, ``{"and": [node, ...]}``, ``{"not": node}`` or a condition
+    ``{"op": op, "path": [segment, ...], "value": v}``: op as in `triggers.Condition` (``= != < <= > >=
+    contains starts_with ends_with match exists`` / ``not exists`` with value null, ``in`` / ``not in`` with
+    a list), a segment a key (string) or an index (integer). An evaluator must keep the semantics of the
+    triggers module docstring (type-strict comparisons; a missing field is not null except for ``= null``)."""
+    return _node_json(parse(text).tree)
+
+
+def _node_json(node: Node) -> dict[str, Any]:
+    if isinstance(node, Condition):
+        value = list(node.value) if isinstance(node.value, tuple) else node.value
+        return {"op": node.op, "path": list(node.path), "value": value}
+    if isinstance(node, Not):
+        return {"not": _node_json(node.inner)}
+    return {"and" if isinstance(node, And) else "or": [_node_json(p) for p in node.parts]}
+
+
 def vendor_script_url(definition: DestinationDefinition) -> str:
     """Where the plugin loads the vendor's script from: DIRECT_MODE_SCRIPT_URLS[key], else the vendor's."""
     overrides: dict[str, str] = getattr(settings, "DIRECT_MODE_SCRIPT_URLS", {}) or {}
@@ -82,7 +103,7 @@ def browser_actions(definition: DestinationDefinition, actions: Iterable[tuple[s
     for kind, trigger, mapping in actions:
         try:
             action_def = definition.action(kind)
-            tree = to_tree(trigger)
+            tree = trigger_tree(trigger)
         except (KeyError, TriggerSyntaxError):
             continue
         out.append({"key": kind, "trigger": tree, "mapping": mapping or {},

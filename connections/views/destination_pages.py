@@ -19,7 +19,7 @@ from destinations.triggers import TriggerSyntaxError, parse
 from ingest.models import Event
 from pipelines.models import Workspace
 
-from .. import delivery_summary, services
+from .. import delivery_summary, mapping_editor, services
 from ..forms import ActionForm, DestinationSettingsForm
 from ..models import Action, Destination, DestinationMode, Source, check_connectable
 from .access import Role, action_for, destination_for, read_or_change, render_page, source_for, workspace_for
@@ -222,26 +222,6 @@ def _sample_for(action: Action) -> dict[str, Any]:
     return next((e for e in SAMPLE_EVENTS.values() if trigger.matches(e)), SAMPLE_EVENTS["track"])
 
 
-COMMON_PATHS = (
-    "$.userId", "$.anonymousId", "$.event", "$.type", "$.messageId", "$.timestamp", "$.name",
-    "$.traits", "$.traits.email", "$.traits.first_name", "$.traits.last_name", "$.properties",
-    "$.context.ip", "$.context.page.url", "$.context.userAgent", "$.",
-)
-
-
-def _event_paths(event: Any, prefix: str = "$", depth: int = 0) -> list[str]:
-    """Every path of a recent event, for the source-path picker (objects only, three levels deep)."""
-    paths: list[str] = []
-    if isinstance(event, dict) and depth < 3:
-        for key, value in event.items():
-            if not isinstance(key, str) or not key.replace("_", "").replace("-", "").isalnum():
-                continue
-            path = f"{prefix}.{key}"
-            paths.append(path)
-            paths.extend(_event_paths(value, path, depth + 1))
-    return paths
-
-
 def _recent_events(destination: Destination, limit: int = 10) -> list[Event]:
     """The newest events of the sources feeding this destination (same workspace by construction)."""
     source_ids = destination.connections.values_list("source_id", flat=True)
@@ -316,14 +296,13 @@ def action_page(request: HttpRequest, slug: str, pk: int, action_id: int) -> Htt
         else:
             sample = _sample_for(action)
             test["event_text"] = json.dumps(sample, indent=2)
-    paths = list(COMMON_PATHS)
-    if recent:
-        paths += [p for p in _event_paths(recent[0].payload) if p not in paths]
     trigger_text = form["trigger"].value() or ""
     return _page(request, workspace, destination, "actions", "connections/destination/action.html", {
-        "action": action, "form": form, "test": test, "recent": recent, "paths": paths,
+        "action": action, "form": form, "test": test, "recent": recent,
         "picked_event": request.GET.get("event", ""), "trigger_warnings": trigger_warnings,
         "builder_initial": trigger_outline.builder_rows(trigger_text) if trigger_text.strip() else None,
+        "mapping_editor": mapping_editor.editor_context(
+            form.action_definition, form.mapping_fields(), [e.payload for e in recent], [_sample_for(action)]),
     }, status=status)
 
 

@@ -363,19 +363,6 @@
     });
   }
 
-  /* Source-path picker: writes {"@path": "..."} into the mapping field next to it. */
-  function initPathPickers() {
-    $all("[data-path-target]").forEach(function (select) {
-      select.addEventListener("change", function () {
-        if (!select.value) return;
-        var target = document.getElementById(select.getAttribute("data-path-target"));
-        target.value = JSON.stringify({ "@path": select.value });
-        select.value = "";
-        target.focus();
-      });
-    });
-  }
-
   /* Live debugger: poll the newest events every 2 s; new ones slide in, open ones keep their state. */
   function renderEvent(event) {
     var li = el("li", { "class": event.suppressed ? "event event-suppressed" : "event", "data-event-id": String(event.id) });
@@ -479,7 +466,6 @@
     initErrorSummary();
     initTestConnection();
     initConditionBuilder();
-    initPathPickers();
     initDebugger();
   });
 })();

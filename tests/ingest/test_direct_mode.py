@@ -14,7 +14,7 @@ from django.test import Client
 
 from connections import services
 from connections.models import Source
-from destinations.triggers import to_tree
+from destinations.browser import trigger_tree as to_tree
 from pipelines.models import Workspace
 
 

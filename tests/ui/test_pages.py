@@ -149,7 +149,7 @@ def test_actions_tab_lists_toggles_and_adds_actions(owner_client: Client, webhoo
     url = f"/w/acme/destinations/{webhook.id}/actions/"
     action = webhook.actions.get()
     page = owner_client.get(url).content.decode()
-    assert "Send" in page and 'type = &quot;track&quot;' in page and "Enabled" in page
+    assert "Send" in page and 'type in [&quot;track&quot;' in page and "Events of every type" in page and "Enabled" in page
     owner_client.post(f"{url}{action.id}/toggle/", {"enabled": "false"})
     action.refresh_from_db()
     assert not action.enabled

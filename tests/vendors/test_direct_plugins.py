@@ -14,7 +14,8 @@ import pytest
 
 from destinations.catalog import get_definition
 from destinations.mapping import UNDEFINED, apply_fields, resolve
-from destinations.triggers import parse, to_tree
+from destinations.browser import trigger_tree as to_tree
+from destinations.triggers import parse
 
 RUNTIME = Path(__file__).resolve().parents[2] / "static" / "js" / "plugins" / "runtime.js"
 
@@ -32,6 +33,8 @@ TRIGGERS = [
     'properties.products[0].sku = "sku-1"', 'properties.products[-1].sku = "sku-2"',
     'properties."odd key" = "x"', 'not (type = "identify" or type = "page")',
     'properties.name < "b"', 'properties.name > 5',
+    'event in ["Order Completed", "Application Opened"]', 'event not in ["Order Completed"]',
+    "properties.total in [120.5, 1]", "properties.flag in [true]", "properties.missing not in [1]",
 ]
 EVENTS: list[dict[str, Any]] = [
     {"type": "track", "event": "Order Completed", "userId": "u1",

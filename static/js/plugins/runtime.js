@@ -3,7 +3,7 @@
 
    The browser settings endpoint gives each plugin its enabled actions as
    {key, trigger: <tree>, mapping: <mapping>, required: [field, ...]}: the trigger compiled by the server
-   (destinations/triggers.py `to_tree`), the mapping as stored (destinations/mapping.py). Both are
+   (destinations/browser.py `trigger_tree`), the mapping as stored (destinations/mapping.py). Both are
    evaluated here with the server's semantics, so an action's Actions tab means the same in both modes.
    Plain ES2015 (no modules, no build step); defined once per page whatever the number of plugins. */
 (function () {
@@ -67,6 +67,9 @@
       case ">": return ordered(actual, value) && actual > value;
       case ">=": return ordered(actual, value) && actual >= value;
       case "exists": return actual !== MISSING && actual !== null;
+      case "not exists": return actual === MISSING || actual === null;
+      case "in": return value.some(function (v) { return equal(actual, v); });
+      case "not in": return !value.some(function (v) { return equal(actual, v); });
       case "contains":
         if (typeof actual === "string") return typeof value === "string" && actual.indexOf(value) !== -1;
         if (Array.isArray(actual)) return actual.some(function (item) { return equal(item, value); });
