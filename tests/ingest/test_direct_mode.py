@@ -15,6 +15,7 @@ from django.test import Client
 from connections import services
 from connections.models import Source
 from destinations.browser import trigger_tree as to_tree
+from destinations.preview import preview_action
 from pipelines.models import Workspace
 
 
@@ -165,3 +166,12 @@ def test_settings_are_revalidated_on_every_page_load(web_source: Source, ga4: An
     services.update_destination(ga4, enabled=False)
     changed = client.get(f"/v1/projects/{web_source.write_key}/settings", HTTP_IF_NONE_MATCH=first["ETag"])
     assert changed.status_code == 200 and orjson.loads(changed.content)["remotePlugins"] == []
+
+
+def test_testing_a_direct_action_shows_the_payload_the_plugin_hands_the_vendor(web_source: Source, ga4: Any) -> None:
+    action = ga4.actions.get(kind="custom_event")
+    result = preview_action(action, {"type": "track", "event": "Order Completed", "properties": {"total": 3}},
+                            send=True)
+    assert result["matched"] is True and result["error"] is None
+    assert result["payload"] == {"name": "order_completed", "params": {"total": 3}}
+    assert result["request"] is None and result["requests"] == []
