@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
+from destinations.browser import trigger_tree as to_tree
 from destinations.catalog import get_definition
 from destinations.mapping import UNDEFINED, apply_fields, resolve
-from destinations.browser import trigger_tree as to_tree
 from destinations.triggers import parse
 
 RUNTIME = Path(__file__).resolve().parents[2] / "static" / "js" / "plugins" / "runtime.js"
