@@ -8,7 +8,8 @@ siteId overriding the one stored here. Our plugin (static/js/plugins/customerio_
 in-app script from `vendor_script_url` (or `DIRECT_MODE_SCRIPT_URLS["customerio_in_app"]`), starts it
 with the site id and region (`Gist.setup({siteId, dataCenter})`), and runs the actions below in the
 browser: identify → `Gist.setUserToken(user_id)` (also at load, for a visitor the library already knows),
-page → `Gist.setCurrentRoute(route)` for page-targeted messages.
+page → `Gist.setCurrentRoute(route)` for page-targeted messages; `analytics.reset()` →
+`Gist.clearUserToken()`.
 """
 
 from __future__ import annotations

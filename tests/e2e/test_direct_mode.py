@@ -270,3 +270,6 @@ def test_customerio_seed_snippet_verbatim_stores_calls_and_loads_in_app(
     gist = _gist_calls(vendor, 3, tab)
     assert gist[:2] == [["setup", {"siteId": "snippet-site-9", "dataCenter": "eu", "env": "prod"}],
                         ["setUserToken", "person-5"]]
+    # and a logout is a logout for the in-app script too
+    tab.page.evaluate("() => window.analytics.reset()")
+    assert _gist_calls(vendor, 4, tab)[3] == ["clearUserToken"]

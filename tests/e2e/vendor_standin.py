@@ -43,7 +43,8 @@ GIST = """(function () {
   window.Gist = {
     setup: function (options) { report("gist", ["setup", options]); },
     setUserToken: function (token) { report("gist", ["setUserToken", token]); },
-    setCurrentRoute: function (route) { report("gist", ["setCurrentRoute", route]); }
+    setCurrentRoute: function (route) { report("gist", ["setCurrentRoute", route]); },
+    clearUserToken: function () { report("gist", ["clearUserToken"]); }
   };
 })();
 """

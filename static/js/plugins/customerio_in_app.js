@@ -20,6 +20,8 @@
           // A visitor identified on an earlier page: the library remembers them, the in-app script does not.
           var userId = analytics && analytics.user && analytics.user().id();
           if (userId) gist().setUserToken(userId);
+          // analytics.reset() (a logout) forgets the user: so does the in-app script.
+          if (analytics && analytics.on) analytics.on("reset", function () { gist().clearUserToken(); });
         });
       },
       actions: {
