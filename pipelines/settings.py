@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "audit",
     "retention",
     "privacy",
+    "profiles",
 ]
 
 MIDDLEWARE = [
@@ -393,3 +394,16 @@ CELERY_BEAT_SCHEDULE["privacy-sweep"] = {
     "schedule": 300.0,
     "options": {"queue": "retries", "expires": 300},
 }
+
+# --- Profiles (profiles/, docs/profiles.md) -----------------------------------------------------------------
+# Days of per-day event counts kept per person when no audience needs a longer window (an audience app can
+# ask for more through profiles.history.register_window); never more than the workspace's event retention.
+PROFILES_HISTORY_DAYS = env.int("PROFILES_HISTORY_DAYS", default=90)
+if PROFILES_HISTORY_DAYS < 1:
+    raise ImproperlyConfigured("PROFILES_HISTORY_DAYS must be at least 1.")
+CELERY_BEAT_SCHEDULE["profiles-trim-history"] = {
+    "task": "profiles.trim_history",
+    "schedule": 3600.0 * 6,
+    "options": {"queue": "retries", "expires": 3600.0 * 6},
+}
+CELERY_TASK_ROUTES["profiles.trim_history"] = {"queue": "retries"}

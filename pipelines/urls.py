@@ -7,6 +7,7 @@
 - privacy.api_urls, privacy.urls: the privacy API (/api/workspaces/<slug>/privacy/...) and page (/w/<slug>/privacy/)
 - connections.urls: the Connections web UI; retention.urls: the workspace settings page
 - pipelines.members_urls: the Members page, invitation links and the members API
+- profiles.urls, profiles.api_urls: the People pages (/w/<slug>/people/) and the profiles API
 """
 
 from django.contrib import admin
@@ -28,6 +29,8 @@ urlpatterns = [
     path("", include("privacy.urls")),
     path("api/", include((members_urls.api_patterns, "members-api"))),
     path("", include((members_urls.ui_patterns, "members"))),
+    path("api/", include("profiles.api_urls")),
+    path("", include("profiles.urls")),
     path("", include("connections.urls")),
 ]
 

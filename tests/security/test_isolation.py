@@ -20,6 +20,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from connections import services
 from connections.models import Connection, Destination, Source
 from pipelines.models import Invitation, Membership, Workspace
+from profiles.models import Person
 
 ARGUMENT_FREE_SKIPS = {"login", "logout"}
 
@@ -56,9 +57,10 @@ def world(owner: User, outsider: User, workspace: Workspace, other_workspace: Wo
     dave = User.objects.create_user("dave", "dave@example.com", "dave-password-1")
     member = Membership.objects.create(user=dave, workspace=workspace, role=Membership.Role.MEMBER)
     invitation = Invitation.objects.create(workspace=workspace, email="erin@example.com", invited_by=owner)
+    person = Person.objects.create(workspace=workspace, traits={"name": "Acme person"})
     return {"source": source, "destination": destination, "action": destination.actions.first(),
             "their_source": their_source, "their_destination": their_destination,
-            "member": member, "invitation": invitation}
+            "member": member, "invitation": invitation, "person": person}
 
 
 def _url(route: str, slug: str, world: dict[str, Any]) -> str:
@@ -72,6 +74,7 @@ def _url(route: str, slug: str, world: dict[str, Any]) -> str:
         "<str:step>": "configure",
         "<int:member_id>": str(world["member"].id),
         "<int:invitation_id>": str(world["invitation"].id),
+        "<int:person_id>": str(world["person"].id),
     }
     pk = world["source"].id if "sources/<int:pk>" in route else world["destination"].id
     if "actions/<int:pk>" in route:

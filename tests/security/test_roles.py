@@ -54,10 +54,15 @@ RULES: dict[str, dict[str, Role]] = {
     "privacy-api:unsuppress": {"POST": ADMIN},
     "privacy-api:requests": {"GET": VIEWER},
     "privacy-api:suppressions": {"GET": VIEWER},
+    "api-profiles": {"GET": VIEWER},
+    "api-profile": {"GET": VIEWER},
     # Audit log and workspace settings pages
     "audit:log": {"GET": VIEWER},
     "retention:workspace-settings": {"GET": VIEWER, "POST": ADMIN},
     "privacy:privacy": {"GET": VIEWER, "POST": ADMIN},
+    # People pages
+    "profiles:people": {"GET": VIEWER},
+    "profiles:person": {"GET": VIEWER},
     # Members UI
     "members:list": {"GET": VIEWER, "POST": ADMIN},
     "members:role": {"POST": OWNER},
