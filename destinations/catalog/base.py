@@ -270,11 +270,6 @@ def _coerce(f: SettingField, raw: Any) -> Any:
 
 
 __all__: Sequence[str] = (
-<<<<<<< HEAD
-    "ActionDefinition", "ActionField", "BatchResult", "DestinationDefinition", "Exchange", "SettingField",
-    "runs_in_browser",
-=======
-    "ActionDefinition", "ActionField", "BatchResult", "DestinationDefinition", "LocalBatch", "SettingField",
-    "Exchange",
->>>>>>> main
+    "ActionDefinition", "ActionField", "BatchResult", "DestinationDefinition", "Exchange", "LocalBatch",
+    "SettingField", "runs_in_browser",
 )
