@@ -203,12 +203,27 @@ SERVER_TO_DIRECT_MESSAGE = (
 )
 
 
+MOBILE_TO_WEB_DIRECT_MESSAGE = (
+    "Mobile SDKs can't send data directly to this direct-mode destination: it runs only in web browsers "
+    "(a mobile app would need a device-mode plugin, which is not available). Connect a JavaScript "
+    "(website) source instead."
+)
+MOBILE_KINDS = CLIENT_SIDE_KINDS - {SourceKind.JAVASCRIPT}
+
+
 def check_connectable(source: Source, destination: Destination) -> None:
     """Raise ValidationError unless `source` may feed `destination`."""
     if source.workspace_id != destination.workspace_id:
         raise ValidationError("A source can only be connected to a destination of the same workspace.")
     if destination.mode == DestinationMode.DIRECT and not source.is_client_side:
         raise ValidationError(SERVER_TO_DIRECT_MESSAGE)
+    if destination.mode == DestinationMode.DIRECT and source.kind in MOBILE_KINDS:
+        try:
+            platforms = destination.definition.direct_platforms
+        except KeyError:  # a type gone from the catalog: nothing could run it anywhere
+            platforms = ()
+        if "mobile" not in platforms:
+            raise ValidationError(MOBILE_TO_WEB_DIRECT_MESSAGE)
 
 
 class Action(models.Model):

@@ -74,6 +74,10 @@ def preview_action(action: Action, event: dict[str, Any], *, send: bool = False)
         return result
     # JSON round trip: the payload as it is stored on a Delivery row and sent later.
     result["payload"] = payload = orjson.loads(orjson.dumps(payload, option=orjson.OPT_NON_STR_KEYS))
+    if destination.mode == "direct":
+        # Run by the plugin in the visitor's browser (destinations/browser.py): this payload is what it hands
+        # the vendor's script; no request is ours to show or send.
+        return result
 
     settings = destination.settings
     with http.capture(dry_run=not send) as captured:

@@ -6,6 +6,12 @@ A website installs a JavaScript source with the snippet from the Add Source inst
 - `/analytics.js/v1/<writeKey>/analytics.min.js`: the standalone build of @segment/analytics-next. It reads
   the write key and load options the snippet left on `window.analytics`, fetches
   `/v1/projects/<writeKey>/settings` (which checks the key) and posts events to `/v1`;
+- `/v1/analytics-js/snippet/<writeKey>/analytics.min.js`: the same build, at the path Customer.io's own
+  snippet loads (so that snippet works with only its host changed). That snippet sets no `analytics._cdn`
+  and the library cannot read its CDN from this path, so this answer starts with one line setting
+  `analytics._cdn` to this server (PUBLIC_URL, else the host asked) when the page has not set it;
+- `/analytics-plugins/<name>.js`: our direct-mode plugins (destinations/browser.py), which the settings'
+  `remotePlugins` name with `?v=<hash of the file>`: that URL is cacheable for good, any other for minutes;
 - `/analytics-next/bundles/<name>`: the chunks that build lazy-loads (ajs-destination, schemaFilter, ...).
   Its webpack public path is `<analytics._cdn>/analytics-next/bundles/`, so they come from here too.
 
@@ -27,9 +33,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import orjson
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.views.decorators.csrf import csrf_exempt
+
+from destinations import browser
 
 from . import cors
 from .views import error
@@ -152,6 +161,50 @@ def analytics_min_js(request: HttpRequest, write_key: str) -> HttpResponse:
     if asset is None:
         return error(404, "not_installed", NOT_INSTALLED)
     return _serve(request, asset, SHORT_CACHE)
+
+
+@csrf_exempt
+def snippet_analytics_min_js(request: HttpRequest, write_key: str) -> HttpResponse:
+    """GET /v1/analytics-js/snippet/<writeKey>/analytics.min.js: the standalone build behind a line that
+    points the library at this server (see the module docstring). 404 JSON when not installed."""
+    if (refused := _method_error(request)) is not None:
+        return refused
+    asset = _asset(build_dir() / STANDALONE)
+    if asset is None:
+        return error(404, "not_installed", NOT_INSTALLED)
+    base = (settings.PUBLIC_URL or f"{request.scheme}://{request.get_host()}").rstrip("/")
+    return _serve(request, _with_cdn(asset, base), SHORT_CACHE)
+
+
+@lru_cache(maxsize=16)
+def _with_cdn(asset: Asset, base: str) -> Asset:
+    prelude = b"!function(a){if(a&&!a._cdn)a._cdn=" + orjson.dumps(base) + b"}(window.analytics);\n"
+    body = prelude + asset.body
+    return Asset(body, gzip.compress(body, mtime=0), asset.content_type,
+                 f'"{hashlib.sha256(body).hexdigest()[:32]}"')
+
+
+@csrf_exempt
+def plugin(request: HttpRequest, name: str) -> HttpResponse:
+    """GET /analytics-plugins/<name>.js: one direct-mode plugin (runtime + its own file), 404 JSON for a
+    name no direct destination type has."""
+    if (refused := _method_error(request)) is not None:
+        return refused
+    definition = browser.definition_for_plugin(name)
+    try:
+        source = browser.plugin_source(definition) if definition is not None else None
+    except OSError:
+        source = None
+    if source is None:
+        return error(404, "not_found", f"No direct-mode plugin named {name!r}.")
+    cache = LONG_CACHE if request.GET.get("v") == source.version else SHORT_CACHE
+    return _serve(request, _plugin_asset(source), cache)
+
+
+@lru_cache(maxsize=16)
+def _plugin_asset(source: browser.PluginSource) -> Asset:
+    return Asset(source.body, gzip.compress(source.body, mtime=0), "application/javascript; charset=utf-8",
+                 f'"{source.version}"')
 
 
 @csrf_exempt

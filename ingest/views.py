@@ -8,6 +8,7 @@ what to do: 400 drop, 401 unknown key, 429 back off (Retry-After), 503 retry lat
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import zlib
 from datetime import UTC, datetime
@@ -18,10 +19,12 @@ import orjson
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.db import DataError, IntegrityError, InterfaceError, OperationalError
+from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from connections.models import Destination, DestinationMode
+from connections.models import Action, Destination, DestinationMode
+from destinations import browser
 
 from . import auth, authguard, cors, group_commit, ratelimit
 from .client_ip import client_ip
@@ -256,7 +259,8 @@ def browser_settings(request: HttpRequest, write_key: str) -> HttpResponse:
             if rejected.response.status_code == 429:
                 return rejected.response
             return error(404, "not_found", "No enabled source has this write key.")
-        integrations = {**_our_integrations(request, write_key), **_direct_destinations(source)}
+        direct, remote_plugins = _direct_destinations(source, _public_base(request))
+        integrations = {**_our_integrations(request, write_key), **direct}
     except (OperationalError, InterfaceError):
         log.warning("database unavailable for browser settings", exc_info=True)
         return error(503, "unavailable", "Settings are temporarily unavailable; retry later.")
@@ -270,16 +274,27 @@ def browser_settings(request: HttpRequest, write_key: str) -> HttpResponse:
         "metrics": {"sampleRate": 0},
         "enabledMiddleware": {},
         "middlewareSettings": {},
-        "remotePlugins": [],
+        "remotePlugins": remote_plugins,
     }
-    response = HttpResponse(orjson.dumps(body), content_type="application/json")
-    response["Cache-Control"] = "public, max-age=60"
+    content = orjson.dumps(body)
+    etag = f'"{hashlib.sha256(content).hexdigest()[:32]}"'
+    if etag in [tag.strip() for tag in request.META.get("HTTP_IF_NONE_MATCH", "").split(",")]:
+        response = HttpResponse(status=304)
+    else:
+        response = HttpResponse(content, content_type="application/json")
+    # Revalidated on every page load (a 304 when nothing changed): a direct destination disabled or
+    # disconnected must be gone from the next page a visitor opens, not a minute later.
+    response["Cache-Control"] = "no-cache"
+    response["ETag"] = etag
     return cors.add_headers(response)
 
 
+def _public_base(request: HttpRequest) -> str:
+    return (settings.PUBLIC_URL or f"{request.scheme}://{request.get_host()}").rstrip("/")
+
+
 def _our_integrations(request: HttpRequest, write_key: str) -> dict[str, Any]:
-    base = settings.PUBLIC_URL or f"{request.scheme}://{request.get_host()}"
-    parts = urlsplit(base)
+    parts = urlsplit(_public_base(request))
     entry = {
         "apiKey": write_key,
         "apiHost": parts.netloc + parts.path.rstrip("/") + "/v1",
@@ -288,24 +303,37 @@ def _our_integrations(request: HttpRequest, write_key: str) -> dict[str, Any]:
     return {"Segment.io": entry, "Customer.io Data Pipelines": dict(entry)}
 
 
-def _direct_destinations(source: Any) -> dict[str, Any]:
-    """The browser settings of the source's direct-mode destinations. This answer is public (anyone with
-    the website's write key reads it), so it is built from the plain `config` only: the encrypted
-    secrets are not even loaded, and nothing here can decrypt them."""
+def _direct_destinations(source: Any, base_url: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The `integrations` entries and `remotePlugins` of the source's enabled direct-mode destinations
+    (destinations/browser.py says what the library does with them). This answer is public (anyone with the
+    website's write key reads it), so it is built from the plain `config` only: the encrypted secrets are
+    not even loaded, and nothing here can decrypt them. Actions (trigger, mapping) hold no secrets.
+    One destination per integration name: the first connected wins (the library installs one per name)."""
     destinations = Destination.objects.filter(
         workspace_id=source.workspace_id,
         enabled=True,
         mode=DestinationMode.DIRECT,
         connections__source_id=source.id,
         connections__enabled=True,
-    ).only("id", "kind", "config").order_by("id")
+    ).only("id", "kind", "config").order_by("id").prefetch_related(
+        Prefetch("actions", queryset=Action.objects.filter(enabled=True).only(
+            "id", "destination_id", "kind", "trigger", "mapping", "position"), to_attr="enabled_actions"))
     found: dict[str, Any] = {}
+    plugins: list[dict[str, Any]] = []
     for destination in destinations:
         try:
             definition = destination.definition
         except KeyError:  # a type removed from the catalog: nothing the browser could load
             continue
         public = definition.public_settings(destination.config)
-        if public is not None:
-            found[definition.browser_integration] = public
-    return found
+        if public is None or definition.browser_integration in found:
+            continue
+        # Listed here too so that the snippet's `integrations: {<name>: {...}}` merge into the plugin's
+        # settings; without `type: "browser"` the library never looks for a classic integration by it.
+        found[definition.browser_integration] = public
+        actions = browser.browser_actions(
+            definition, ((a.kind, a.trigger, a.mapping) for a in destination.enabled_actions))
+        plugin = browser.remote_plugin(definition, public, actions, base_url)
+        if plugin is not None:
+            plugins.append(plugin)
+    return found, plugins

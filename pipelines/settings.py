@@ -341,6 +341,11 @@ ANALYTICS_JS_DIR = Path(env.str(
     default=str(BASE_DIR / "js" / "node_modules" / "@segment" / "analytics-next" / "dist" / "umd"),
 ))
 
+# --- Direct mode ------------------------------------------------------------------------------------------
+# Where direct-mode plugins (static/js/plugins/) load each vendor's own script from, by catalog key; a key
+# not named here uses the vendor's (e.g. Google's gtag.js). Env: "ga4=https://…,customerio_in_app=https://…".
+DIRECT_MODE_SCRIPT_URLS = env.dict("DIRECT_MODE_SCRIPT_URLS", default={})
+
 # --- Security (reliability) -------------------------------------------------------------------------
 # Production sets (see docs/reliability.md): DEBUG=false, SECRET_KEY, FIELD_ENCRYPTION_KEY, ALLOWED_HOSTS,
 # SECURE_SSL_REDIRECT=true (or BEHIND_TLS_PROXY=true behind a TLS-terminating proxy), SECURE_HSTS_SECONDS,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
-from ..errors import SettingsError
+from ..errors import PayloadError, SettingsError
 from ..http import Exchange
 
 # Setting field types: how the UI renders them and how values are validated.
@@ -109,6 +109,12 @@ class ActionDefinition:
         }
 
 
+def runs_in_browser(settings: dict[str, Any], payload: dict[str, Any]) -> Exchange:
+    """The `perform` of a direct-mode action: its plugin runs it in the visitor's browser (see
+    destinations/browser.py), and fan-out never hands direct-mode destinations an event."""
+    raise PayloadError("this action runs in the visitor's browser (direct mode), not on our servers")
+
+
 @dataclass(frozen=True)
 class DestinationDefinition:
     key: str
@@ -125,8 +131,19 @@ class DestinationDefinition:
     # direct mode: what the browser settings endpoint shows for a connected JavaScript source, built from
     # the non-secret settings only (see public_settings: secrets are never passed in)
     browser_settings: Callable[[dict[str, Any]], dict[str, Any]] | None = None
-    # the name of the integration in browser settings (direct mode)
+    # the name of the integration in browser settings (direct mode); also the remote plugin's name, so the
+    # snippet's `integrations: {<name>: {...}}` load options reach the plugin's settings
     browser_integration: str = ""
+    # direct mode: the plugin's file under static/js/plugins/ (without .js) and the window global it
+    # defines (the factory analytics-next calls); see destinations/browser.py
+    browser_plugin: str = ""
+    browser_library: str = ""
+    # direct mode: the vendor's own script the plugin loads, unless settings.DIRECT_MODE_SCRIPT_URLS
+    # names another for this key (a self-hosted copy; tests point it at a local stand-in)
+    vendor_script_url: str = ""
+    # direct mode: the client platforms a plugin exists for. Only "web" today: mobile SDKs would need a
+    # device-mode plugin of their own, so mobile sources cannot be connected (connections.models)
+    direct_platforms: tuple[str, ...] = ("web",)
     # delete_person(settings, identities) -> Exchange | None: forward a privacy deletion to the vendor.
     # `identities` has any of "user_id", "email", "anonymous_id"; None when the vendor cannot name the
     # person by those (nothing sent). Raises DeliveryError like perform. Types without it: nothing to do.
@@ -253,6 +270,6 @@ def _coerce(f: SettingField, raw: Any) -> Any:
 
 
 __all__: Sequence[str] = (
-    "ActionDefinition", "ActionField", "BatchResult", "DestinationDefinition", "LocalBatch", "SettingField",
-    "Exchange",
+    "ActionDefinition", "ActionField", "BatchResult", "DestinationDefinition", "Exchange", "LocalBatch",
+    "SettingField", "runs_in_browser",
 )

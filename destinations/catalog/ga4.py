@@ -1,9 +1,18 @@
-"""Google Analytics 4, direct mode: loaded in the visitor's browser by the JavaScript source, never sent
-from our servers (so it has no cloud actions).
+"""Google Analytics 4, direct mode: runs in the visitor's browser through the JavaScript source, never
+sent from our servers.
 
-The browser settings endpoint (`/v1/projects/<write key>/settings`) lists it under `browser_integration`
-with `browser_settings(settings)` (given the non-secret settings only) for JavaScript sources connected to
-it; the browser library then loads gtag.js with the measurement id (the `G-` id of a GA4 web data stream).
+The browser settings endpoint (`/v1/projects/<write key>/settings`) lists it for JavaScript sources
+connected to it, under `integrations` and as a remote plugin (`remotePlugins`, see destinations/browser.py)
+whose code is ours: static/js/plugins/ga4.js. The plugin loads Google's gtag.js with the measurement id
+(the `G-` id of a GA4 web data stream) and runs this destination's actions in the browser: each event goes
+through every enabled action whose trigger matches, and the action's mapped fields become one gtag call:
+
+- page_view → `gtag("event", "page_view", {page_location, page_title, page_referrer, send_to})`
+  (only when "Send page views" is on);
+- custom_event → `gtag("event", name, params)`;
+- set_user_properties → `gtag("set", {user_id})` and `gtag("set", "user_properties", {...})`.
+
+gtag.js comes from `vendor_script_url` (Google's) unless `DIRECT_MODE_SCRIPT_URLS["ga4"]` names a copy.
 """
 
 from __future__ import annotations
@@ -11,7 +20,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .base import DestinationDefinition, SettingField
+from ..mapping import path, person_traits
+from .base import ActionDefinition, ActionField, DestinationDefinition, SettingField, runs_in_browser
 
 MEASUREMENT_ID_RE = re.compile(r"^G-[A-Z0-9]{4,20}$")
 
@@ -44,6 +54,43 @@ def _validate(settings: dict[str, Any]) -> dict[str, str]:
     return errors
 
 
+PAGE_VIEW = ActionDefinition(
+    key="page_view", title="Page View",
+    description="Send page calls as GA4 page_view events (when \"Send page views\" is on).",
+    default_trigger='type = "page"',
+    fields=(
+        ActionField("page_location", "Page location", "string", "The full URL of the page.",
+                    default=path("$.context.page.url")),
+        ActionField("page_title", "Page title", "string", default=path("$.context.page.title")),
+        ActionField("page_referrer", "Page referrer", "string", default=path("$.context.page.referrer")),
+    ),
+    perform=runs_in_browser,
+)
+# GA4 event names are letters, digits and underscores: "Order Completed" becomes order_completed.
+_EVENT_NAME = {"@case": {"operator": "lower", "value": {
+    "@replace": {"pattern": " ", "replacement": "_", "value": path("$.event")}}}}
+CUSTOM_EVENT = ActionDefinition(
+    key="custom_event", title="Custom Event",
+    description="Send track calls as GA4 events named after the event (lower case, spaces as underscores).",
+    default_trigger='type = "track"',
+    fields=(
+        ActionField("name", "Event name", "string", "The GA4 event name.", required=True, default=_EVENT_NAME),
+        ActionField("params", "Event parameters", "object", "Sent as the event's parameters.",
+                    default=path("$.properties")),
+    ),
+    perform=runs_in_browser,
+)
+SET_USER_PROPERTIES = ActionDefinition(
+    key="set_user_properties", title="Set User Properties",
+    description="On identify calls, set GA4's user_id and user properties for the following events.",
+    default_trigger='type = "identify"',
+    fields=(
+        ActionField("user_id", "User ID", "string", default=path("$.userId")),
+        ActionField("user_properties", "User properties", "object", default=person_traits()),
+    ),
+    perform=runs_in_browser,
+)
+
 DEFINITION = DestinationDefinition(
     key="ga4",
     name="Google Analytics 4 (Web)",
@@ -63,8 +110,11 @@ DEFINITION = DestinationDefinition(
                      "Let Google collect cross-device data for signed-in users.", default=False),
         SettingField("allow_ad_personalization", "Allow ad personalization signals", "boolean", default=False),
     ),
-    actions=(),
+    actions=(PAGE_VIEW, CUSTOM_EVENT, SET_USER_PROPERTIES),
     validate=_validate,
     browser_settings=browser_settings,
     browser_integration="Google Analytics 4 Web",
+    browser_plugin="ga4",
+    browser_library="pipelinesGa4Web",
+    vendor_script_url="https://www.googletagmanager.com/gtag/js",
 )

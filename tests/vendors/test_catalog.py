@@ -3,6 +3,7 @@ its perform expects."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,7 +15,8 @@ from destinations.triggers import parse
 
 DIRECTIVES = {"@path", "@if", "@template", "@literal", "@arrayPath", "@case", "@replace", "@json", "@merge",
               "@flatten", "@excludeWhenNull"}
-OURS = {"webhook", "mixpanel", "amplitude", "slack", "postgres", "ga4", "profiles"}
+REPO = Path(__file__).resolve().parents[2]
+OURS = {"webhook", "mixpanel", "amplitude", "slack", "postgres", "ga4", "customerio_in_app", "profiles"}
 
 
 def _directives(mapping: Any) -> set[str]:
@@ -48,12 +50,16 @@ def test_entry_is_complete(definition: Any) -> None:
         if f.type == "choice":
             assert f.choices and (f.default is None or f.default in [v for v, _ in f.choices])
     if definition.mode == "direct":
-        assert definition.actions == ()
         assert definition.browser_integration and callable(definition.browser_settings)
-        return
-    assert definition.actions, "a cloud destination needs at least one action"
+        # its plugin is a file of ours, defining the global the settings name
+        plugin = REPO / "static" / "js" / "plugins" / f"{definition.browser_plugin}.js"
+        assert definition.browser_plugin and plugin.is_file(), plugin
+        assert f"window.{definition.browser_library} = function" in plugin.read_text()
+        assert definition.vendor_script_url.startswith("https://")
+    else:
+        assert callable(definition.test_credentials)
+    assert definition.actions, "a destination needs at least one action"
     assert any(a.default_enabled for a in definition.actions)
-    assert callable(definition.test_credentials)
     for action in definition.actions:
         assert action.key and action.title and action.description
         parse(action.default_trigger)  # raises on a bad trigger
