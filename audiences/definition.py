@@ -30,7 +30,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Protocol
 
 TRAIT_OPS = ("=", "!=", ">", "<", "contains", "exists", "not exists", "in")
@@ -292,7 +292,7 @@ def _window(node: dict[str, Any], now: datetime) -> tuple[datetime | None, datet
 
 
 def _day_start(d: date) -> datetime:
-    return datetime.combine(d, time.min, tzinfo=timezone.utc)
+    return datetime.combine(d, time.min, tzinfo=UTC)
 
 
 def _count_in_window(stat: _EventStat, start: datetime | None, end: datetime) -> int:
@@ -468,6 +468,10 @@ def _times(node: Any, state: _State, now: datetime, audiences: Mapping[str, Any]
     assert start is not None
     back, forward = now - start, now - end  # how far back the window starts and ends
     # An event at t is inside the window from t + forward until t + back.
+    kind, n = _count(node)
+    if not forward and (kind, n) in (("at_least", 1), ("exactly", 0), ("at_most", 0)):
+        out.append(stat.last_at + back)  # "any in the last X" changes only when the latest event leaves
+        return
     moments = {stat.last_at, stat.first_at}
     moments.update(_day_start(d) + timedelta(days=1) for d in stat.per_day)  # a day's count leaving
     moments.update(_day_start(d) for d in stat.per_day)
@@ -523,11 +527,11 @@ def max_window(definitions: Iterable[Any]) -> timedelta | None:
     def visit(n: dict[str, Any]) -> None:
         nonlocal longest
         if "event" in n:
-            start, _ = _window(n, datetime(2000, 1, 1, tzinfo=timezone.utc))
+            start, _ = _window(n, datetime(2000, 1, 1, tzinfo=UTC))
             if start is None:
                 unbounded[0] = True
             else:
-                longest = max(longest, datetime(2000, 1, 1, tzinfo=timezone.utc) - start)
+                longest = max(longest, datetime(2000, 1, 1, tzinfo=UTC) - start)
 
     for d in definitions:
         _walk(d, visit)

@@ -130,12 +130,12 @@ def _schedule_compute(audience: Audience) -> None:
 
 def evaluate_people(workspace_id: int, person_ids: Iterable[int], *, now: datetime | None = None,
                     audience_ids: Iterable[int] | None = None, event_names: Iterable[str] | None = None,
-                    trait_keys: Iterable[str] | None = None) -> Changes:
+                    trait_keys: Iterable[str] | None = None, leaving: Iterable[int] = ()) -> Changes:
     """Re-evaluate the workspace's enabled audiences for these people and record what changed.
 
     With `event_names` / `trait_keys`, only audiences whose conditions (or referenced audiences' conditions)
     name one of them are evaluated; with `audience_ids`, only those. People the profile store no longer
-    has (deleted, merged away) leave every audience evaluated."""
+    has (deleted), and those in `leaving` (merged into another), leave every audience evaluated."""
     now = now or clock.now()
     ids = sorted(set(person_ids))
     changes = Changes()
@@ -144,6 +144,7 @@ def evaluate_people(workspace_id: int, person_ids: Iterable[int], *, now: dateti
     audiences = list(Audience.objects.filter(workspace_id=workspace_id))
     defs = definitions_of(workspace_id, audiences)
     wanted = set(audience_ids) if audience_ids is not None else None
+    leaving = set(leaving)
     names = set(event_names) if event_names is not None else None
     keys = set(trait_keys) if trait_keys is not None else None
     targets = []
@@ -173,7 +174,7 @@ def evaluate_people(workspace_id: int, person_ids: Iterable[int], *, now: dateti
     for a in targets:
         windowed = definition.affected_by(a.definition, defs).windowed
         for pid in ids:
-            state = states.get(pid)
+            state = None if pid in leaving else states.get(pid)
             if state is None:
                 inside, due = False, None
             else:
@@ -244,7 +245,7 @@ def forget_people(workspace_id: int, person_ids: Iterable[int], *, now: datetime
     DueCheck.objects.filter(audience__workspace_id=workspace_id, person_id__in=ids).delete()
     if not aud_ids:
         return Changes()
-    return evaluate_people(workspace_id, ids, now=now, audience_ids=aud_ids)
+    return evaluate_people(workspace_id, ids, now=now, audience_ids=aud_ids, leaving=ids)
 
 
 def sweep_due(*, now: datetime | None = None, limit: int = 5000) -> Changes:
