@@ -6,6 +6,7 @@
 - audit.urls, audit.api_urls: the audit log page (/w/<slug>/audit/) and its API
 - retention.api_urls: the retention policy in the management API
 - connections.urls: the Connections web UI; retention.urls: the workspace settings page
+- audiences.api_urls, audiences.urls: audiences (segments) in the management API and the web UI
 """
 
 from django.contrib import admin
@@ -21,6 +22,8 @@ urlpatterns = [
     path("", include("audit.urls")),
     path("api/", include("retention.api_urls")),
     path("", include("retention.urls")),
+    path("api/", include("audiences.api_urls")),
+    path("", include("audiences.urls")),
     path("", include("connections.urls")),
 ]
 
