@@ -44,6 +44,7 @@ ENV = {
     "DATABASE_URL": DATABASE_URL,
     "CELERY_BROKER_URL": BROKER_URL,
     "OUTBOUND_ALLOW_PRIVATE": "true",
+    "SECRET_KEY": os.environ.get("SECRET_KEY") or "bench-only-secret-key-" + "b" * 40,
     "LOG_LEVEL": "WARNING",
     "DJANGO_SETTINGS_MODULE": "pipelines.settings",
     # as the Procfile's web process: hand-offs gathered for 10 ms go to fan-out together

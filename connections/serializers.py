@@ -97,7 +97,8 @@ class ActionSummarySerializer(serializers.ModelSerializer):
         fields = ["id", "kind", "name", "enabled"]
 
 
-@extend_schema_field({"type": "string", "enum": [key for key, _ in catalog_choices()]})
+@extend_schema_field({"type": "string", "enum": [key for key, _ in catalog_choices()]},
+                     component_name="DestinationKind")
 class DestinationKindField(serializers.CharField):
     """A catalog key; the schema lists them, the serializer's own check gives the error that names the list."""
 
@@ -272,3 +273,4 @@ class CatalogDestinationSerializer(serializers.Serializer):
     settings = CatalogSettingSerializer(many=True)
     actions = CatalogActionSerializer(many=True)
     has_credentials_test = serializers.BooleanField()
+    supports_deletion = serializers.BooleanField(help_text="Whether a privacy deletion is forwarded to it.")

@@ -3,9 +3,14 @@
 - keep-alive connection pools (one per process, shared by threads), connect/read timeouts, our User-Agent;
 - the SSRF guard: user-supplied hosts resolving to private, loopback, link-local, multicast or reserved
   addresses are refused unless OUTBOUND_ALLOW_PRIVATE is on. The check runs on every send (DNS is
-  re-resolved each time, so a name that later points inward is caught);
+  re-resolved each time, so a name that later points inward is caught), and the connection goes to an
+  address that check approved: the name is resolved once per send, so a rebinding DNS server cannot
+  answer the connection's own lookup differently. Host header, TLS SNI and certificate verification
+  stay on the name. (Through an HTTP(S)_PROXY the proxy resolves the name: see docs/security.md.)
 - one classification: 2xx ok; 408, 423, 429, 5xx, timeouts and connection errors retryable (Retry-After
   read); any other status permanent;
+- responses read streamed and capped at OUTBOUND_MAX_RESPONSE_BYTES after decompression (bounded, so a
+  gzip bomb is never inflated); a larger one is a DeliveryError, the connection dropped;
 - an Exchange record of the request and response with bodies truncated and secrets redacted.
 """
 
@@ -19,11 +24,12 @@ import ipaddress
 import socket
 import threading
 import time
+import zlib
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import SplitResult, urlencode, urlsplit
 
 import certifi
 import orjson
@@ -92,37 +98,49 @@ def _is_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     )
 
 
-def check_url(url: str) -> None:
-    """Raise UnsafeURL unless `url` is http(s) and every address its host resolves to is allowed."""
+def check_url(url: str) -> list[str]:
+    """Raise UnsafeURL unless `url` is http(s) and every address its host resolves to is allowed.
+    Returns the approved addresses, as check_host does."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UnsafeURL("The URL must start with http:// or https:// and name a host.")
-    check_host(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
+    return check_host(parts.hostname, _port(parts))
 
 
 def check_host(host: str, port: int) -> list[str]:
     """Raise UnsafeURL unless every address `host` resolves to is public (or OUTBOUND_ALLOW_PRIVATE is on).
 
     Returns the resolved addresses (empty when private addresses are allowed, as nothing was resolved),
-    so a non-HTTP client (the warehouse) can connect to exactly the address that was checked."""
+    so a client can connect to exactly the address that was checked (`send` does; so does the warehouse)."""
     if settings.OUTBOUND_ALLOW_PRIVATE:
         return []
     if not host or host.startswith("/"):
         raise UnsafeURL("A local socket path is not allowed (OUTBOUND_ALLOW_PRIVATE is off).")
-    try:
-        infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
-    except socket.gaierror as exc:
-        raise UnresolvableHost(f"The host {host} cannot be resolved.") from exc
-    addresses = []
-    for info in infos:
-        ip = ipaddress.ip_address(info[4][0].split("%")[0])
-        if not _is_public(ip):
+    addresses = resolve(host, port)
+    for address in addresses:
+        if not _is_public(ipaddress.ip_address(address)):
             raise UnsafeURL(
-                f"The host {host} resolves to {ip}, a private or local address; "
+                f"The host {host} resolves to {address}, a private or local address; "
                 "sending there is not allowed (OUTBOUND_ALLOW_PRIVATE is off)."
             )
-        addresses.append(str(ip))
     return addresses
+
+
+def resolve(host: str, port: int) -> list[str]:
+    """Every address `host` resolves to (one DNS lookup), in the resolver's order, without duplicates.
+    Raises UnresolvableHost."""
+    try:
+        infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise UnresolvableHost(f"The host {host} cannot be resolved.") from exc
+    addresses = list(dict.fromkeys(str(ipaddress.ip_address(info[4][0].split("%")[0])) for info in infos))
+    if not addresses:
+        raise UnresolvableHost(f"The host {host} cannot be resolved.")
+    return addresses
+
+
+def _port(parts: SplitResult) -> int:
+    return parts.port or (443 if parts.scheme == "https" else 80)
 
 
 def endpoint(kind: str, default: str) -> str:
@@ -181,9 +199,17 @@ def _pool(proxy: str | None) -> urllib3.PoolManager:
         if proxy not in _pools:
             size = max(16, 2 * settings.DELIVERY_SEND_THREADS)
             options: dict[str, Any] = {"num_pools": 64, "maxsize": size, "block": False, "retries": False,
-                                       "ca_certs": certifi.where()}
+                                       "ca_certs": settings.OUTBOUND_CA_BUNDLE or certifi.where()}
             _pools[proxy] = urllib3.ProxyManager(proxy, **options) if proxy else urllib3.PoolManager(**options)
         return _pools[proxy]
+
+
+def reset_pools() -> None:
+    """Close and forget every connection pool (after settings that shape them change, e.g. in tests)."""
+    with _pools_lock:
+        for pool in _pools.values():
+            pool.clear()
+        _pools.clear()
 
 
 @functools.lru_cache(maxsize=1024)
@@ -244,9 +270,11 @@ def send(
     `dry_run=True` (or an enclosing `capture(dry_run=True)`) prepares the request exactly, records it and
     returns its Exchange without sending it (status None).
     """
+    # The addresses the SSRF guard approved; the connection goes to one of them (empty: not yet resolved).
+    approved: list[str] = []
     if user_url:
         try:
-            check_url(url)
+            approved = check_url(url)
         except UnsafeURL as exc:
             raise DeliveryError(str(exc), retryable=isinstance(exc, UnresolvableHost)) from exc
     if params:
@@ -283,10 +311,39 @@ def send(
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise DeliveryError(f"Not a valid http(s) URL: {exchange.url}", retryable=False, exchange=exchange)
     timeout = urllib3.Timeout(connect=settings.OUTBOUND_CONNECT_TIMEOUT, read=settings.OUTBOUND_READ_TIMEOUT)
+    proxy = _proxy_for(parts.scheme, parts.netloc)
     started = time.monotonic()
     try:
-        resp = _pool(_proxy_for(parts.scheme, parts.netloc)).request(
-            method, url, body=body or None, headers=hdrs, timeout=timeout, redirect=False, retries=False)
+        if user_url and proxy is None:
+            if not approved:  # OUTBOUND_ALLOW_PRIVATE: nothing was checked, but still one lookup per send
+                try:
+                    approved = resolve(parts.hostname, _port(parts))
+                except UnresolvableHost as exc:
+                    raise DeliveryError(str(exc), retryable=True, exchange=exchange) from exc
+            resp = _open_pinned(method, parts, approved, body, hdrs, timeout)
+        else:
+            resp = _pool(proxy).request(
+                method, url, body=body or None, headers=hdrs, timeout=timeout, redirect=False, retries=False,
+                preload_content=False)
+        try:
+            raw_body = _read_capped(resp, settings.OUTBOUND_MAX_RESPONSE_BYTES)
+        except ResponseTooLarge as exc:
+            resp.close()  # the rest is never read: this connection cannot serve another request
+            exchange.duration_ms = int((time.monotonic() - started) * 1000)
+            exchange.status = resp.status
+            exchange.response_headers = _redact_headers(resp.headers, secrets)
+            exchange.response_body = f"[not kept: {exc}]"
+            raise DeliveryError(
+                f"The response from {parts.hostname} (HTTP {resp.status}) is larger than {exc}",
+                retryable=resp.status in RETRYABLE_STATUSES or resp.status >= 500,
+                status=resp.status, exchange=exchange,
+            ) from exc
+        finally:
+            resp.release_conn()
+    except urllib3.exceptions.NewConnectionError as exc:  # refused, unreachable (a ConnectTimeoutError subclass)
+        exchange.duration_ms = int((time.monotonic() - started) * 1000)
+        raise DeliveryError(f"Connection error: {_connection_reason(exc)}", retryable=True,
+                            exchange=exchange) from exc
     except urllib3.exceptions.ConnectTimeoutError as exc:
         exchange.duration_ms = int((time.monotonic() - started) * 1000)
         raise DeliveryError(f"Timed out connecting (after {settings.OUTBOUND_CONNECT_TIMEOUT:g} s)",
@@ -303,7 +360,7 @@ def send(
     status = resp.status
     exchange.status = status
     exchange.response_headers = _redact_headers(resp.headers, secrets)
-    exchange.response_body = _truncate(_redact(_text(resp), secrets))
+    exchange.response_body = _truncate(_redact(_text(resp, raw_body), secrets))
     if 200 <= status < 300:
         return exchange
     retryable = status in RETRYABLE_STATUSES or status >= 500
@@ -316,6 +373,40 @@ def send(
     )
 
 
+# A name with many addresses: how many of the approved ones are tried when connecting is refused.
+PINNED_ATTEMPTS = 3
+
+
+def _open_pinned(method: str, parts: SplitResult, addresses: list[str], body: bytes,
+                 headers: urllib3.HTTPHeaderDict, timeout: urllib3.Timeout) -> urllib3.BaseHTTPResponse:
+    """Send to one of `addresses` (the ones the SSRF guard approved for `parts.hostname`), never looking
+    the name up again. The request still names the host: Host header, TLS SNI and certificate
+    verification use `parts.hostname`. Pools are keyed by (address, port, name), so connections are
+    shared only by requests for the same name at the same address. An address that refuses the
+    connection gives way to the next one (nothing was sent yet); a connect timeout does not."""
+    host = parts.hostname or ""
+    port = _port(parts)
+    headers = headers.copy()
+    bracketed = f"[{host}]" if ":" in host else host
+    headers["Host"] = bracketed if parts.port in (None, 443 if parts.scheme == "https" else 80) \
+        else f"{bracketed}:{parts.port}"
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    pool_kwargs = {"server_hostname": host, "assert_hostname": host} if parts.scheme == "https" else None
+    refused: urllib3.exceptions.NewConnectionError | None = None
+    for address in addresses[:PINNED_ATTEMPTS]:
+        pool = _pool(None).connection_from_host(address, port, parts.scheme, pool_kwargs=pool_kwargs)
+        try:
+            return pool.urlopen(method, target, body=body or None, headers=headers, timeout=timeout,
+                                redirect=False, retries=False, preload_content=False, assert_same_host=False,
+                                release_conn=False)
+        except urllib3.exceptions.NewConnectionError as exc:
+            if isinstance(exc, urllib3.exceptions.NameResolutionError):
+                raise
+            refused = exc
+    assert refused is not None  # addresses is never empty: resolve() raises instead
+    raise refused
+
+
 def _basic_auth(username: str, password: str) -> str:
     raw = f"{username}:{password}"
     try:
@@ -325,7 +416,70 @@ def _basic_auth(username: str, password: str) -> str:
     return "Basic " + base64.b64encode(encoded).decode("ascii")
 
 
-def _text(resp: urllib3.BaseHTTPResponse) -> str:
+class ResponseTooLarge(Exception):
+    """A response body (decompressed) went over OUTBOUND_MAX_RESPONSE_BYTES; str() says so in words."""
+
+
+READ_CHUNK = 64 * 1024
+
+
+def _read_capped(resp: urllib3.BaseHTTPResponse, limit: int) -> bytes:
+    """The response body, decoded (gzip, deflate), streamed: never more than `limit` bytes of it are held.
+
+    Decompression is bounded too: zlib produces at most the bytes still allowed from each raw chunk of at
+    most READ_CHUNK bytes, so a gzip bomb stops at `limit` + 1 bytes instead of inflating in memory (a
+    shared worker serves every destination). An encoding we did not ask for is kept as it came.
+    Raises ResponseTooLarge past `limit`."""
+    decoder = _Decoder(resp.headers.get("Content-Encoding", ""))
+    body = bytearray()
+    for raw in resp.stream(READ_CHUNK, decode_content=False):
+        try:
+            body += decoder.decompress(raw, limit - len(body) + 1)
+        except zlib.error as exc:  # as urllib3 reports it: a broken response, retried like one
+            raise urllib3.exceptions.DecodeError(f"Content-Encoding {decoder.kind}: {exc}") from exc
+        if len(body) > limit:
+            raise ResponseTooLarge(f"OUTBOUND_MAX_RESPONSE_BYTES ({limit} bytes)")
+    return bytes(body)
+
+
+class _Decoder:
+    """gzip (several members too) and deflate (zlib-wrapped or raw), each call bounded by `max_length`."""
+
+    def __init__(self, content_encoding: str) -> None:
+        self.kind = content_encoding.strip().lower()
+        self._zlib = self._new()
+        self._first = True
+
+    def _new(self, wbits: int | None = None) -> Any:
+        if self.kind in ("gzip", "x-gzip"):
+            return zlib.decompressobj(16 + zlib.MAX_WBITS)
+        if self.kind == "deflate":
+            return zlib.decompressobj(zlib.MAX_WBITS if wbits is None else wbits)
+        return None
+
+    def decompress(self, data: bytes, max_length: int) -> bytes:
+        if self._zlib is None:
+            return data[:max_length]
+        out = bytearray()
+        while data and len(out) < max_length:
+            try:
+                out += self._zlib.decompress(data, max_length - len(out))
+            except zlib.error:
+                if not (self._first and self.kind == "deflate"):
+                    raise
+                self._zlib = self._new(-zlib.MAX_WBITS)  # a server sending raw deflate, as some do
+                self._first = False
+                continue
+            self._first = False
+            if self._zlib.unconsumed_tail:  # max_length reached with input left: the caller stops
+                break
+            data = self._zlib.unused_data if self._zlib.eof else b""
+            if data:  # another gzip member follows
+                self._zlib = self._new()
+        return bytes(out)
+
+
+def _text(resp: urllib3.BaseHTTPResponse, data: bytes) -> str:
     charset = "utf-8"
     content_type = resp.headers.get("Content-Type", "")
     for part in content_type.split(";")[1:]:
@@ -333,9 +487,9 @@ def _text(resp: urllib3.BaseHTTPResponse) -> str:
         if name.lower() == "charset" and value:
             charset = value.strip('"')
     try:
-        return resp.data.decode(charset, "replace")
+        return data.decode(charset, "replace")
     except LookupError:  # an unknown charset name
-        return resp.data.decode("utf-8", "replace")
+        return data.decode("utf-8", "replace")
 
 
 def _connection_reason(exc: BaseException) -> str:

@@ -34,6 +34,7 @@ from django.db import DatabaseError, InterfaceError, OperationalError, connectio
 
 from connections.models import Source
 from pipelines.transactions import atomic_retrying_conflicts, is_conflict
+from privacy import suppression
 
 from .services import hand_off, insert_rows
 
@@ -73,8 +74,12 @@ class GroupWriter:
         """Store like services.store_events, committed together with concurrent requests; return new ids.
 
         Raises OperationalError when the database is unavailable (or the group did not finish in time),
-        DataError or IntegrityError when PostgreSQL refuses these messages' content.
+        DataError or IntegrityError when PostgreSQL refuses these messages' content. Messages of a
+        suppressed identity are dropped here, before they join a group (privacy.suppression).
         """
+        if not messages:
+            return []
+        messages = suppression.split(source, messages, received_at)
         if not messages:
             return []
         submission = _Submission(source, messages, received_at)

@@ -24,6 +24,7 @@ from django.db import connection, transaction
 
 from connections.models import Source
 from pipelines.transactions import atomic_retrying_conflicts
+from privacy import suppression
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +37,13 @@ def store_events(source: Source, messages: Sequence[dict[str, Any]], received_at
     """Insert normalized messages (each has messageId and type); return the ids of rows that are new.
 
     Duplicates of (source, messageId) already stored are skipped silently: acknowledging them again is
-    what makes client retries safe. Enqueues fan-out for the new ids when the transaction commits. Run
-    outside a transaction, a deadlock or serialization failure is retried (pipelines.transactions).
+    what makes client retries safe. Messages of a suppressed identity are dropped (counted, never stored:
+    privacy.suppression). Enqueues fan-out for the new ids when the transaction commits. Run outside a
+    transaction, a deadlock or serialization failure is retried (pipelines.transactions).
     """
+    if not messages:
+        return []
+    messages = suppression.split(source, messages, received_at)
     if not messages:
         return []
 

@@ -289,19 +289,23 @@ def _our_integrations(request: HttpRequest, write_key: str) -> dict[str, Any]:
 
 
 def _direct_destinations(source: Any) -> dict[str, Any]:
+    """The browser settings of the source's direct-mode destinations. This answer is public (anyone with
+    the website's write key reads it), so it is built from the plain `config` only: the encrypted
+    secrets are not even loaded, and nothing here can decrypt them."""
     destinations = Destination.objects.filter(
         workspace_id=source.workspace_id,
         enabled=True,
         mode=DestinationMode.DIRECT,
         connections__source_id=source.id,
         connections__enabled=True,
-    ).order_by("id")
+    ).only("id", "kind", "config").order_by("id")
     found: dict[str, Any] = {}
     for destination in destinations:
         try:
             definition = destination.definition
         except KeyError:  # a type removed from the catalog: nothing the browser could load
             continue
-        if definition.browser_integration and definition.browser_settings:
-            found[definition.browser_integration] = definition.browser_settings(destination.settings)
+        public = definition.public_settings(destination.config)
+        if public is not None:
+            found[definition.browser_integration] = public
     return found

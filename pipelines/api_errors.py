@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -14,6 +15,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, DjangoValidationError):
         # Services (connections.services, ...) speak Django's ValidationError; the API answers 400 for it.
         exc = as_drf_validation_error(exc)
+    elif isinstance(exc, DjangoPermissionDenied):
+        # pipelines.tenancy refuses a role too low with Django's PermissionDenied: keep its message.
+        exc = exceptions.PermissionDenied(str(exc) or None)
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
@@ -73,11 +77,10 @@ def page_not_found(request: Any, exception: Exception | None = None) -> Any:
 def bad_request(request: Any, exception: Exception | None = None) -> Any:
     """400 for a request Django refused before any view (e.g. a Host not in ALLOWED_HOSTS): JSON
     {code, message} under /api/ and /v1/, Django's page elsewhere."""
-    from django.http import JsonResponse
-    from django.views import defaults
-
     from django.conf import settings
     from django.core.exceptions import BadRequest, DisallowedHost, RequestDataTooBig, TooManyFieldsSent
+    from django.http import JsonResponse
+    from django.views import defaults
 
     if not _wants_json(request):
         return defaults.bad_request(request, exception)

@@ -86,16 +86,18 @@ def refuse_nul_in_query(get_response: Any) -> Any:
     from pipelines.api_errors import bad_request
 
     def middleware(request: Any) -> Any:
-        if "\x00" in request.META.get("QUERY_STRING", "") or "%00" in request.META.get("QUERY_STRING", ""):
-            if any("\x00" in key or any("\x00" in v for v in values) for key, values in request.GET.lists()):
-                # Answered here, not raised: a client's mistake is no reason for a traceback in the log.
-                return bad_request(request, BadRequest("Query parameters must not contain NUL (\\u0000) characters."))
+        query = request.META.get("QUERY_STRING", "")
+        if ("\x00" in query or "%00" in query) and any(
+            "\x00" in key or any("\x00" in v for v in values) for key, values in request.GET.lists()
+        ):
+            # Answered here, not raised: a client's mistake is no reason for a traceback in the log.
+            return bad_request(request, BadRequest("Query parameters must not contain NUL (\\u0000) characters."))
         return get_response(request)
 
     return middleware
 
 
-def Id(**kwargs: Any) -> serializers.IntegerField:  # noqa: N802 - reads as a field type
+def Id(**kwargs: Any) -> serializers.IntegerField:
     return serializers.IntegerField(min_value=1, max_value=MAX_ID, **kwargs)
 
 

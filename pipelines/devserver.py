@@ -10,12 +10,18 @@ var/broker; PIPELINES_VAR_DIR moves var/), it migrates, bootstraps the demo work
 
 Ctrl-C or SIGTERM stops all of them; if any child dies, the others are stopped and the exit code is
 non-zero. DATABASE_URL / CELERY_BROKER_URL, when set, are used instead of the embedded defaults.
+
+SECRET_KEY has no default (settings.py refuses to start without one). Unless it is set, the first start
+generates a random key into var/secret-key (mode 0600) and every later start reuses it. A demo database
+from an earlier version may hold destination secrets encrypted under the key derived from the old public
+development SECRET_KEY; they are re-encrypted under the new key (`rotate_secrets --public-development-key`).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -25,12 +31,44 @@ from pathlib import Path
 from types import FrameType
 
 STOP_TIMEOUT = 15.0
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _prepare_environment() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pipelines.settings")
     # The demo sends webhooks to loopback test servers (e.g. `python -m http.server`).
     os.environ.setdefault("OUTBOUND_ALLOW_PRIVATE", "true")
+    if not os.environ.get("SECRET_KEY", "").strip():
+        # The same var/ as settings.VAR_DIR (settings cannot be read before there is a key).
+        var_dir = Path(os.environ.get("PIPELINES_VAR_DIR") or ROOT / "var")
+        os.environ["SECRET_KEY"] = demo_secret_key(var_dir / "secret-key")
+
+
+def demo_secret_key(path: Path) -> str:
+    """The key kept in `path`: read when the file exists, else generated and written there with mode
+    0600. The file appears whole or not at all (written aside, then hard-linked into place), so two
+    starts at once agree on one key and a crash never leaves an empty key behind."""
+    try:
+        key = path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    else:
+        if key:
+            return key
+        raise SystemExit(f"devserver: {path} is empty; delete it to generate a new SECRET_KEY.")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    aside = path.with_name(f".{path.name}.{os.getpid()}")
+    fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(50) + "\n")
+        try:
+            os.link(aside, path)
+        except FileExistsError:
+            pass  # another start won the race: use its key
+    finally:
+        aside.unlink(missing_ok=True)
+    return path.read_text().strip()
 
 
 def _setup_django() -> Path:
@@ -50,9 +88,29 @@ def _migrate_and_bootstrap() -> dict[str, object]:
     from django.core.management import call_command
 
     call_command("migrate", interactive=False, verbosity=0)
+    _reencrypt_public_key_secrets()
     out = StringIO()
     call_command("bootstrap", "--json", stdout=out)
     return json.loads(out.getvalue())
+
+
+def _reencrypt_public_key_secrets() -> None:
+    """Move destination secrets stored under the old public development key to the current key."""
+    from django.core.management import CommandError, call_command
+
+    from connections.models import Destination
+    from pipelines import crypto
+
+    tokens = Destination.objects.exclude(secrets_encrypted="").values_list("secrets_encrypted", flat=True)
+    if all(crypto.can_decrypt(token) for token in tokens):
+        return
+    try:
+        call_command("rotate_secrets", public_development_key=True, stdout=StringIO())
+    except CommandError as exc:
+        # Secrets under some other key (a SECRET_KEY changed by hand): the demo still starts.
+        print(f"devserver: {exc}", file=sys.stderr)
+    else:
+        print("devserver: destination secrets re-encrypted under the current key.", file=sys.stderr)
 
 
 def _children(port: str, var_dir: Path) -> dict[str, list[str]]:

@@ -1,8 +1,8 @@
 """Deployment checks of our own, run by `manage.py check --deploy` next to Django's.
 
-They catch what Django cannot know: the development SECRET_KEY left in place, destination secrets
-encrypted with a key derived from SECRET_KEY (rotating SECRET_KEY would then make them unreadable), and
-the SSRF guard switched off in production.
+They catch what Django cannot know: destination secrets encrypted with a key derived from SECRET_KEY
+(rotating SECRET_KEY would then make them unreadable) and the SSRF guard switched off in production. A
+missing or public SECRET_KEY needs no check: settings.py refuses to start with one.
 """
 
 from __future__ import annotations
@@ -10,19 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import CheckMessage, Error, Tags, Warning, register
+from django.core.checks import CheckMessage, Tags, Warning, register
 
 
 @register(Tags.security, deploy=True)
 def check_production_secrets(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """Deploy-only checks on SECRET_KEY, FIELD_ENCRYPTION_KEY and OUTBOUND_ALLOW_PRIVATE."""
+    """Deploy-only checks on FIELD_ENCRYPTION_KEY and OUTBOUND_ALLOW_PRIVATE."""
     messages: list[CheckMessage] = []
-    if settings.SECRET_KEY.startswith("dev-insecure"):
-        messages.append(Error(
-            "SECRET_KEY is the development default.",
-            hint="Set SECRET_KEY to a long random value (python -c 'import secrets; print(secrets.token_urlsafe(50))').",
-            id="pipelines.E001",
-        ))
     if not settings.FIELD_ENCRYPTION_KEYS:
         messages.append(Warning(
             "FIELD_ENCRYPTION_KEY is not set: destination secrets are encrypted with a key derived from SECRET_KEY.",

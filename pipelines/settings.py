@@ -20,7 +20,22 @@ env = environ.Env()
 VAR_DIR = Path(env.str("PIPELINES_VAR_DIR", default=str(BASE_DIR / "var")))
 
 DEBUG = env.bool("DEBUG", default=False)
-SECRET_KEY = env.str("SECRET_KEY", default="dev-insecure-change-me-" + "x" * 40)
+# No default: a key everyone can read signs nothing. `make run` (pipelines/devserver.py) generates one
+# into var/secret-key; every other way of starting the project must set it.
+SECRET_KEY = env.str("SECRET_KEY", default="").strip()
+# The development value this project's earlier versions defaulted to: it is public, so it is refused.
+PUBLIC_DEVELOPMENT_SECRET_KEY = "dev-insecure-change-me-" + "x" * 40
+if not SECRET_KEY:
+    raise ImproperlyConfigured(
+        "SECRET_KEY is not set. Set it to a long random value "
+        "(python -c 'import secrets; print(secrets.token_urlsafe(50))'); `make run` generates one for the demo."
+    )
+if SECRET_KEY == PUBLIC_DEVELOPMENT_SECRET_KEY:
+    raise ImproperlyConfigured(
+        "SECRET_KEY is the public development key of earlier versions. Set a long random value of your own "
+        "(python -c 'import secrets; print(secrets.token_urlsafe(50))'), then run `python manage.py "
+        "rotate_secrets --public-development-key` so stored destination secrets move under it."
+    )
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -45,8 +60,12 @@ INSTALLED_APPS = [
     "ingest",
     "audit",
     "retention",
+<<<<<<< HEAD
     "profiles",
     "audiences",
+=======
+    "privacy",
+>>>>>>> main
 ]
 
 MIDDLEWARE = [
@@ -145,7 +164,7 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Pipelines management API",
-    "DESCRIPTION": "Workspaces, sources, destinations, actions, events and deliveries.",
+    "DESCRIPTION": "Workspaces, sources, destinations, actions, events, deliveries and privacy requests.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
@@ -153,6 +172,13 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "pipelines.openapi_links.add_create_links",  # a create links to the read/update/delete of what it made
     ],
+    # choice sets that share a field name ("kind") get names of their own
+    "ENUM_NAME_OVERRIDES": {
+        "PrivacyRequestKindEnum": "privacy.models.PrivacyRequest.Kind",
+        "IdentityKindEnum": "privacy.models.IdentityKind",
+        "SourceKindEnum": "connections.models.SourceKind",
+        "AudienceChangeKindEnum": "audiences.models.MembershipEvent.Kind",
+    },
 }
 
 # --- Celery -------------------------------------------------------------------------------------------
@@ -203,6 +229,11 @@ PUBLIC_URL = env.str("PUBLIC_URL", default="")
 OUTBOUND_ALLOW_PRIVATE = env.bool("OUTBOUND_ALLOW_PRIVATE", default=False)
 OUTBOUND_CONNECT_TIMEOUT = env.float("OUTBOUND_CONNECT_TIMEOUT", default=5.0)
 OUTBOUND_READ_TIMEOUT = env.float("OUTBOUND_READ_TIMEOUT", default=15.0)
+# CA certificates outbound TLS trusts (a PEM file); empty: certifi's bundle. Set it for a private CA.
+OUTBOUND_CA_BUNDLE = env.str("OUTBOUND_CA_BUNDLE", default="")
+# The most of a vendor's or webhook's response body (after decompression) a worker reads; a larger one is a
+# delivery error (destinations/http.py).
+OUTBOUND_MAX_RESPONSE_BYTES = env.int("OUTBOUND_MAX_RESPONSE_BYTES", default=1024 * 1024)
 DELIVERY_RETRY_WINDOW = env.int("DELIVERY_RETRY_WINDOW", default=4 * 3600)
 # Vendor host overrides: "customerio=http://127.0.0.1:9000,mixpanel=http://127.0.0.1:9001".
 DESTINATION_ENDPOINTS = env.dict("DESTINATION_ENDPOINTS", default={})
@@ -213,9 +244,6 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
-
-if not DEBUG and SECRET_KEY.startswith("dev-insecure") and env.bool("REQUIRE_SECRET_KEY", default=False):
-    raise ImproperlyConfigured("SECRET_KEY must be set in production (REQUIRE_SECRET_KEY is on).")
 
 # --- Delivery engine (destinations/fanout.py, destinations/delivery.py) ----------------------------------
 # Worker layout: `celery -A pipelines worker -Q celery,deliveries` for fan-out and first attempts, and
@@ -249,6 +277,9 @@ CELERY_TASK_ROUTES = {
     "destinations.deliver_chunks": {"queue": "deliveries"},
     "destinations.deliver": {"queue": "deliveries"},
     "destinations.sweep": {"queue": "retries"},
+    "privacy.run_deletion": {"queue": "retries"},
+    "privacy.retry_forwards": {"queue": "retries"},
+    "privacy.sweep": {"queue": "retries"},
 }
 # Declared so a worker started without -Q consumes all three queues (and the test worker does too).
 CELERY_TASK_QUEUES = {name: {"exchange": name, "routing_key": name} for name in CELERY_WORKER_QUEUES.split(",")}
@@ -325,6 +356,7 @@ CELERY_BEAT_SCHEDULE["retention-purge"] = {
 }
 CELERY_TASK_ROUTES["retention.purge_expired"] = {"queue": "retries"}
 
+<<<<<<< HEAD
 # --- Audiences (audiences/, docs/audiences.md) -----------------------------------------------------------
 # Time-window exits: the beat task "audiences.sweep_due" (retries queue) re-evaluates only the memberships
 # and candidates whose due time has passed, at most AUDIENCES_SWEEP_LIMIT of each per run. A new or edited
@@ -343,3 +375,19 @@ CELERY_BEAT_SCHEDULE["audiences-sweep"] = {
 }
 CELERY_TASK_ROUTES["audiences.sweep_due"] = {"queue": "retries"}
 CELERY_TASK_ROUTES["audiences.compute"] = {"queue": "celery"}
+=======
+# --- Privacy (privacy/) ---------------------------------------------------------------------------------
+# Each process keeps a workspace's suppressed identities in memory this long (see privacy/suppression.py):
+# a suppression reaches the other processes' ingest within this many seconds.
+PRIVACY_SUPPRESSION_CACHE_SECONDS = env.float("PRIVACY_SUPPRESSION_CACHE_SECONDS", default=5.0)
+# A deletion walks the workspace's events this many ids at a time (one short transaction per batch).
+PRIVACY_SCAN_BATCH = env.int("PRIVACY_SCAN_BATCH", default=5000)
+# A deletion forwarded to a destination that failed retryably (timeout, 429, 5xx) is sent again after
+# this many seconds, then 4, 16, 64 and 256 times as long.
+PRIVACY_FORWARD_RETRY_SECONDS = env.float("PRIVACY_FORWARD_RETRY_SECONDS", default=60.0)
+CELERY_BEAT_SCHEDULE["privacy-sweep"] = {
+    "task": "privacy.sweep",
+    "schedule": 300.0,
+    "options": {"queue": "retries", "expires": 300},
+}
+>>>>>>> main

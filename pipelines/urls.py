@@ -2,9 +2,9 @@
 - ingest.urls: the Segment/Customer.io compatible tracking API (/v1/*)
 - ingest.track_urls: the Customer.io Track API compatibility routes (/api/v1/*, /api/v2/*)
 - connections.api_urls, destinations.api_urls: the management REST API (/api/...)
-- connections.urls: the Connections web UI
 - audit.urls, audit.api_urls: the audit log page (/w/<slug>/audit/) and its API
 - retention.api_urls: the retention policy in the management API
+- privacy.api_urls, privacy.urls: the privacy API (/api/workspaces/<slug>/privacy/...) and page (/w/<slug>/privacy/)
 - connections.urls: the Connections web UI; retention.urls: the workspace settings page
 - audiences.api_urls, audiences.urls: audiences (segments) in the management API and the web UI
 """
@@ -22,8 +22,13 @@ urlpatterns = [
     path("", include("audit.urls")),
     path("api/", include("retention.api_urls")),
     path("", include("retention.urls")),
+<<<<<<< HEAD
     path("api/", include("audiences.api_urls")),
     path("", include("audiences.urls")),
+=======
+    path("api/", include("privacy.api_urls")),
+    path("", include("privacy.urls")),
+>>>>>>> main
     path("", include("connections.urls")),
 ]
 

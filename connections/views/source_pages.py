@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 
 from destinations.models import Delivery
 from ingest.models import Event
+from privacy.models import IdentityKind, SuppressedEvent
 
 from .. import services, snippets
 from ..forms import SOURCE_DESCRIPTIONS, SourceNameForm
@@ -175,18 +176,33 @@ def _delivery_rows(event_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
 
 
 def _events_json(source: Source, after: int | None, limit: int = 30) -> dict[str, Any]:
+    """The newest events, with the newest events dropped at ingest for a suppressed identity among them
+    (`suppressed: true`, id "s<n>", no payload: it was never stored), newest first."""
     events = Event.objects.filter(workspace=source.workspace, source=source)
     if after is not None:
         events = events.filter(id__gt=after)
     newest = list(events.order_by("-id")[:limit])
     deliveries = _delivery_rows([e.id for e in newest])
-    return {"events": [
+    items: list[dict[str, Any]] = [
         {
             "id": e.id, "type": e.type, "message_id": e.message_id, "received_at": e.received_at.isoformat(),
-            "summary": _summary(e), "payload": e.payload, "deliveries": deliveries[e.id],
+            "summary": _summary(e), "payload": e.payload, "deliveries": deliveries[e.id], "suppressed": False,
         }
         for e in newest
-    ]}
+    ]
+    traces = SuppressedEvent.objects.filter(workspace=source.workspace, source=source)
+    if newest and len(newest) == limit:  # only those within the time the events shown cover
+        traces = traces.filter(received_at__gte=newest[-1].received_at)
+    items += [
+        {
+            "id": f"s{t.id}", "type": t.type, "message_id": t.message_id, "received_at": t.received_at.isoformat(),
+            "summary": f"suppressed ({IdentityKind(t.identity_kind).label.lower()}): dropped, not stored",
+            "payload": None, "deliveries": [], "suppressed": True,
+        }
+        for t in traces.order_by("-id")[:limit]
+    ]
+    items.sort(key=lambda item: item["received_at"], reverse=True)
+    return {"events": items[:limit]}
 
 
 def _summary(event: Event) -> str:

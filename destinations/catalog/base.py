@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from ..errors import SettingsError
 from ..http import Exchange
@@ -104,10 +104,15 @@ class DestinationDefinition:
     test_credentials: Callable[[dict[str, Any]], tuple[bool, str]] | None = None
     # extra validation after field types are checked: settings -> {field: message}
     validate: Callable[[dict[str, Any]], dict[str, str]] | None = None
-    # direct mode: what the browser settings endpoint shows for a connected JavaScript source
+    # direct mode: what the browser settings endpoint shows for a connected JavaScript source, built from
+    # the non-secret settings only (see public_settings: secrets are never passed in)
     browser_settings: Callable[[dict[str, Any]], dict[str, Any]] | None = None
     # the name of the integration in browser settings (direct mode)
     browser_integration: str = ""
+    # delete_person(settings, identities) -> Exchange | None: forward a privacy deletion to the vendor.
+    # `identities` has any of "user_id", "email", "anonymous_id"; None when the vendor cannot name the
+    # person by those (nothing sent). Raises DeliveryError like perform. Types without it: nothing to do.
+    delete_person: Callable[[dict[str, Any], dict[str, str]], Exchange | None] | None = None
 
     def action(self, key: str) -> ActionDefinition:
         for a in self.actions:
@@ -117,6 +122,18 @@ class DestinationDefinition:
 
     def secret_keys(self) -> frozenset[str]:
         return frozenset(f.key for f in self.settings if f.secret)
+
+    def public_settings(self, config: Mapping[str, Any]) -> dict[str, Any] | None:
+        """What the public browser settings endpoint shows for a destination of this type, or None when
+        the type has nothing for browsers.
+
+        `config` is the destination's stored plain settings (`Destination.config`, never decrypted).
+        Only declared non-secret fields reach `browser_settings`, so no definition can put a secret (or
+        anything computed from one) into a response every visitor of a website can read."""
+        if not (self.browser_integration and self.browser_settings):
+            return None
+        plain = {f.key: config[f.key] for f in self.settings if not f.secret and f.key in config}
+        return self.browser_settings(plain)
 
     def clean_settings(self, values: dict[str, Any], *, existing: dict[str, Any] | None = None) -> dict[str, Any]:
         """Validate and coerce settings. Raises SettingsError({field: message}).
@@ -156,6 +173,7 @@ class DestinationDefinition:
             "settings": [f.to_dict() for f in self.settings],
             "actions": [a.to_dict() for a in self.actions],
             "has_credentials_test": self.test_credentials is not None,
+            "supports_deletion": self.delete_person is not None,
         }
 
 

@@ -2,8 +2,8 @@
 from our servers (so it has no cloud actions).
 
 The browser settings endpoint (`/v1/projects/<write key>/settings`) lists it under `browser_integration`
-with `browser_settings(settings)` for JavaScript sources connected to it; the browser library then loads
-gtag.js with the measurement id (the `G-` id of a GA4 web data stream).
+with `browser_settings(settings)` (given the non-secret settings only) for JavaScript sources connected to
+it; the browser library then loads gtag.js with the measurement id (the `G-` id of a GA4 web data stream).
 """
 
 from __future__ import annotations

@@ -209,14 +209,22 @@
 
   /* Live debugger: poll the newest events every 2 s; new ones slide in, open ones keep their state. */
   function renderEvent(event) {
-    var li = el("li", { "class": "event", "data-event-id": String(event.id) });
+    var li = el("li", { "class": event.suppressed ? "event event-suppressed" : "event", "data-event-id": String(event.id) });
     var details = el("details");
     var summary = el("summary");
     summary.appendChild(el("span", { "class": "badge badge-type" }, event.type));
+    if (event.suppressed) summary.appendChild(el("span", { "class": "badge badge-suppressed" }, "suppressed"));
     summary.appendChild(el("span", { "class": "event-summary" }, event.summary));
     summary.appendChild(el("time", { datetime: event.received_at }, new Date(event.received_at).toLocaleString()));
     details.appendChild(summary);
     var body = el("div", { "class": "event-body" });
+    if (event.suppressed) {  // dropped at ingest: no payload, no deliveries
+      body.appendChild(el("p", { "class": "muted" }, "Dropped at ingest: this person's identity is suppressed (see Privacy). " +
+        "Nothing of it was stored or sent; message id " + event.message_id + "."));
+      details.appendChild(body);
+      li.appendChild(details);
+      return li;
+    }
     body.appendChild(el("h3", {}, "Delivery"));
     body.appendChild(el("div", { "data-deliveries": "" }));
     body.appendChild(el("h3", {}, "JSON"));
@@ -280,7 +288,7 @@
           var events = data.events.slice().reverse();  // oldest first, so each new one goes on top
           events.forEach(function (event) {
             var li = known[String(event.id)];
-            if (li) { renderDeliveries(li, event.deliveries); return; }
+            if (li) { if (!event.suppressed) renderDeliveries(li, event.deliveries); return; }
             li = renderEvent(event);
             li.classList.add("fresh");
             list.insertBefore(li, list.firstChild);

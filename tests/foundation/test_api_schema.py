@@ -14,7 +14,8 @@ def test_openapi_schema_describes_the_management_api(client, db):
     assert schema["openapi"].startswith("3.")
     for path in ("/api/workspaces/", "/api/workspaces/{slug}/sources/{id}/rotate-key/",
                  "/api/workspaces/{slug}/destinations/{destination_id}/actions/{id}/",
-                 "/api/workspaces/{slug}/events/", "/api/catalog/destinations/"):
+                 "/api/workspaces/{slug}/events/", "/api/catalog/destinations/",
+                 "/api/workspaces/{slug}/privacy/delete/", "/api/workspaces/{slug}/privacy/suppressions/"):
         assert path in schema["paths"], path
     detail = schema["paths"]["/api/workspaces/{slug}/sources/{id}/"]
     assert {"get", "patch", "delete"} <= set(detail) and "put" not in detail

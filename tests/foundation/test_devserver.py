@@ -60,12 +60,16 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
+# What `make run` starts with: no DATABASE_URL, broker, settings module or SECRET_KEY of its own.
+NOT_FROM_MAKE_RUN = ("DATABASE_URL", "CELERY_BROKER_URL", "DJANGO_SETTINGS_MODULE", "SECRET_KEY")
+
+
 def _start_devserver(tmp_path: Path) -> tuple[int, dict[str, str], subprocess.Popen]:
     """`python -m pipelines.devserver` on a free port and a fresh var dir, with the embedded defaults."""
     port = _free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL", "DJANGO_SETTINGS_MODULE")}
+    env = {k: v for k, v in os.environ.items() if k not in NOT_FROM_MAKE_RUN}
     env.update(PORT=str(port), PIPELINES_VAR_DIR=str(tmp_path / "var"), ADMIN_PASSWORD="smoke-test-pass")
-    with open(tmp_path / "devserver.log", "wb") as log:
+    with open(tmp_path / "devserver.log", "ab") as log:
         proc = subprocess.Popen([sys.executable, "-m", "pipelines.devserver"], cwd=ROOT, env=env,
                                 stdout=log, stderr=subprocess.STDOUT)
     return port, env, proc
@@ -98,7 +102,7 @@ def test_devserver_serves_admin_and_api_then_stops_all_children(tmp_path, stop_s
 
 def test_devserver_stops_everything_when_a_child_dies(tmp_path):
     port = _free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL", "DJANGO_SETTINGS_MODULE")}
+    env = {k: v for k, v in os.environ.items() if k not in NOT_FROM_MAKE_RUN}
     env.update(PORT=str(port), PIPELINES_VAR_DIR=str(tmp_path / "var"))
     proc = subprocess.Popen([sys.executable, "-m", "pipelines.devserver"], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -147,7 +151,8 @@ def test_devserver_delivers_events_end_to_end_on_its_embedded_defaults(tmp_path,
     try:
         base = f"http://127.0.0.1:{port}"
         wait_for(lambda: _status(f"{base}/admin/login/") == 200, timeout=60, interval=0.25, what="the dev server")
-        script_env = {**env, "DJANGO_SETTINGS_MODULE": "pipelines.settings", "OUTBOUND_ALLOW_PRIVATE": "true"}
+        script_env = {**env, "DJANGO_SETTINGS_MODULE": "pipelines.settings", "OUTBOUND_ALLOW_PRIVATE": "true",
+                      "SECRET_KEY": (tmp_path / "var" / "secret-key").read_text().strip()}
         write_key = subprocess.run([sys.executable, "-c", _SETUP, httpserver.url_for("/hook")], cwd=ROOT,
                                    env=script_env, check=True, capture_output=True, text=True).stdout.strip()
         body = json.dumps({"batch": [{"type": "track", "userId": "u1", "event": "Signed Up", "messageId": f"dev-{i}"}
@@ -175,3 +180,73 @@ def test_devserver_delivers_events_end_to_end_on_its_embedded_defaults(tmp_path,
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+_OLD_DEMO = """
+import django
+django.setup()
+import orjson
+from cryptography.fernet import Fernet
+from django.core.management import call_command
+from connections import services
+from connections.models import Destination
+from pipelines import crypto
+from pipelines.models import Workspace
+call_command("migrate", verbosity=0)
+ws = Workspace.objects.create(name="Old", slug="old-demo")
+dest = services.create_destination(ws, name="Hook", kind="webhook",
+                                   settings={"url": "http://127.0.0.1:9/hook", "shared_secret": "kept-secret-1"})
+# What an earlier version stored: encrypted under the key derived from its public default SECRET_KEY.
+public = Fernet(crypto.derived_key("dev-insecure-change-me-" + "x" * 40).encode())
+Destination.objects.filter(id=dest.id).update(
+    secrets_encrypted=public.encrypt(orjson.dumps({"shared_secret": "kept-secret-1"})).decode())
+"""
+
+_READ_SECRET = """
+import django
+django.setup()
+from connections.models import Destination
+print(Destination.objects.get(workspace__slug="old-demo").secret_values["shared_secret"])
+"""
+
+
+def _run_until_serving_then_stop(tmp_path: Path) -> None:
+    port, _env, proc = _start_devserver(tmp_path)
+    try:
+        wait_for(lambda: _status(f"http://127.0.0.1:{port}/admin/login/") == 200, timeout=60, interval=0.25,
+                 what="the dev server")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def test_devserver_generates_its_secret_key_once_and_moves_old_demo_secrets_under_it(tmp_path):
+    """`make run` has no SECRET_KEY: the first start writes a random one to var/secret-key (0600) and
+    re-encrypts the secrets an earlier version stored under the public development key; the next start
+    reuses the same key and has nothing left to re-encrypt."""
+    var = tmp_path / "var"
+    var.mkdir()
+    script_env = {k: v for k, v in os.environ.items() if k not in NOT_FROM_MAKE_RUN}
+    script_env.update(PIPELINES_VAR_DIR=str(var), DJANGO_SETTINGS_MODULE="pipelines.settings",
+                      OUTBOUND_ALLOW_PRIVATE="true")
+    subprocess.run([sys.executable, "-c", _OLD_DEMO], cwd=ROOT, check=True, capture_output=True, text=True,
+                   env={**script_env, "SECRET_KEY": "key-of-the-script-that-made-the-old-database-0123456789"})
+
+    _run_until_serving_then_stop(tmp_path)
+    key_file = var / "secret-key"
+    key = key_file.read_text().strip()
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    assert len(key) >= 50 and key != "dev-insecure-change-me-" + "x" * 40
+    read = subprocess.run([sys.executable, "-c", _READ_SECRET], cwd=ROOT, check=True, capture_output=True,
+                          text=True, env={**script_env, "SECRET_KEY": key})
+    assert read.stdout.strip() == "kept-secret-1"
+
+    inode = key_file.stat().st_ino
+    _run_until_serving_then_stop(tmp_path)
+    assert key_file.read_text().strip() == key and key_file.stat().st_ino == inode
+    log = (tmp_path / "devserver.log").read_text()
+    assert log.count("destination secrets re-encrypted") == 1

@@ -574,7 +574,7 @@ def pixel_definition() -> Iterator[Any]:
         settings=(SettingField("pixelId", "Pixel ID", required=True),
                   SettingField("token", "Token", secret=True)),
         actions=(),
-        browser_settings=lambda s: {"pixelId": s["pixelId"], "hasToken": bool(s.get("token"))},
+        browser_settings=lambda s: {"pixelId": s["pixelId"], "hasToken": bool(s.get("token"))},  # never True
         browser_integration="Test Pixel",
     )
     _registry()[definition.key] = definition
@@ -591,7 +591,8 @@ def test_browser_settings_list_connected_direct_destinations(web_source: Source,
     create_destination(workspace, name="Blog pixel", kind="test_pixel", settings={"pixelId": "px-2"},
                        sources=[other_web])
     body = orjson.loads(Client().get(f"/v1/projects/{web_source.write_key}/settings").content)
-    assert body["integrations"]["Test Pixel"] == {"pixelId": "px-1", "hasToken": True}
+    # built from the non-secret settings only: the token (even whether there is one) stays private
+    assert body["integrations"]["Test Pixel"] == {"pixelId": "px-1", "hasToken": False}
     assert set(body["integrations"]) == {"Segment.io", "Customer.io Data Pipelines", "Test Pixel"}
 
 

@@ -96,6 +96,7 @@ def test_every_workspace_route_is_enumerated() -> None:
     assert len(routes) >= 25, sorted(routes)
     assert any(r.startswith("api/") for r in routes) and any(r.startswith("w/") for r in routes)
     assert any("deliveries" in r for r in routes)
+    assert {"api/workspaces/<slug:slug>/privacy/delete/", "w/<slug:slug>/privacy/"} <= routes
 
 
 # Every route under the owner's slug; routes naming an object id also under the outsider's own slug.
@@ -168,3 +169,37 @@ def test_anonymous_visitors_see_nothing(world: dict[str, Any], client: Client) -
         response = client.get(url)
         assert response.status_code in (302, 401, 403, 404, 405), (url, response.status_code)
         assert world["destination"].name.encode() not in response.content
+
+
+def test_privacy_requests_never_reach_another_workspace(world: dict[str, Any], owner_api: Any,
+                                                        outsider_api: Any) -> None:
+    """An outsider can neither delete, suppress, lift nor list the owner's people; its own deletion of
+    the same identity leaves the owner's workspace alone."""
+    from django.utils import timezone
+
+    from ingest.models import Event
+    from ingest.services import store_events
+    from privacy import services as privacy_services
+    from privacy.models import PrivacyRequest, Suppression
+
+    person = {"type": "track", "event": "Viewed", "userId": "u-42", "messageId": "acme-1"}
+    [mine] = store_events(world["source"], [person], timezone.now())
+    privacy_services.suppress(world["source"].workspace, email="ada@example.com")
+    for route in ("delete", "suppress", "unsuppress"):
+        response = outsider_api.post(f"/api/workspaces/acme/privacy/{route}/",
+                                     {"user_id": "u-42", "email": "ada@example.com"}, format="json")
+        assert response.status_code == 404, route
+    for listing in ("requests", "suppressions"):
+        response = outsider_api.get(f"/api/workspaces/acme/privacy/{listing}/")
+        assert response.status_code == 404 and b"ada@example.com" not in response.content
+
+    theirs = outsider_api.post("/api/workspaces/globex/privacy/delete/", {"user_id": "u-42"}, format="json")
+    assert theirs.status_code == 202
+    privacy_services.run_deletion(theirs.json()["id"])
+
+    assert Event.objects.filter(id=mine).exists()
+    assert set(Suppression.objects.filter(workspace=world["source"].workspace).values_list("kind", "value")) == {
+        ("email", "ada@example.com")}
+    assert not PrivacyRequest.objects.filter(workspace=world["source"].workspace, kind="delete").exists()
+    assert [r["kind"] for r in owner_api.get("/api/workspaces/acme/privacy/requests/").json()["results"]] == [
+        "suppress"]

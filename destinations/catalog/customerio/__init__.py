@@ -17,7 +17,8 @@ from ... import http
 from ...errors import DeliveryError
 from ..base import DestinationDefinition, SettingField
 from .actions import ACTIONS, DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE
-from .transport import HOSTS, KIND, base_url
+from .operations import build_delete_person, person_identifiers
+from .transport import HOSTS, KIND, base_url, send_operation
 
 REGION_PATH = "/api/v1/accounts/region"
 
@@ -48,6 +49,15 @@ def check_credentials(settings: dict[str, Any]) -> tuple[bool, str]:
     if region in HOSTS:
         return True, f"Connected to Customer.io ({region.upper()} region)."
     return True, "Connected to Customer.io."
+
+
+def delete_person(settings: dict[str, Any], identities: dict[str, str]) -> http.Exchange | None:
+    """Forward a privacy deletion: a v2 person `delete`, naming the person by user id (else email).
+    Customer.io cannot name a person by anonymous id alone: then nothing is sent (None)."""
+    payload = {"person_id": identities.get("user_id"), "email": identities.get("email")}
+    if person_identifiers(payload) is None:
+        return None
+    return send_operation(settings, build_delete_person(payload, settings))
 
 
 def _validate(settings: dict[str, Any]) -> dict[str, str]:
@@ -81,4 +91,5 @@ DEFINITION = DestinationDefinition(
     actions=ACTIONS,
     test_credentials=check_credentials,
     validate=_validate,
+    delete_person=delete_person,
 )
