@@ -60,12 +60,9 @@ INSTALLED_APPS = [
     "ingest",
     "audit",
     "retention",
-<<<<<<< HEAD
     "profiles",
     "audiences",
-=======
     "privacy",
->>>>>>> main
 ]
 
 MIDDLEWARE = [
@@ -356,7 +353,6 @@ CELERY_BEAT_SCHEDULE["retention-purge"] = {
 }
 CELERY_TASK_ROUTES["retention.purge_expired"] = {"queue": "retries"}
 
-<<<<<<< HEAD
 # --- Audiences (audiences/, docs/audiences.md) -----------------------------------------------------------
 # Time-window exits: the beat task "audiences.sweep_due" (retries queue) re-evaluates only the memberships
 # and candidates whose due time has passed, at most AUDIENCES_SWEEP_LIMIT of each per run. A new or edited
@@ -375,7 +371,7 @@ CELERY_BEAT_SCHEDULE["audiences-sweep"] = {
 }
 CELERY_TASK_ROUTES["audiences.sweep_due"] = {"queue": "retries"}
 CELERY_TASK_ROUTES["audiences.compute"] = {"queue": "celery"}
-=======
+
 # --- Privacy (privacy/) ---------------------------------------------------------------------------------
 # Each process keeps a workspace's suppressed identities in memory this long (see privacy/suppression.py):
 # a suppression reaches the other processes' ingest within this many seconds.
@@ -390,4 +386,3 @@ CELERY_BEAT_SCHEDULE["privacy-sweep"] = {
     "schedule": 300.0,
     "options": {"queue": "retries", "expires": 300},
 }
->>>>>>> main

@@ -22,13 +22,10 @@ urlpatterns = [
     path("", include("audit.urls")),
     path("api/", include("retention.api_urls")),
     path("", include("retention.urls")),
-<<<<<<< HEAD
     path("api/", include("audiences.api_urls")),
     path("", include("audiences.urls")),
-=======
     path("api/", include("privacy.api_urls")),
     path("", include("privacy.urls")),
->>>>>>> main
     path("", include("connections.urls")),
 ]
 
