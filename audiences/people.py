@@ -30,3 +30,49 @@ def states(workspace_id: int, person_ids: Iterable[int]) -> dict[int, PersonStat
 def existing(workspace_id: int, person_ids: Iterable[int]) -> set[int]:
     return set(Person.objects.filter(workspace_id=workspace_id, id__in=list(person_ids))
                .values_list("id", flat=True))
+
+
+# --- What the profile store asks of audiences (registered in AudiencesConfig.ready) ----------------------
+
+
+def window_days(workspace_id: int) -> int | None:
+    """The longest window (whole days, rounded up) the workspace's enabled audiences use: how much
+    per-day history the profile store must keep. None when no audience has a bounded window."""
+    from . import definition
+    from .models import Audience
+
+    defs = list(Audience.objects.filter(workspace_id=workspace_id, enabled=True).values_list("definition", flat=True))
+    if not defs:
+        return None
+    longest = definition.max_window(defs)
+    if longest is None:
+        return None  # an audience looks at the whole history: the store's own limit applies
+    return max(1, -(-int(longest.total_seconds()) // 86400) + 1)
+
+
+def memberships_of(workspace_id: int, person_ids: list[int]) -> dict[int, list[dict]]:
+    """{person_id: [{key, name, entered_at, url}]}: the audiences each person is in now."""
+    from django.urls import reverse
+
+    from .models import Membership
+
+    out: dict[int, list[dict]] = {}
+    rows = (Membership.objects.filter(audience__workspace_id=workspace_id, person_id__in=person_ids)
+            .select_related("audience__workspace").order_by("-entered_at"))
+    for m in rows:
+        a = m.audience
+        out.setdefault(m.person_id, []).append({
+            "key": a.key, "name": a.name, "entered_at": m.entered_at,
+            "url": reverse("audiences:detail", args=[a.workspace.slug, a.pk])})
+    return out
+
+
+def event_names(workspace_id: int, limit: int = 500) -> list[str] | None:
+    """Event names seen in the workspace, from the profile store's per-person history table (None when
+    the store has no such table)."""
+    try:
+        from profiles.models import PersonEvent
+    except ImportError:
+        return None
+    return list(PersonEvent.objects.filter(workspace_id=workspace_id).order_by("name")
+                .values_list("name", flat=True).distinct()[:limit])

@@ -320,7 +320,7 @@ def estimate(workspace: Workspace, value: Any, *, sample: int = ESTIMATE_SAMPLE,
 def vocabulary(workspace: Workspace, *, sample: int = ESTIMATE_SAMPLE) -> dict[str, list[str]]:
     """Event names and trait keys seen among the workspace's recent people (the builder's pickers)."""
     states = people.states(workspace.pk, people.recent_person_ids(workspace.pk, sample))
-    events: set[str] = set()
+    events: set[str] = set(people.event_names(workspace.pk) or ())
     traits: set[str] = set()
     for s in states.values():
         events.update(s.events)

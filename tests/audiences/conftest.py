@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+# Half past an hour, in the recent past: the profile store keeps per-day counts only for recent days.
+NOW = (datetime.now(UTC) - timedelta(hours=1)).replace(minute=30, second=0, microsecond=0)
 
 
 def stat(*times: datetime, props: dict | None = None) -> dict[str, Any]:
