@@ -25,6 +25,7 @@ class AuditEntry(models.Model):
         CONNECTION = "connection", "Connection"
         ACTION = "action", "Action"
         MEMBERSHIP = "membership", "Member"
+        INVITATION = "invitation", "Invitation"
 
     class Channel(models.TextChoices):
         UI = "ui", "Web UI"

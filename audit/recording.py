@@ -1,7 +1,7 @@
 """Signal receivers that turn saves and deletes of the audited models into AuditEntry rows.
 
 Audited: Source (including write key and Track API key rotation), Destination (settings per key; secret
-settings only as "changed"), Connection, Action and Membership. `pre_save` reads the stored row so
+settings only as "changed"), Connection, Action, Membership and Invitation. `pre_save` reads the stored row so
 `post_save` can record what changed; an update that changes nothing audited records nothing. The entry
 is written in the same transaction as the change, so a rolled-back change leaves no entry.
 
@@ -52,7 +52,7 @@ class _Spec:
 
 def _specs() -> dict[type[models.Model], _Spec]:
     from connections.models import Action, Connection, Destination, Source
-    from pipelines.models import Membership
+    from pipelines.models import Invitation, Membership
 
     return {
         Source: _Spec(
@@ -77,6 +77,11 @@ def _specs() -> dict[type[models.Model], _Spec]:
         Membership: _Spec(
             ObjectType.MEMBERSHIP, plain=("role",),
             workspace_id=lambda m: m.workspace_id, name=lambda m: m.user.get_username(),
+        ),
+        # Who invited whom with which role, and revocations (accepting shows as the membership created).
+        Invitation: _Spec(
+            ObjectType.INVITATION, plain=("email", "role"),
+            workspace_id=lambda i: i.workspace_id, name=lambda i: i.email,
         ),
     }
 

@@ -71,15 +71,32 @@ class WorkspaceDetail(generics.RetrieveAPIView):
         return get_workspace(self.request.user, self.kwargs["slug"])
 
 
+Role = Membership.Role
+READ_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+def needed_role(method: str, change: Role = Role.ADMIN) -> Role:
+    """Reading needs the viewer role; any other method `change` (admin unless a view says otherwise)."""
+    return Role.VIEWER if method in READ_METHODS else change
+
+
 class WorkspaceScopedMixin:
-    """Resolves {slug} to a workspace of the caller (404 otherwise) before anything else happens."""
+    """Resolves {slug} to a workspace of the caller before anything else happens: 404 when they are not a
+    member, 403 {code: "permission_denied"} when their role is below what the method needs
+    (`change_role` for writes, viewer for reads)."""
 
     request: Request
     kwargs: dict[str, Any]
+    change_role: Role = Role.ADMIN
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)  # type: ignore[misc]
+        self.workspace  # noqa: B018 -- resolve (and check the role) before the handler runs
 
     @cached_property
     def workspace(self) -> Workspace:
-        return get_workspace(self.request.user, self.kwargs["slug"])
+        return get_workspace(self.request.user, self.kwargs["slug"],
+                             at_least=needed_role(self.request.method or "GET", self.change_role))
 
     def get_serializer_context(self) -> dict[str, Any]:
         context = super().get_serializer_context()  # type: ignore[misc]

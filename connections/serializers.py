@@ -24,7 +24,7 @@ from .models import Action, Destination, Source, SourceKind, _mask_value
 class WorkspaceSerializer(serializers.ModelSerializer):
     slug = serializers.SlugField(max_length=60, required=False, allow_blank=True,
                                  help_text="Derived from the name when omitted.")
-    role = serializers.SerializerMethodField(help_text="Your role in this workspace: owner or member.")
+    role = serializers.SerializerMethodField(help_text="Your role in this workspace: owner, admin, member or viewer.")
 
     class Meta:
         model = Workspace
@@ -57,6 +57,13 @@ class SourceSerializer(serializers.ModelSerializer):
         model = Source
         fields = ["id", "name", "kind", "enabled", "write_key", "site_id", "client_side", "created_at", "updated_at"]
         read_only_fields = ["id", "write_key", "created_at", "updated_at"]
+
+    def to_representation(self, source: Source) -> dict[str, Any]:
+        data = super().to_representation(source)
+        workspace = self.context.get("workspace")
+        if workspace is not None and not workspace.role.includes(Membership.Role.MEMBER):
+            data["write_key"] = _mask_value(data["write_key"])  # viewers never see a credential
+        return data
 
     def validate_kind(self, kind: str) -> str:
         if self.instance is not None and kind != self.instance.kind:

@@ -201,9 +201,10 @@ analytics.identify(userId: "user-123", userTraits: UserTraits(email: "ada@exampl
 analytics.track("Order Completed", properties: {{"total": 42.5}});""")]
 
 
-def instructions(source: Source, base_url: str) -> list[Snippet]:
-    """The snippets for this source's kind, filled with its write key and `base_url`."""
-    key = source.write_key
+def instructions(source: Source, base_url: str, *, write_key: str | None = None) -> list[Snippet]:
+    """The snippets for this source's kind, filled with its write key (or `write_key`, e.g. a placeholder
+    for readers who may not see it) and `base_url`."""
+    key = source.write_key if write_key is None else write_key
     kind = source.kind
     if kind == SourceKind.JAVASCRIPT:
         return [Snippet("JavaScript snippet", "html", javascript_snippet(key, base_url),

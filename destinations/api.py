@@ -22,16 +22,19 @@ from rest_framework.views import APIView
 from connections.models import Action, Destination
 from ingest.models import Event
 from pipelines.api_input import JSONValueField
+from pipelines.models import Membership
 from pipelines.tenancy import get_workspace
 
 from .models import Delivery, DeliveryChunk, DeliveryCount, DeliveryStatus
 from .preview import preview_action
 
 MAX_STATS_MINUTES = 24 * 60
+Role = Membership.Role
 
 
-def _destination(request: Request, slug: str, destination_id: int) -> Destination:
-    workspace = get_workspace(request.user, slug)
+def _destination(request: Request, slug: str, destination_id: int, at_least: Role = Role.VIEWER) -> Destination:
+    """The destination in a workspace of the caller (404 otherwise), their role including `at_least` (403)."""
+    workspace = get_workspace(request.user, slug, at_least=at_least)
     return get_object_or_404(Destination, workspace=workspace, id=destination_id)
 
 
@@ -135,11 +138,11 @@ class ActionTestSerializer(serializers.Serializer):
 
 class ActionTest(APIView):
     """Run an action on an event: trigger verdict, mapped payload, the exact request (and, with
-    "send": true, the response). See destinations.preview.preview_action."""
+    "send": true, the response). See destinations.preview.preview_action. Needs the member role."""
 
     @extend_schema(request=ActionTestSerializer, responses={200: dict})
     def post(self, request: Request, slug: str, destination_id: int, action_id: int) -> Response:
-        destination = _destination(request, slug, destination_id)
+        destination = _destination(request, slug, destination_id, at_least=Role.MEMBER)
         action = get_object_or_404(Action, destination=destination, id=action_id)
         serializer = ActionTestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

@@ -8,7 +8,7 @@ from django.contrib import admin
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
-from .models import Membership, Workspace
+from .models import Invitation, Membership, Workspace
 from .workspaces import create_workspace
 
 admin.site.site_header = "Pipelines administration"
@@ -72,3 +72,18 @@ class MembershipAdmin(admin.ModelAdmin):
     search_fields = ["user__username", "user__email", "workspace__slug", "workspace__name"]
     list_select_related = ["user", "workspace"]
     autocomplete_fields = ["user", "workspace"]
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    """Invitations are made on the Members page (they need a signed link sent by email); admin shows them
+    and can delete one (revoking its link)."""
+
+    list_display = ["email", "workspace", "role", "invited_by", "created_at", "accepted_at"]
+    list_filter = ["role", "workspace"]
+    search_fields = ["email", "workspace__slug", "workspace__name"]
+    list_select_related = ["workspace", "invited_by"]
+    readonly_fields = ["workspace", "email", "role", "invited_by", "created_at", "accepted_at", "accepted_by"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False

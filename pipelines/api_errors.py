@@ -12,18 +12,19 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    original = exc
     if isinstance(exc, DjangoValidationError):
         # Services (connections.services, ...) speak Django's ValidationError; the API answers 400 for it.
         exc = as_drf_validation_error(exc)
     elif isinstance(exc, DjangoPermissionDenied):
-        # pipelines.tenancy refuses a role too low with Django's PermissionDenied: keep its message.
+        # A role below what the route needs (pipelines.tenancy): 403 {code: "permission_denied", message}.
         exc = exceptions.PermissionDenied(str(exc) or None)
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
     data = response.data
     if isinstance(exc, exceptions.ValidationError):
-        body: dict[str, Any] = {"code": "invalid_request", "message": _first_message(data), "errors": data}
+        body: dict[str, Any] = {"code": _validation_code(original), "message": _first_message(data), "errors": data}
     else:
         code = getattr(exc, "default_code", "error")
         detail = data.get("detail", data) if isinstance(data, dict) else data
@@ -32,6 +33,15 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         body["code"] = "not_found"
     response.data = body
     return response
+
+
+def _validation_code(exc: Exception) -> str:
+    """"invalid_request", or the code a service gave its one-message ValidationError (e.g. "last_owner")."""
+    if isinstance(exc, DjangoValidationError) and not hasattr(exc, "error_dict"):
+        codes = {e.code for e in exc.error_list}
+        if len(codes) == 1 and None not in codes and codes != {"invalid"}:
+            return str(codes.pop())
+    return "invalid_request"
 
 
 def _first_message(data: Any) -> str:
@@ -98,6 +108,18 @@ def bad_request(request: Any, exception: Exception | None = None) -> Any:
         return JsonResponse({"code": "bad_request", "message": "This request cannot be served here (check the "
                              "Host header against ALLOWED_HOSTS)."}, status=400)
     return JsonResponse({"code": "bad_request", "message": "The request was refused as malformed."}, status=400)
+
+
+def permission_denied(request: Any, exception: Exception | None = None) -> Any:
+    """403 for a Django PermissionDenied (a role below what the view needs, see pipelines.tenancy): JSON
+    {code: "permission_denied", message} under /api/ and /v1/; a page saying what is missing elsewhere."""
+    from django.http import JsonResponse
+    from django.shortcuts import render
+
+    message = str(exception) if exception and str(exception) else "You don't have permission to do this."
+    if _wants_json(request):
+        return JsonResponse({"code": "permission_denied", "message": message}, status=403)
+    return render(request, "403.html", {"message": message}, status=403)
 
 
 def server_error(request: Any) -> Any:

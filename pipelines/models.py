@@ -61,3 +61,29 @@ class Membership(models.Model):
 
 
 _ROLE_RANK = {"viewer": 0, "member": 1, "admin": 2, "owner": 3}
+
+
+class Invitation(models.Model):
+    """An invitation to join a workspace with a role, sent by email as a signed link (pipelines.members).
+    The link names this row: revoking (deleting) it invalidates the link, accepting it marks it used."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField()
+    role = models.CharField(max_length=10, choices=Membership.Role.choices, default=Membership.Role.MEMBER)
+    invited_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                    related_name="+")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # One pending invitation per address and workspace: inviting again updates and re-sends it.
+            models.UniqueConstraint(fields=["workspace", "email"], condition=models.Q(accepted_at__isnull=True),
+                                    name="one_pending_invitation_per_email"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} to {self.workspace} ({self.role})"

@@ -119,6 +119,21 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
 
+# --- Email (workspace invitations) ---------------------------------------------------------------------
+# EMAIL_URL in django-environ's form, e.g. smtp+tls://user:password@smtp.example.com:587; without it mail
+# is printed on the console (what `make run` shows). Tests use Django's in-memory backend.
+_email = env.email_url("EMAIL_URL", default="consolemail://")
+EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+EMAIL_HOST = _email.get("EMAIL_HOST") or "localhost"
+EMAIL_PORT = _email.get("EMAIL_PORT") or 25
+EMAIL_HOST_USER = _email.get("EMAIL_HOST_USER") or ""
+EMAIL_HOST_PASSWORD = _email.get("EMAIL_HOST_PASSWORD") or ""
+EMAIL_USE_TLS = bool(_email.get("EMAIL_USE_TLS"))
+EMAIL_USE_SSL = bool(_email.get("EMAIL_USE_SSL"))
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Pipelines <pipelines@localhost>")
+# How long an invitation link stays valid.
+INVITATION_MAX_AGE_DAYS = env.int("INVITATION_MAX_AGE_DAYS", default=7)
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
@@ -161,10 +176,19 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Pipelines management API",
-    "DESCRIPTION": "Workspaces, sources, destinations, actions, events, deliveries and privacy requests.",
+    "DESCRIPTION": (
+        "Workspaces, members and invitations, sources, destinations, actions, events, deliveries, privacy "
+        "requests, retention and the audit log. "
+        "Every route under /api/workspaces/{slug}/ needs a role in that workspace: viewer to read, member to "
+        "test actions, admin to change sources, destinations, actions and keys and to invite, owner to manage "
+        "members. Below it the answer is 403 {\"code\": \"permission_denied\", \"message\"}; a workspace "
+        "you are not a member of is 404."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Two serializers name a choice field "kind" (sources and the destinations' catalog keys): name them.
+    "ENUM_NAME_OVERRIDES": {"SourceKindEnum": "connections.models.SourceKind"},
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "pipelines.openapi_links.add_create_links",  # a create links to the read/update/delete of what it made

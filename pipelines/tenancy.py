@@ -44,3 +44,17 @@ def require_role(workspace: Workspace, at_least: Role) -> None:
             f"This needs the {Role(at_least).label.lower()} role or above; "
             f"you are {workspace.role.label.lower()} in this workspace."
         )
+
+
+def abilities(role: Role) -> dict[str, bool]:
+    """What the UI offers a role (templates read it as `can`; views enforce the same with get_workspace):
+    manage: change sources, destinations, actions, keys (admin); test: test actions (member);
+    see_secrets: write keys and Track API details in full (member); invite: invite members up to admin
+    (admin); members: change roles, remove members, invite owners (owner)."""
+    return {
+        "manage": role.includes(Role.ADMIN),
+        "test": role.includes(Role.MEMBER),
+        "see_secrets": role.includes(Role.MEMBER),
+        "invite": role.includes(Role.ADMIN),
+        "members": role.includes(Role.OWNER),
+    }

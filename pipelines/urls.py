@@ -6,11 +6,17 @@
 - retention.api_urls: the retention policy in the management API
 - privacy.api_urls, privacy.urls: the privacy API (/api/workspaces/<slug>/privacy/...) and page (/w/<slug>/privacy/)
 - connections.urls: the Connections web UI; retention.urls: the workspace settings page
+<<<<<<< HEAD
 - audiences.api_urls, audiences.urls: audiences (segments) in the management API and the web UI
+=======
+- pipelines.members_urls: the Members page, invitation links and the members API
+>>>>>>> main
 """
 
 from django.contrib import admin
 from django.urls import include, path
+
+from . import members_urls
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -26,10 +32,13 @@ urlpatterns = [
     path("", include("audiences.urls")),
     path("api/", include("privacy.api_urls")),
     path("", include("privacy.urls")),
+    path("api/", include((members_urls.api_patterns, "members-api"))),
+    path("", include((members_urls.ui_patterns, "members"))),
     path("", include("connections.urls")),
 ]
 
 # Unmatched URLs and crashes under /api/ and /v1/ answer JSON {code, message} like every other API error.
 handler400 = "pipelines.api_errors.bad_request"
+handler403 = "pipelines.api_errors.permission_denied"
 handler404 = "pipelines.api_errors.page_not_found"
 handler500 = "pipelines.api_errors.server_error"

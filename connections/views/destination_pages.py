@@ -21,7 +21,7 @@ from pipelines.models import Workspace
 from .. import delivery_summary, services
 from ..forms import ActionForm, DestinationSettingsForm
 from ..models import Action, Destination, DestinationMode, Source, check_connectable
-from .access import action_for, destination_for, render_page, source_for, workspace_for
+from .access import Role, action_for, destination_for, read_or_change, render_page, source_for, workspace_for
 from .wizard import run_credentials_test
 
 TABS = (("overview", "Overview"), ("settings", "Settings"), ("actions", "Actions"), ("delivery", "Event delivery"))
@@ -66,7 +66,7 @@ def overview(request: HttpRequest, slug: str, pk: int, error: str = "", status: 
 @login_required
 @require_POST
 def toggle_destination(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
-    workspace = workspace_for(request, slug)
+    workspace = workspace_for(request, slug, Role.ADMIN)
     destination = destination_for(workspace, pk)
     enable = request.POST.get("enabled") == "true"
     services.update_destination(destination, enabled=enable)
@@ -77,7 +77,7 @@ def toggle_destination(request: HttpRequest, slug: str, pk: int) -> HttpResponse
 @login_required
 @require_POST
 def add_source(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
-    workspace = workspace_for(request, slug)
+    workspace = workspace_for(request, slug, Role.ADMIN)
     destination = destination_for(workspace, pk)
     try:
         source = source_for(workspace, int(request.POST.get("source_id", "")))
@@ -94,7 +94,7 @@ def add_source(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def remove_source(request: HttpRequest, slug: str, pk: int, source_id: int) -> HttpResponse:
-    workspace = workspace_for(request, slug)
+    workspace = workspace_for(request, slug, Role.ADMIN)
     destination = destination_for(workspace, pk)
     source = source_for(workspace, source_id)
     services.disconnect(source, destination)
@@ -105,7 +105,7 @@ def remove_source(request: HttpRequest, slug: str, pk: int, source_id: int) -> H
 @login_required
 def delete_destination(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     """GET asks for confirmation; POST deletes."""
-    workspace = workspace_for(request, slug)
+    workspace = workspace_for(request, slug, Role.ADMIN)
     destination = destination_for(workspace, pk)
     if request.method == "POST":
         name = destination.name
@@ -119,7 +119,7 @@ def delete_destination(request: HttpRequest, slug: str, pk: int) -> HttpResponse
 
 @login_required
 def settings_tab(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
-    workspace = workspace_for(request, slug)
+    workspace = workspace_for(request, slug, read_or_change(request))
     destination = destination_for(workspace, pk)
     definition = destination.definition
     existing, masked = destination.settings, destination.masked_settings()
@@ -154,7 +154,7 @@ def settings_tab(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
 
 @login_required
 def actions_tab(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
-    workspace = workspace_for(request, slug)
+    workspace = workspace_for(request, slug, read_or_change(request))
     destination = destination_for(workspace, pk)
     error = ""
     if request.method == "POST":
@@ -173,7 +173,7 @@ def actions_tab(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def toggle_action(request: HttpRequest, slug: str, pk: int, action_id: int) -> HttpResponse:
-    workspace = workspace_for(request, slug)
+    workspace = workspace_for(request, slug, Role.ADMIN)
     destination = destination_for(workspace, pk)
     action = action_for(destination, action_id)
     enable = request.POST.get("enabled") == "true"
@@ -185,7 +185,7 @@ def toggle_action(request: HttpRequest, slug: str, pk: int, action_id: int) -> H
 @login_required
 @require_POST
 def delete_action(request: HttpRequest, slug: str, pk: int, action_id: int) -> HttpResponse:
-    workspace = workspace_for(request, slug)
+    workspace = workspace_for(request, slug, Role.ADMIN)
     destination = destination_for(workspace, pk)
     action = action_for(destination, action_id)
     services.delete_action(action)
@@ -250,12 +250,14 @@ def _recent_events(destination: Destination, limit: int = 10) -> list[Event]:
 
 @login_required
 def action_page(request: HttpRequest, slug: str, pk: int, action_id: int) -> HttpResponse:
-    """Edit an action (POST op=save), or test it (op=test: show the request; op=send: also send it)."""
-    workspace = workspace_for(request, slug)
+    """Edit an action (POST op=save: admin), or test it (op=test: show the request; op=send: also send it;
+    member)."""
+    op = request.POST.get("op", "save") if request.method == "POST" else ""
+    needs = Role.MEMBER if op in ("test", "send") else Role.ADMIN
+    workspace = workspace_for(request, slug, read_or_change(request, needs))
     destination = destination_for(workspace, pk)
     action = action_for(destination, action_id)
     recent = _recent_events(destination)
-    op = request.POST.get("op", "save") if request.method == "POST" else ""
     form = ActionForm(action, request.POST if op == "save" else None)
     status = 200
     test: dict[str, Any] = {"event_text": "", "result": None, "error": ""}

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
 
 from destinations.catalog import get_definition
 from pipelines.tenancy import workspaces_for
@@ -18,8 +18,8 @@ from .access import render_page, workspace_for
 def home(request: HttpRequest) -> HttpResponse:
     """Send the user to the Connections page of their first workspace."""
     workspace = workspaces_for(request.user).first()
-    if workspace is None:
-        raise Http404("You are not a member of any workspace yet. Ask an owner to invite you.")
+    if workspace is None:  # e.g. a member who just left their only workspace
+        return render(request, "connections/no_workspace.html")
     return redirect("connections:connections", slug=workspace.slug)
 
 

@@ -19,10 +19,12 @@ from privacy.models import IdentityKind, SuppressedEvent
 from .. import services, snippets
 from ..forms import SOURCE_DESCRIPTIONS, SourceNameForm
 from ..models import Source, SourceKind
-from .access import render_page, source_for, workspace_for
+from .access import Role, render_page, source_for, workspace_for
 
 # The Track API key is shown once, right after it is issued: kept in the session until that page shows it.
 _ONCE_KEY = "connections:track-api-key:{id}"
+# What a viewer sees where the write key would be.
+HIDDEN_WRITE_KEY = "YOUR_WRITE_KEY"
 
 
 def _kinds() -> list[dict[str, str]]:
@@ -37,14 +39,14 @@ def _base_url(request: HttpRequest) -> str:
 @login_required
 def add_source(request: HttpRequest, slug: str) -> HttpResponse:
     """Step 1: pick the type. Each type is a button leading to step 2."""
-    workspace = workspace_for(request, slug)
+    workspace = workspace_for(request, slug, Role.ADMIN)
     return render_page(request, workspace, "connections/source/add.html", {"kinds": _kinds(), "nav": "connections"})
 
 
 @login_required
 def name_source(request: HttpRequest, slug: str, kind: str) -> HttpResponse:
     """Step 2: name it and Submit; then the installation instructions."""
-    workspace = workspace_for(request, slug)
+    workspace = workspace_for(request, slug, Role.ADMIN)
     if kind not in SourceKind.values:
         raise Http404("No such source type")
     form = SourceNameForm(request.POST or None)
@@ -71,13 +73,15 @@ def setup(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     source = source_for(workspace, pk)
     base_url = _base_url(request)
     api_key = request.session.pop(_ONCE_KEY.format(id=source.id), None)
+    # Viewers never see a credential: the snippets carry a placeholder instead of the write key.
+    write_key = source.write_key if workspace.role.includes(Role.MEMBER) else HIDDEN_WRITE_KEY
     if source.kind == SourceKind.JOURNEYS_TRACK_API:
         items = snippets.track_api_instructions(source, base_url, api_key=api_key or "YOUR_API_KEY")
     else:
-        items = snippets.instructions(source, base_url)
+        items = snippets.instructions(source, base_url, write_key=write_key)
     return render_page(request, workspace, "connections/source/setup.html", {
         "source": source, "snippets": items, "api_key": api_key, "base_url": base_url, "nav": "connections",
-        "source_tab": "setup",
+        "source_tab": "setup", "write_key": write_key,
     })
 
 
@@ -99,7 +103,7 @@ def _detail_context(source: Source) -> dict[str, Any]:
 @login_required
 def rotate_key(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     """GET asks for confirmation; POST rotates (the old key stops working at once)."""
-    workspace = workspace_for(request, slug)
+    workspace = workspace_for(request, slug, Role.ADMIN)
     source = source_for(workspace, pk)
     if request.method == "POST":
         secret = services.rotate_source_key(source)
@@ -116,7 +120,7 @@ def rotate_key(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def rename_source(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
-    workspace = workspace_for(request, slug)
+    workspace = workspace_for(request, slug, Role.ADMIN)
     source = source_for(workspace, pk)
     form = SourceNameForm(request.POST)
     if form.is_valid():
@@ -131,7 +135,7 @@ def rename_source(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def toggle_source(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
-    workspace = workspace_for(request, slug)
+    workspace = workspace_for(request, slug, Role.ADMIN)
     source = source_for(workspace, pk)
     enable = request.POST.get("enabled") == "true"
     services.update_source(source, enabled=enable)
@@ -146,7 +150,7 @@ def toggle_source(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
 @login_required
 def delete_source(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     """GET asks for confirmation (naming what gets disconnected); POST deletes."""
-    workspace = workspace_for(request, slug)
+    workspace = workspace_for(request, slug, Role.ADMIN)
     source = source_for(workspace, pk)
     if request.method == "POST":
         name = source.display_name

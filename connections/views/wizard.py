@@ -29,7 +29,7 @@ from pipelines.models import Workspace
 from .. import services
 from ..forms import DestinationSettingsForm, SourceSelectionForm
 from ..models import Destination, DestinationMode, Source, check_connectable
-from .access import render_page, workspace_for
+from .access import Role, render_page, workspace_for
 
 STEPS = (
     ("select", "Select destination"),
@@ -155,13 +155,13 @@ def _render(request: HttpRequest, workspace: Workspace, step: str, state: Wizard
 
 @login_required
 def start(request: HttpRequest, slug: str) -> HttpResponse:
-    workspace = workspace_for(request, slug)
+    workspace = workspace_for(request, slug, Role.ADMIN)
     return redirect(_step_url(workspace, "select"))
 
 
 @login_required
 def step_view(request: HttpRequest, slug: str, step: str) -> HttpResponse:
-    workspace = workspace_for(request, slug)
+    workspace = workspace_for(request, slug, Role.ADMIN)
     if step not in STEP_KEYS:
         raise Http404("No such step")
     state = load_state(request, workspace)
@@ -175,7 +175,7 @@ def step_view(request: HttpRequest, slug: str, step: str) -> HttpResponse:
 @login_required
 @require_POST
 def cancel(request: HttpRequest, slug: str) -> HttpResponse:
-    workspace = workspace_for(request, slug)
+    workspace = workspace_for(request, slug, Role.ADMIN)
     clear_state(request, workspace)
     return redirect("connections:connections", slug=workspace.slug)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from connections.models import Source
+from pipelines.models import Membership
 
 
 def test_creating_a_source_returns_its_write_key(owner_api, workspace):
@@ -36,12 +37,16 @@ def test_rotating_the_key_replaces_it(owner_api, http_source):
     assert not Source.objects.filter(write_key=old).exists()
 
 
-def test_teammates_see_and_manage_the_workspace_sources(teammate_api, http_source):
+def test_teammates_see_the_workspace_sources_and_admins_manage_them(teammate, teammate_api, http_source):
     listed = teammate_api.get("/api/workspaces/acme/sources/").json()["results"]
     assert [s["id"] for s in listed] == [http_source.id]
-    response = teammate_api.patch(f"/api/workspaces/acme/sources/{http_source.id}/",
-                                  {"name": "Renamed", "enabled": False}, format="json")
-    assert response.status_code == 200
+    assert listed[0]["write_key"] == http_source.write_key  # members see write keys (viewers don't)
+    change = {"name": "Renamed", "enabled": False}
+    url = f"/api/workspaces/acme/sources/{http_source.id}/"
+    refused = teammate_api.patch(url, change, format="json")
+    assert refused.status_code == 403 and refused.json()["code"] == "permission_denied"
+    Membership.objects.filter(user=teammate).update(role=Membership.Role.ADMIN)
+    assert teammate_api.patch(url, change, format="json").status_code == 200
     source = Source.objects.get(id=http_source.id)
     assert (source.name, source.enabled) == ("Renamed", False)
 

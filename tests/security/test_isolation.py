@@ -19,7 +19,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from connections import services
 from connections.models import Connection, Destination, Source
-from pipelines.models import Workspace
+from pipelines.models import Invitation, Membership, Workspace
 
 ARGUMENT_FREE_SKIPS = {"login", "logout"}
 
@@ -53,8 +53,12 @@ def world(owner: User, outsider: User, workspace: Workspace, other_workspace: Wo
     their_source, _ = services.create_source(other_workspace, name="Globex backend", kind="python")
     their_destination = services.create_destination(other_workspace, name="Globex hook", kind="webhook",
                                                     settings={"url": "https://1.1.1.1/hook"})
+    dave = User.objects.create_user("dave", "dave@example.com", "dave-password-1")
+    member = Membership.objects.create(user=dave, workspace=workspace, role=Membership.Role.MEMBER)
+    invitation = Invitation.objects.create(workspace=workspace, email="erin@example.com", invited_by=owner)
     return {"source": source, "destination": destination, "action": destination.actions.first(),
-            "their_source": their_source, "their_destination": their_destination}
+            "their_source": their_source, "their_destination": their_destination,
+            "member": member, "invitation": invitation}
 
 
 def _url(route: str, slug: str, world: dict[str, Any]) -> str:
@@ -66,10 +70,16 @@ def _url(route: str, slug: str, world: dict[str, Any]) -> str:
         "<int:source_id>": str(world["source"].id),
         "<str:kind>": "python",
         "<str:step>": "configure",
+        "<int:member_id>": str(world["member"].id),
+        "<int:invitation_id>": str(world["invitation"].id),
     }
     pk = world["source"].id if "sources/<int:pk>" in route else world["destination"].id
     if "actions/<int:pk>" in route:
         pk = world["action"].id
+    if "members/<int:pk>" in route:
+        pk = world["member"].id
+    if "invitations/<int:pk>" in route:
+        pk = world["invitation"].id
     values["<int:pk>"] = str(pk)
     url = route
     for placeholder, value in values.items():
@@ -122,6 +132,8 @@ def test_outsider_gets_404_for_another_workspaces_objects(route: str, slug: str,
         assert world["source"].write_key.encode() not in response.content
     assert Destination.objects.filter(id=world["destination"].id).exists()
     assert Source.objects.filter(id=world["source"].id, enabled=True).exists()
+    assert Membership.objects.filter(id=world["member"].id, role=Membership.Role.MEMBER).exists()
+    assert Invitation.objects.filter(id=world["invitation"].id).exists()
 
 
 def test_api_refuses_to_connect_a_foreign_source(world: dict[str, Any], owner_api: Any, outsider_api: Any) -> None:
