@@ -6,11 +6,8 @@
 - retention.api_urls: the retention policy in the management API
 - privacy.api_urls, privacy.urls: the privacy API (/api/workspaces/<slug>/privacy/...) and page (/w/<slug>/privacy/)
 - connections.urls: the Connections web UI; retention.urls: the workspace settings page
-<<<<<<< HEAD
 - audiences.api_urls, audiences.urls: audiences (segments) in the management API and the web UI
-=======
 - pipelines.members_urls: the Members page, invitation links and the members API
->>>>>>> main
 """
 
 from django.contrib import admin
