@@ -56,7 +56,12 @@ def world(owner: User, outsider: User, workspace: Workspace, other_workspace: Wo
     dave = User.objects.create_user("dave", "dave@example.com", "dave-password-1")
     member = Membership.objects.create(user=dave, workspace=workspace, role=Membership.Role.MEMBER)
     invitation = Invitation.objects.create(workspace=workspace, email="erin@example.com", invited_by=owner)
+    from audiences.models import Audience
+
+    audience = Audience.objects.create(workspace=workspace, name="Acme pro", key="pro",
+                                       definition={"trait": "plan", "op": "exists"})
     return {"source": source, "destination": destination, "action": destination.actions.first(),
+            "audience": audience,
             "their_source": their_source, "their_destination": their_destination,
             "member": member, "invitation": invitation}
 
@@ -80,6 +85,8 @@ def _url(route: str, slug: str, world: dict[str, Any]) -> str:
         pk = world["member"].id
     if "invitations/<int:pk>" in route:
         pk = world["invitation"].id
+    if "audiences/<int:pk>" in route:
+        pk = world["audience"].id
     values["<int:pk>"] = str(pk)
     url = route
     for placeholder, value in values.items():
