@@ -296,8 +296,10 @@ def compute(audience_id: int, generation: int, *, batch: int = COMPUTE_BATCH, no
                               .values_list("person_id", flat=True)))
     if stale:
         evaluate_people(workspace_id, stale, now=now, audience_ids={audience_id})
+    # The size counter follows enters and exits; a full pass is the moment to make it exact again.
+    size = Membership.objects.filter(audience_id=audience_id).count()
     return bool(Audience.objects.filter(pk=audience_id, generation=generation).update(
-        status=Audience.Status.READY, progress_done=done, computed_at=now or clock.now()))
+        status=Audience.Status.READY, progress_done=done, size=size, computed_at=now or clock.now()))
 
 
 # --- Read helpers ----------------------------------------------------------------------------------------
