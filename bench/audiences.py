@@ -185,7 +185,7 @@ def main() -> None:
     sweep = time.monotonic() - t
     print(f"time-window sweep 25 h later: {due:,} memberships due, {swept:,} re-evaluated in {sweep:.1f} s "
           f"({swept / sweep if sweep else 0:,.0f} rows/s = {swept / sweep / ingest_rate if sweep else 0:.2f}x the "
-          f"ingest rate); exits {Membership.objects.filter(audience__workspace=ws).count() - after:+,}")
+          f"ingest rate); members {after:,} → {Membership.objects.filter(audience__workspace=ws).count():,}")
 
 
 if __name__ == "__main__":

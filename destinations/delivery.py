@@ -25,7 +25,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from .catalog.base import ActionDefinition, BatchResult
+from .catalog.base import ActionDefinition, BatchResult, LocalBatch
 from .counts import add_counts
 from .errors import DeliveryError, PayloadError
 from .http import Exchange
@@ -44,7 +44,7 @@ BACKOFF_FLOOR_SECONDS = 1.0
 def batch_size(action_def: ActionDefinition, settings: dict[str, Any]) -> int:
     """How many payloads one request carries: 1 without perform_batch; else the destination's
     `batch_size` setting when it has one, else the action's declared batch_size."""
-    if action_def.perform_batch is None:
+    if action_def.perform_batch is None and action_def.perform_local is None:
         return 1
     configured = settings.get("batch_size")
     if isinstance(configured, (int, float)) and not isinstance(configured, bool) and configured >= 1:
@@ -98,6 +98,21 @@ def send_chunk(
         log.exception("action %s raised unexpectedly", action_def.key)
         error = DeliveryError(f"Internal error in {action_def.key}: {exc.__class__.__name__}: {exc}", retryable=True)
         return [ItemOutcome(error, None) for _ in payloads]
+
+
+def send_local(action_def: ActionDefinition, settings: dict[str, Any], batch: LocalBatch) -> list[ItemOutcome]:
+    """Apply one chunk through an in-process action (`perform_local`, see ActionDefinition) and return
+    one outcome per payload, with the same error contract as send_chunk (no exchange: nothing is sent)."""
+    assert action_def.perform_local is not None
+    try:
+        result = action_def.perform_local(settings, batch)
+    except (DeliveryError, PayloadError) as exc:
+        return [ItemOutcome(exc, None) for _ in batch.payloads]
+    except Exception as exc:
+        log.exception("in-process action %s raised unexpectedly", action_def.key)
+        error = DeliveryError(f"Internal error in {action_def.key}: {exc.__class__.__name__}: {exc}", retryable=True)
+        return [ItemOutcome(error, None) for _ in batch.payloads]
+    return [ItemOutcome(result.item_errors.get(i), None) for i in range(len(batch.payloads))]
 
 
 def backoff_seconds(attempts: int, retry_after: float | None = None) -> float:
@@ -423,6 +438,7 @@ class _Target:
     kind: str
     settings: dict[str, Any]
     actions: dict[int, tuple[bool, str]]  # action id → (enabled, kind)
+    workspace_id: int = 0
 
     @property
     def definition(self) -> Any:
@@ -452,17 +468,18 @@ def _settings_of(destination_id: int, config: Any, secrets_encrypted: str) -> di
 def _targets(rows: list[_Row]) -> dict[int, _Target]:
     dest_ids = sorted({r.destination_id for r in rows})
     action_ids = sorted({r.action_id for r in rows if r.action_id}) or [0]
-    sql = ("SELECT d.id, d.enabled, d.kind, d.config, d.secrets_encrypted, a.id, a.enabled, a.kind "
+    sql = ("SELECT d.id, d.enabled, d.kind, d.config, d.secrets_encrypted, a.id, a.enabled, a.kind, d.workspace_id "
            "FROM connections_destination d LEFT JOIN connections_action a ON a.destination_id = d.id "
            f"AND a.id IN ({','.join(['%s'] * len(action_ids))}) WHERE d.id IN ({','.join(['%s'] * len(dest_ids))})")
     targets: dict[int, _Target] = {}
     with connection.cursor() as cursor:
         cursor.execute(sql, [*action_ids, *dest_ids])
-        for dest_id, enabled, kind, config, secrets, action_id, action_enabled, action_kind in cursor.fetchall():
+        for dest_id, enabled, kind, config, secrets, action_id, action_enabled, action_kind, workspace_id \
+                in cursor.fetchall():
             target = targets.get(dest_id)
             if target is None:
                 target = targets[dest_id] = _Target(dest_id, bool(enabled), kind,
-                                                    _settings_of(dest_id, config, secrets), {})
+                                                    _settings_of(dest_id, config, secrets), {}, workspace_id)
             if action_id is not None:
                 target.actions[action_id] = (bool(action_enabled), action_kind)
     return targets
@@ -546,11 +563,13 @@ def _send_group(destination: _Target, action_def: ActionDefinition, group: list[
         out.extend(_Update(row.id, DEFERRED, row.attempts, None, "", None, None, wait_until) for row in to_send)
         return out
     held.append((destination.id, slot))  # given back by deliver() once its transaction is over
-    return out + _send_chunks(destination.id, settings_, action_def, to_send, size, result, circuit)
+    return out + _send_chunks(destination.id, settings_, action_def, to_send, size, result, circuit,
+                              destination.workspace_id)
 
 
 def _send_chunks(destination_id: int, settings_: dict[str, Any], action_def: ActionDefinition, to_send: list[_Row],
-                 size: int, result: DeliverResult, circuit: tuple[datetime, str] | None) -> list[_Update]:
+                 size: int, result: DeliverResult, circuit: tuple[datetime, str] | None,
+                 workspace_id: int = 0) -> list[_Update]:
     out: list[_Update] = []
     chunks = [to_send[i:i + size] for i in range(0, len(to_send), size)]
     tripped = threading.Event()
@@ -558,12 +577,19 @@ def _send_chunks(destination_id: int, settings_: dict[str, Any], action_def: Act
     def run(chunk: list[_Row]) -> list[ItemOutcome] | None:
         if tripped.is_set():
             return None  # the destination just failed at request level: don't pile on
-        outcomes = send_chunk(action_def, settings_, [r.payload or {} for r in chunk], size=size)
+        payloads = [r.payload or {} for r in chunk]
+        if action_def.perform_local is not None:
+            batch = LocalBatch(workspace_id, destination_id, [r.event_id for r in chunk], payloads)
+            outcomes = send_local(action_def, settings_, batch)
+        else:
+            outcomes = send_chunk(action_def, settings_, payloads, size=size)
         if _destination_level(outcomes) is not None:
             tripped.set()
         return outcomes
 
-    if len(chunks) > 1:
+    # An in-process action writes through this thread's connection, inside its transaction: never from
+    # the send threads.
+    if len(chunks) > 1 and action_def.perform_local is None:
         results = list(_send_pool().map(run, chunks))
     else:
         results = [run(c) for c in chunks]

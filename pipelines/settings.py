@@ -410,3 +410,10 @@ CELERY_BEAT_SCHEDULE["privacy-sweep"] = {
     "schedule": 300.0,
     "options": {"queue": "retries", "expires": 300},
 }
+
+# --- Profiles (profiles/, docs/profiles.md) -----------------------------------------------------------------
+# Days of per-day event counts kept per person when no audience needs a longer window (an audience app can
+# ask for more through profiles.history.register_window); never more than the workspace's event retention.
+PROFILES_HISTORY_DAYS = env.int("PROFILES_HISTORY_DAYS", default=90)
+if PROFILES_HISTORY_DAYS < 1:
+    raise ImproperlyConfigured("PROFILES_HISTORY_DAYS must be at least 1.")

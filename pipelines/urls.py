@@ -8,6 +8,7 @@
 - connections.urls: the Connections web UI; retention.urls: the workspace settings page
 - audiences.api_urls, audiences.urls: audiences (segments) in the management API and the web UI
 - pipelines.members_urls: the Members page, invitation links and the members API
+- profiles.urls, profiles.api_urls: the People pages (/w/<slug>/people/) and the profiles API
 """
 
 from django.contrib import admin
@@ -31,6 +32,8 @@ urlpatterns = [
     path("", include("privacy.urls")),
     path("api/", include((members_urls.api_patterns, "members-api"))),
     path("", include((members_urls.ui_patterns, "members"))),
+    path("api/", include("profiles.api_urls")),
+    path("", include("profiles.urls")),
     path("", include("connections.urls")),
 ]
 

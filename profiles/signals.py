@@ -1,5 +1,18 @@
-"""person_changed(workspace_id, person_ids, event_names, trait_keys, merged_ids=()): sent after commit
-when people's compact state changed."""
+"""`person_changed`: sent by profiles.store after it applied a chunk of events, and once more per
+merge. Receivers (audiences) get, as keyword arguments:
+
+- workspace_id: int
+- person_ids: set[int] — the people whose state changed (for a merge: the surviving person only)
+- event_names: set[str] — the track event names that arrived for them in this chunk (for a merge: every
+  event name the merged people had)
+- trait_keys: set[str] — the trait keys whose value changed
+- merged_ids: set[int] — for a merge, the people merged into the survivor (they no longer exist);
+  empty otherwise
+
+It is sent inside the transaction that applied the chunk: a receiver sees the new state with
+profiles.state.load_states, its own writes commit with the chunk, and if it raises, the chunk is rolled
+back and its delivery retried (so keep receivers quick; queue heavy work with transaction.on_commit).
+"""
 
 from django.dispatch import Signal
 

@@ -1,10 +1,23 @@
-"""STAND-IN of the profile store's read interface."""
+"""What audiences read of a person: the interface between the profile store and audience evaluation.
+
+`load_states(workspace_id, person_ids)` answers every asked person of the workspace in three queries
+(people, identifiers, event history), whatever their number; people of another workspace or that no
+longer exist (merged away) are simply absent. Per-day counts older than the history window are left
+out even where the stored row still has them.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
+
+from django.utils import timezone
+
+from .history import first_day
+from .models import Identifier, Person, PersonEvent
 
 
 @dataclass
@@ -21,21 +34,54 @@ class PersonState:
     person_id: int
     workspace_id: int
     traits: dict
-    identifiers: dict[str, list[str]]
-    events: dict[str, EventStat]
+    identifiers: dict[str, list[str]]  # kind ("user_id", "email", "anonymous_id") → values
+    events: dict[str, EventStat] = field(default_factory=dict)
 
 
 def load_states(workspace_id: int, person_ids: Iterable[int]) -> dict[int, PersonState]:
-    from .models import Person
+    ids = sorted(set(person_ids))
+    if not ids:
+        return {}
+    states = {pid: PersonState(pid, workspace_id, traits, {}) for pid, traits in
+              Person.objects.filter(workspace_id=workspace_id, id__in=ids).values_list("id", "traits")}
+    if not states:
+        return {}
+    found = list(states)
+    identifiers: dict[int, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    for pid, kind, value in (Identifier.objects.filter(person_id__in=found).order_by("id")
+                             .values_list("person_id", "kind", "value")):
+        identifiers[pid][kind].append(value)
+    for pid, kinds in identifiers.items():
+        states[pid].identifiers = {k: list(v) for k, v in kinds.items()}
+    oldest = first_day(workspace_id, timezone.now()).isoformat()
+    for pid, name, per_day, first_at, last_at, props in (
+            PersonEvent.objects.filter(person_id__in=found)
+            .values_list("person_id", "name", "per_day", "first_at", "last_at", "last_properties")):
+        states[pid].events[name] = EventStat(
+            name, {date.fromisoformat(d): n for d, n in sorted(per_day.items()) if d >= oldest},
+            first_at, last_at, props or {})
+    return states
 
-    out = {}
-    for p in Person.objects.filter(workspace_id=workspace_id, id__in=list(person_ids)):
-        s = p.state or {}
-        events = {
-            name: EventStat(name, {date.fromisoformat(d): n for d, n in e["per_day"].items()},
-                            datetime.fromisoformat(e["first_at"]), datetime.fromisoformat(e["last_at"]),
-                            e.get("last_properties") or {})
-            for name, e in (s.get("events") or {}).items()
-        }
-        out[p.id] = PersonState(p.id, workspace_id, s.get("traits") or {}, s.get("identifiers") or {}, events)
-    return out
+
+# --- audience memberships, for the People page and the profiles API --------------------------------
+
+MembershipLookup = Callable[[int, list[int]], dict[int, list[dict[str, Any]]]]
+_membership_lookups: list[MembershipLookup] = []
+
+
+def register_memberships(lookup: MembershipLookup) -> None:
+    """Register `lookup(workspace_id, person_ids) -> {person_id: [{"key", "name", "entered_at", "url"?}]}`:
+    the audiences each person is in now. The audiences app calls it from its AppConfig.ready(); the
+    profiles API's `audiences` field and the person page's Audiences block then show what it answers
+    (an empty list while nothing is registered)."""
+    if lookup not in _membership_lookups:
+        _membership_lookups.append(lookup)
+
+
+def memberships(workspace_id: int, person_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    found: dict[int, list[dict[str, Any]]] = {pid: [] for pid in person_ids}
+    for lookup in _membership_lookups:
+        for pid, items in lookup(workspace_id, person_ids).items():
+            if pid in found:
+                found[pid].extend(items)
+    return found

@@ -62,11 +62,27 @@ class BatchResult:
 
 
 @dataclass(frozen=True)
+class LocalBatch:
+    """What an in-process action (`perform_local`) receives: the mapped payloads of one chunk, with the
+    workspace and destination they belong to and the id of each payload's event (same order)."""
+
+    workspace_id: int
+    destination_id: int
+    event_ids: list[int]
+    payloads: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
 class ActionDefinition:
     """One action of a destination type.
 
     perform(settings, payload) -> Exchange sends one mapped payload; raises DeliveryError / PayloadError.
     perform_batch(settings, payloads) -> BatchResult, when the vendor has a batch endpoint.
+    perform_local(settings, LocalBatch) -> BatchResult, for a built-in destination that writes to this
+    database instead of sending a request (the profile store): the engine calls it in the delivering
+    thread, inside the transaction that records the outcomes (on PostgreSQL), so what it writes commits
+    with them or not at all. It must leave that transaction usable (work in a savepoint) and raise only
+    DeliveryError / PayloadError for expected failures.
     """
 
     key: str
@@ -77,7 +93,8 @@ class ActionDefinition:
     perform: Callable[[dict[str, Any], dict[str, Any]], Exchange]
     perform_batch: Callable[[dict[str, Any], list[dict[str, Any]]], BatchResult] | None = None
     default_enabled: bool = True  # added when a destination of this type is created
-    batch_size: int = 1  # the most payloads one perform_batch call carries
+    batch_size: int = 1  # the most payloads one perform_batch / perform_local call carries
+    perform_local: Callable[[dict[str, Any], LocalBatch], BatchResult] | None = None
 
     def default_mapping(self) -> dict[str, Any]:
         return {f.key: f.default for f in self.fields if f.default is not None}
@@ -86,7 +103,8 @@ class ActionDefinition:
         return {
             "key": self.key, "title": self.title, "description": self.description,
             "default_trigger": self.default_trigger, "default_enabled": self.default_enabled,
-            "batching": self.perform_batch is not None, "batch_size": self.batch_size,
+            "batching": self.perform_batch is not None or self.perform_local is not None,
+            "batch_size": self.batch_size,
             "fields": [f.to_dict() for f in self.fields],
         }
 
@@ -211,5 +229,6 @@ def _coerce(f: SettingField, raw: Any) -> Any:
 
 
 __all__: Sequence[str] = (
-    "ActionDefinition", "ActionField", "BatchResult", "DestinationDefinition", "SettingField", "Exchange",
+    "ActionDefinition", "ActionField", "BatchResult", "DestinationDefinition", "LocalBatch", "SettingField",
+    "Exchange",
 )

@@ -14,7 +14,7 @@ from destinations.triggers import parse
 
 DIRECTIVES = {"@path", "@if", "@template", "@literal", "@arrayPath", "@case", "@replace", "@json", "@merge",
               "@flatten", "@excludeWhenNull"}
-OURS = {"webhook", "mixpanel", "amplitude", "slack", "postgres", "ga4"}
+OURS = {"webhook", "mixpanel", "amplitude", "slack", "postgres", "ga4", "profiles"}
 
 
 def _directives(mapping: Any) -> set[str]:
@@ -59,7 +59,8 @@ def test_entry_is_complete(definition: Any) -> None:
         parse(action.default_trigger)  # raises on a bad trigger
         assert callable(action.perform)
         assert 1 <= action.batch_size <= 2000
-        assert (action.perform_batch is None) == (action.batch_size == 1) or definition.key == "webhook"
+        batching = action.perform_batch is not None or action.perform_local is not None
+        assert batching == (action.batch_size > 1) or definition.key == "webhook"
         field_keys = [f.key for f in action.fields]
         assert len(field_keys) == len(set(field_keys))
         for f in action.fields:
