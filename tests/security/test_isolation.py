@@ -60,8 +60,11 @@ def world(owner: User, outsider: User, workspace: Workspace, other_workspace: Wo
 
     audience = Audience.objects.create(workspace=workspace, name="Acme pro", key="pro",
                                        definition={"trait": "plan", "op": "exists"})
+    from profiles.models import Person
+
+    person = Person.objects.create(workspace=workspace, traits={"email": "ada@example.com"})
     return {"source": source, "destination": destination, "action": destination.actions.first(),
-            "audience": audience,
+            "audience": audience, "person": person,
             "their_source": their_source, "their_destination": their_destination,
             "member": member, "invitation": invitation}
 
@@ -77,6 +80,7 @@ def _url(route: str, slug: str, world: dict[str, Any]) -> str:
         "<str:step>": "configure",
         "<int:member_id>": str(world["member"].id),
         "<int:invitation_id>": str(world["invitation"].id),
+        "<int:person_id>": str(world["person"].id),
     }
     pk = world["source"].id if "sources/<int:pk>" in route else world["destination"].id
     if "actions/<int:pk>" in route:
@@ -87,6 +91,8 @@ def _url(route: str, slug: str, world: dict[str, Any]) -> str:
         pk = world["invitation"].id
     if "audiences/<int:pk>" in route:
         pk = world["audience"].id
+    if "profiles/<int:pk>" in route:
+        pk = world["person"].id
     values["<int:pk>"] = str(pk)
     url = route
     for placeholder, value in values.items():

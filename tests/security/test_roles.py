@@ -60,6 +60,10 @@ RULES: dict[str, dict[str, Role]] = {
     "audiences-api:audience-history": {"GET": VIEWER},
     "audiences-api:audience-estimate": {"POST": VIEWER},  # evaluates a draft; stores nothing
     "audiences-api:audience-vocabulary": {"GET": VIEWER},
+    "api-profiles": {"GET": VIEWER},
+    "api-profile": {"GET": VIEWER},
+    "profiles:people": {"GET": VIEWER},
+    "profiles:person": {"GET": VIEWER},
     # Audiences UI
     "audiences:list": {"GET": VIEWER},
     "audiences:new": {"GET": ADMIN, "POST": ADMIN},
