@@ -55,7 +55,7 @@ class AudienceSerializer(serializers.ModelSerializer):
         return value.lower()
 
 
-class MemberSerializer(serializers.ModelSerializer):
+class AudienceMemberSerializer(serializers.ModelSerializer):
     class Meta:
         model = Membership
         fields = ("person_id", "entered_at")
@@ -137,15 +137,15 @@ class AudienceDetail(APIView):
 class AudienceMembers(APIView):
     """The audience's current members, most recently entered first (cursor-paginated)."""
 
-    serializer_class = MemberSerializer
+    serializer_class = AudienceMemberSerializer
 
-    @extend_schema(responses=MemberSerializer(many=True))
+    @extend_schema(responses=AudienceMemberSerializer(many=True))
     def get(self, request: Request, slug: str, pk: int) -> Response:
         audience = get_object_or_404(Audience, workspace=_workspace(request, slug), pk=pk)
         paginator = MemberPages()
         rows: QuerySet[Membership] = Membership.objects.filter(audience=audience)
         page = paginator.paginate_queryset(rows, request, view=self)
-        return paginator.get_paginated_response(MemberSerializer(page, many=True).data)
+        return paginator.get_paginated_response(AudienceMemberSerializer(page, many=True).data)
 
 
 @extend_schema(tags=["audiences"], parameters=[
