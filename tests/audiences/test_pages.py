@@ -58,3 +58,19 @@ def test_members_read_but_cannot_change(client: Client, teammate: Any, outsider:
     login(client, outsider)
     assert client.get(f"/w/acme/audiences/{audience.pk}/").status_code == 404
     assert Audience.objects.get().name == "Pro"
+
+
+def test_the_person_page_and_profiles_api_show_the_audiences_with_entered_at(
+        client: Client, owner: Any, owner_api: Any, workspace: Any, person: Any) -> None:
+    audience = services.create_audience(workspace, name="Pro plan", key="pro",
+                                        definition={"trait": "plan", "op": "=", "value": "pro"})
+    p = person(traits={"plan": "pro"})
+    services.compute(audience.pk, audience.generation, now=NOW)
+    login(client, owner)
+    page = client.get(f"/w/acme/people/{p.pk}/").content.decode()
+    assert f'href="/w/acme/audiences/{audience.pk}/"' in page and "Pro plan" in page
+    assert NOW.strftime("%Y-%m-%d %H:%M") in page
+    body = owner_api.get(f"/api/workspaces/acme/profiles/{p.pk}/").json()
+    assert [(a["key"], a["entered_at"][:16]) for a in body["audiences"]] == [("pro", NOW.isoformat()[:16])]
+    detail = client.get(f"/w/acme/audiences/{audience.pk}/").content.decode()
+    assert f'href="/w/acme/people/{p.pk}/"' in detail
