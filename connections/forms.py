@@ -20,6 +20,7 @@ from destinations.errors import SettingsError
 from destinations.mapping import MappingError, validate_mapping
 
 from .models import Action, SourceKind
+from .services import validate_trigger
 
 
 def _headers_to_text(headers: dict[str, Any] | None) -> str:
@@ -126,15 +127,20 @@ class DestinationSettingsForm(forms.Form):
         return values
 
     def clean(self) -> dict[str, Any]:
+        """Every field is checked in one pass: a field already in error (say, headers that do not parse)
+        is left out of the definition's checks, which still run for all the others."""
         cleaned = super().clean() or {}
         values = self.settings_values()
-        if self.errors:
-            return cleaned
+        failed = set(self.errors)
         try:
-            cleaned["settings"] = self.definition.clean_settings(values, existing=self.existing)
+            settings = self.definition.clean_settings(values, existing=self.existing, skip=frozenset(failed))
         except SettingsError as exc:
             for key, message in exc.errors.items():
-                self.add_error(key if key in self.fields else None, message)
+                if key not in failed:
+                    self.add_error(key if key in self.fields else None, message)
+        else:
+            if not self.errors:
+                cleaned["settings"] = settings
         return cleaned
 
 
@@ -210,6 +216,15 @@ class ActionForm(forms.Form):
             )
             if field.key in action.mapping:
                 self.initial.setdefault(key, json.dumps(action.mapping[field.key], indent=None))
+
+    def clean_trigger(self) -> str:
+        """Checked here, with the other fields, so that every error shows in one round."""
+        trigger = self.cleaned_data["trigger"]
+        try:
+            validate_trigger(trigger)
+        except ValidationError as exc:
+            raise ValidationError(exc.message_dict["trigger"]) from None
+        return trigger
 
     def mapping_fields(self) -> list[forms.BoundField]:
         return [self[key] for key in self.mapping_keys]

@@ -204,7 +204,8 @@ class ActionSerializer(serializers.ModelSerializer):
     kind = serializers.CharField(max_length=64, help_text="An action key of the destination's catalog type.")
     name = serializers.CharField(max_length=200, required=False, allow_blank=True)
     trigger = serializers.CharField(required=False, allow_blank=False,
-                                    help_text='e.g. type = "track" and event = "Order Completed"')
+                                    help_text='The trigger language, e.g. type = "track" and event = "Order Completed", '
+                                              'or type = "track" and event not in ["Device Deleted", "User Deleted"]')
     mapping = JSONValueField(required=False, help_text="Field → mapping directive; defaults to the "
                                     "catalog's default mapping.")
 

@@ -42,6 +42,12 @@ from .errors import DeliveryError
 USER_AGENT = "Pipelines/1.0 (+self-hosted data pipeline)"
 BODY_LIMIT = 4096
 RETRYABLE_STATUSES = frozenset({408, 423, 429})
+# What a marketer reads beside the status of the statuses a wrong setting causes.
+STATUS_HINTS = {
+    401: ": the credentials were refused (check the API key or token)",
+    403: ": access was refused (check the credentials and their permissions)",
+    404: ": the address was not found (check the URL or region)",
+}
 REDACTED = "[redacted]"
 SECRET_HEADERS = frozenset({"authorization", "x-api-key", "api-key", "x-signature", "cookie", "proxy-authorization"})
 
@@ -340,21 +346,9 @@ def send(
             ) from exc
         finally:
             resp.release_conn()
-    except urllib3.exceptions.NewConnectionError as exc:  # refused, unreachable (a ConnectTimeoutError subclass)
-        exchange.duration_ms = int((time.monotonic() - started) * 1000)
-        raise DeliveryError(f"Connection error: {_connection_reason(exc)}", retryable=True,
-                            exchange=exchange) from exc
-    except urllib3.exceptions.ConnectTimeoutError as exc:
-        exchange.duration_ms = int((time.monotonic() - started) * 1000)
-        raise DeliveryError(f"Timed out connecting (after {settings.OUTBOUND_CONNECT_TIMEOUT:g} s)",
-                            retryable=True, exchange=exchange) from exc
-    except urllib3.exceptions.TimeoutError as exc:
-        exchange.duration_ms = int((time.monotonic() - started) * 1000)
-        raise DeliveryError(f"Timed out waiting for the response (after {settings.OUTBOUND_READ_TIMEOUT:g} s)",
-                            retryable=True, exchange=exchange) from exc
     except (urllib3.exceptions.HTTPError, OSError) as exc:
         exchange.duration_ms = int((time.monotonic() - started) * 1000)
-        raise DeliveryError(f"Connection error: {_connection_reason(exc)}", retryable=True,
+        raise DeliveryError(describe_connection_error(exc, parts.hostname, _port(parts)), retryable=True,
                             exchange=exchange) from exc
     exchange.duration_ms = int((time.monotonic() - started) * 1000)
     status = resp.status
@@ -365,7 +359,7 @@ def send(
         return exchange
     retryable = status in RETRYABLE_STATUSES or status >= 500
     raise DeliveryError(
-        f"HTTP {status} from {parts.hostname}",
+        f"HTTP {status} from {parts.hostname}{STATUS_HINTS.get(status, '')}",
         retryable=retryable,
         status=status,
         exchange=exchange,
@@ -492,12 +486,60 @@ def _text(resp: urllib3.BaseHTTPResponse, data: bytes) -> str:
         return data.decode("utf-8", "replace")
 
 
-def _connection_reason(exc: BaseException) -> str:
-    """A short reason without the connection object's repr: "Connection refused", "NameResolutionError"..."""
+def _causes(exc: BaseException) -> Iterator[BaseException]:
     cause: BaseException | None = exc
-    while cause is not None:
+    seen: set[int] = set()
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        yield cause
+        cause = cause.__context__ if cause.__cause__ is None else cause.__cause__
+
+
+def describe_connection_error(exc: BaseException, host: str, port: int) -> str:
+    """What happened, in words, for a request that got no HTTP answer: the name did not resolve, the
+    connection was refused, it timed out connecting or waiting, TLS failed, or the server hung up.
+    Every message starts with "Connection error: " or "Timed out ", so callers can still tell them apart
+    from an HTTP status. Urllib3 files a refused or unresolvable connection under its connect-timeout
+    class; the reason is read from the underlying OS error instead, so a DNS failure that took 0.3 s is
+    never reported as a 5 s timeout."""
+    causes = list(_causes(exc))
+    for cause in causes:
+        if isinstance(cause, (socket.gaierror, urllib3.exceptions.NameResolutionError)):
+            detail = next((c.strerror for c in causes if isinstance(c, socket.gaierror) and c.strerror), "")
+            return (f"Connection error: the name {host} could not be resolved (DNS lookup failed"
+                    f"{': ' + detail if detail else ''})")
+    for cause in causes:
+        if isinstance(cause, ConnectionRefusedError):
+            return f"Connection error: Connection refused by {host} on port {port} (nothing accepts connections there)"
+    for cause in causes:
+        if isinstance(cause, urllib3.exceptions.SSLError) or cause.__class__.__name__.startswith("SSL"):
+            return f"Connection error: the TLS handshake with {host} failed ({_short(cause)})"
+    if isinstance(exc, urllib3.exceptions.ReadTimeoutError):
+        return (f"Timed out waiting for the response from {host} "
+                f"(connected, but no answer within {settings.OUTBOUND_READ_TIMEOUT:g} s)")
+    if isinstance(exc, urllib3.exceptions.NewConnectionError):  # unreachable network, no route...
+        return f"Connection error: could not connect to {host} on port {port} ({_connection_reason(exc)})"
+    if isinstance(exc, urllib3.exceptions.ConnectTimeoutError):
+        return (f"Timed out connecting to {host} on port {port} "
+                f"(no answer within {settings.OUTBOUND_CONNECT_TIMEOUT:g} s)")
+    if isinstance(exc, urllib3.exceptions.TimeoutError):
+        return f"Timed out waiting for the response from {host} (after {settings.OUTBOUND_READ_TIMEOUT:g} s)"
+    for cause in causes:
+        if isinstance(cause, (ConnectionResetError, BrokenPipeError)) or \
+                cause.__class__.__name__ == "RemoteDisconnected":
+            return f"Connection error: {host} closed the connection without answering"
+    return f"Connection error: {_connection_reason(exc)}"
+
+
+def _short(exc: BaseException) -> str:
+    text = getattr(exc, "reason", None) or exc
+    return str(text).split("\n")[0][:200]
+
+
+def _connection_reason(exc: BaseException) -> str:
+    """A short reason without the connection object's repr: "Network is unreachable", "DecodeError"..."""
+    for cause in _causes(exc):
         if isinstance(cause, OSError) and cause.strerror:
             return cause.strerror
-        cause = cause.__context__ if cause.__cause__ is None else cause.__cause__
     reason = getattr(exc, "reason", None)
     return reason.__class__.__name__ if isinstance(reason, BaseException) else exc.__class__.__name__

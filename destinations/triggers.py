@@ -14,7 +14,8 @@ Grammar (precedence from loosest to tightest: ``or`` < ``and`` < ``not``; parent
     primary    := "(" expr ")" | function | condition
     function   := ("contains" | "starts_with" | "ends_with" | "match") "(" path "," value ")"
     condition  := path ( op value | "contains" value | "starts_with" value | "ends_with" value
-                       | "match" value | "exists" | "not" "exists" )
+                       | "match" value | "exists" | "not" "exists" | "in" list | "not" "in" list )
+    list       := "[" value ("," value)* "]"
     op         := "=" | "==" | "!=" | "<" | "<=" | ">" | ">="
     path       := segment ("." segment | "[" integer "]")*    segment: a name, or a "quoted key"
     value      := "string with \\" escapes" | number | true | false | null
@@ -25,10 +26,14 @@ Semantics (as Segment's FQL, minus its quirks):
 - comparisons are type-strict: ``"100" = 100`` is false, ``<``/``>`` compare two numbers or two strings
   and are false otherwise (no coercion); booleans are not numbers;
 - ``contains`` is a substring test on strings and a membership test on arrays; ``match`` is a glob with
-  ``*`` (``"Order*"``, ``"*Completed"``, ``"*der*"``), anchored at both ends.
+  ``*`` (``"Order*"``, ``"*Completed"``, ``"*der*"``), anchored at both ends;
+- ``field in ["A", "B"]`` is true when the field equals one of the values (same strict equality as ``=``);
+  ``field not in [...]`` is its negation, so like ``!=`` it is true for a missing field:
+  ``event not in ["A", "B"]`` means exactly ``event != "A" and event != "B"``.
 
-`parse(text)` compiles the text once (cached) into a `Trigger` whose `matches(event)` runs plain Python
-closures; nothing is ever passed to `eval`. Any text outside this grammar raises `TriggerSyntaxError`
+`parse(text)` compiles the text once (cached) into a `Trigger`: its `tree` is the parsed expression
+(`Or`, `And`, `Not`, `Condition` nodes, read by destinations/trigger_text.py to say it in words) and its
+`matches(event)` runs plain Python closures compiled from that tree; nothing is ever passed to `eval`. Any text outside this grammar raises `TriggerSyntaxError`
 naming the column (1-based). To extend the language: add the token in `_tokenize`, the rule in `_Parser`,
 and tests in tests/engine/test_triggers.py.
 """
@@ -42,12 +47,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["MAX_DEPTH", "MAX_LENGTH", "Trigger", "TriggerSyntaxError", "parse"]
+__all__ = ["MAX_DEPTH", "MAX_LENGTH", "And", "Condition", "Node", "Not", "Or", "Path", "Trigger",
+           "TriggerSyntaxError", "parse"]
 
 MAX_LENGTH = 10_000
 MAX_DEPTH = 64
 
 Predicate = Callable[[Any], bool]
+Path = tuple[str | int, ...]
 
 
 class TriggerSyntaxError(ValueError):
@@ -225,7 +232,7 @@ def _glob(pattern: str) -> re.Pattern[str]:
                       re.DOTALL)
 
 
-def _condition(path: tuple[str | int, ...], op: str, value: Any) -> Predicate:
+def _condition(path: Path, op: str, value: Any) -> Predicate:
     if op == "=":
         return lambda e: _equal(_lookup(e, path), value)
     if op == "!=":
@@ -257,7 +264,65 @@ def _condition(path: tuple[str | int, ...], op: str, value: Any) -> Predicate:
     if op == "match":
         regex = _glob(value)
         return lambda e: isinstance(a := _lookup(e, path), str) and regex.fullmatch(a) is not None
+    if op == "not exists":
+        return lambda e: _lookup(e, path) in (MISSING, None)
+    if op in ("in", "not in"):
+        negate = op == "not in"
+        if all(isinstance(v, str) for v in value):
+            names = frozenset(value)  # the common case (event names): one set lookup per event
+
+            def among(e: Any) -> bool:
+                actual = _lookup(e, path)
+                return (isinstance(actual, str) and actual in names) is not negate
+        else:
+            def among(e: Any) -> bool:
+                actual = _lookup(e, path)
+                return any(_equal(actual, v) for v in value) is not negate
+
+        return among
     raise AssertionError(op)  # pragma: no cover - the parser only builds the ops above
+
+
+# --- the parsed tree ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Condition:
+    """`path op value`. op is one of =, !=, <, <=, >, >=, contains, starts_with, ends_with, match, exists,
+    not exists, in, not in; value is None for (not) exists and a tuple of values for (not) in."""
+
+    path: Path
+    op: str
+    value: Any = None
+
+
+@dataclass(frozen=True)
+class And:
+    parts: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Or:
+    parts: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Not:
+    inner: Node
+
+
+Node = Condition | And | Or | Not
+
+
+def _compile(node: Node) -> Predicate:
+    if isinstance(node, Condition):
+        return _condition(node.path, node.op, node.value)
+    if isinstance(node, Not):
+        inner = _compile(node.inner)
+        return lambda e: not inner(e)
+    parts = [_compile(p) for p in node.parts]
+    if isinstance(node, And):
+        return lambda e: all(p(e) for p in parts)
+    return lambda e: any(p(e) for p in parts)
 
 
 # --- parser ---------------------------------------------------------------------------------------------
@@ -287,7 +352,7 @@ class _Parser:
     def _describe(self, tok: _Token) -> str:
         return "the end of the trigger" if tok.kind == "end" else repr(tok.text)
 
-    def parse(self) -> Predicate:
+    def parse(self) -> Node:
         if self.tok.kind == "end":
             raise self._error("The trigger is empty: write a condition such as type = \"track\"")
         pred = self.expr()
@@ -298,7 +363,7 @@ class _Parser:
             raise self._error(f"Expected `and`, `or` or the end of the trigger, found {self._describe(tok)}")
         return pred
 
-    def expr(self) -> Predicate:
+    def expr(self) -> Node:
         self.depth += 1
         if self.depth > MAX_DEPTH:
             raise self._error(f"The trigger nests more than {MAX_DEPTH} levels deep")
@@ -307,20 +372,16 @@ class _Parser:
             self._next()
             parts.append(self.and_expr())
         self.depth -= 1
-        if len(parts) == 1:
-            return parts[0]
-        return lambda e: any(p(e) for p in parts)
+        return parts[0] if len(parts) == 1 else Or(tuple(parts))
 
-    def and_expr(self) -> Predicate:
+    def and_expr(self) -> Node:
         parts = [self.not_expr()]
         while self._is_word("and"):
             self._next()
             parts.append(self.not_expr())
-        if len(parts) == 1:
-            return parts[0]
-        return lambda e: all(p(e) for p in parts)
+        return parts[0] if len(parts) == 1 else And(tuple(parts))
 
-    def not_expr(self) -> Predicate:
+    def not_expr(self) -> Node:
         if self._is_word("not"):
             self._next()
             self.depth += 1
@@ -328,10 +389,10 @@ class _Parser:
                 raise self._error(f"The trigger nests more than {MAX_DEPTH} levels deep")
             inner = self.not_expr()
             self.depth -= 1
-            return lambda e: not inner(e)
+            return Not(inner)
         return self.primary()
 
-    def primary(self) -> Predicate:
+    def primary(self) -> Node:
         tok = self.tok
         if tok.kind == "(":
             self._next()
@@ -349,7 +410,7 @@ class _Parser:
             raise self._error(f"Expected a condition before `{tok.value}`")
         return self.condition()
 
-    def function(self) -> Predicate:
+    def function(self) -> Node:
         name = self._next().value
         self._next()  # "("
         path = self.path()
@@ -362,9 +423,9 @@ class _Parser:
         if self.tok.kind != ")":
             raise self._error(f"Expected ')' to close {name}(, found {self._describe(self.tok)}")
         self._next()
-        return _condition(path, name, value)
+        return Condition(path, name, value)
 
-    def condition(self) -> Predicate:
+    def condition(self) -> Node:
         path = self.path()
         tok = self.tok
         if tok.kind == "op":
@@ -373,15 +434,21 @@ class _Parser:
             value = self.value()
             if tok.value in _ORDER_OPS and not (_is_number(value) or isinstance(value, str)):
                 raise self._error(f"{tok.value} compares with a number or a string", value_tok)
-            return _condition(path, tok.value, value)
+            return Condition(path, tok.value, value)
         if tok.kind == "name" and tok.value == "exists":
             self._next()
-            return _condition(path, "exists", None)
+            return Condition(path, "exists")
         if tok.kind == "name" and tok.value == "not" and self._is_word("exists", 1):
             self._next()
             self._next()
-            exists = _condition(path, "exists", None)
-            return lambda e: not exists(e)
+            return Condition(path, "not exists")
+        if tok.kind == "name" and tok.value == "in":
+            self._next()
+            return Condition(path, "in", self.value_list("in"))
+        if tok.kind == "name" and tok.value == "not" and self._is_word("in", 1):
+            self._next()
+            self._next()
+            return Condition(path, "not in", self.value_list("not in"))
         if tok.kind == "name" and tok.value in _FUNCTIONS:
             self._next()
             value_tok = self.tok
@@ -390,13 +457,33 @@ class _Parser:
                 raise self._error(f"`{tok.value}` compares with a string in double quotes", value_tok)
             if tok.value == "contains" and value is None:
                 raise self._error("`contains` needs a string, number or boolean", value_tok)
-            return _condition(path, tok.value, value)
+            return Condition(path, tok.value, value)
         raise self._error(
             "Expected an operator (=, !=, <, <=, >, >=, contains, starts_with, ends_with, match, exists, "
-            f"not exists) after the field, found {self._describe(tok)}"
+            f"not exists, in, not in) after the field, found {self._describe(tok)}"
         )
 
-    def path(self) -> tuple[str | int, ...]:
+    def value_list(self, op: str) -> tuple[Any, ...]:
+        """`[value, value, ...]` after in / not in: at least one value, no trailing comma."""
+        if self.tok.kind != "[":
+            raise self._error(f"`{op}` takes a list in square brackets, such as [\"A\", \"B\"], "
+                              f"found {self._describe(self.tok)}")
+        opening = self._next()
+        if self.tok.kind == "]":
+            raise self._error(f"The list after `{op}` is empty: put at least one value in it")
+        values = [self.value()]
+        while self.tok.kind == ",":
+            self._next()
+            if self.tok.kind == "]":
+                raise self._error("Expected a value after ',' (no trailing comma in a list)")
+            values.append(self.value())
+        if self.tok.kind != "]":
+            raise self._error(f"Expected ',' or ']' to close the list opened at column {opening.column}, "
+                              f"found {self._describe(self.tok)}")
+        self._next()
+        return tuple(values)
+
+    def path(self) -> Path:
         tok = self.tok
         segments: list[str | int] = []
         if tok.kind == "name" and tok.value not in _KEYWORDS or tok.kind == "string":
@@ -447,6 +534,7 @@ class Trigger:
     """A parsed trigger. `matches` never raises for any JSON-like event."""
 
     text: str
+    tree: Node
     _predicate: Predicate
 
     def matches(self, event: dict[str, Any]) -> bool:
@@ -460,4 +548,5 @@ def parse(text: str) -> Trigger:
         raise TriggerSyntaxError("The trigger must be text", 1)
     if len(text) > MAX_LENGTH:
         raise TriggerSyntaxError(f"The trigger is longer than {MAX_LENGTH} characters", MAX_LENGTH + 1)
-    return Trigger(text, _Parser(text).parse())
+    tree = _Parser(text).parse()
+    return Trigger(text, tree, _compile(tree))

@@ -12,23 +12,26 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
+from destinations import trigger_outline
 from destinations.models import Delivery, DeliveryChunk, DeliveryStatus
 from destinations.preview import preview_action
 from destinations.triggers import TriggerSyntaxError, parse
 from ingest.models import Event
 from pipelines.models import Workspace
 
-from .. import delivery_summary, services
+from .. import delivery_summary, mapping_editor, services
 from ..forms import ActionForm, DestinationSettingsForm
 from ..models import Action, Destination, DestinationMode, Source, check_connectable
 from .access import Role, action_for, destination_for, read_or_change, render_page, source_for, workspace_for
-from .wizard import run_credentials_test
+from .wizard import run_connection_test
 
 TABS = (("overview", "Overview"), ("settings", "Settings"), ("actions", "Actions"), ("delivery", "Event delivery"))
 
 
 def _page(request: HttpRequest, workspace: Workspace, destination: Destination, tab: str, template: str,
           context: dict[str, Any], status: int = 200) -> HttpResponse:
+    if "health" not in context:  # the header's badge
+        context["health"] = delivery_summary.statuses([destination])[destination.id]
     return render_page(request, workspace, template, {
         "destination": destination, "definition": destination.definition, "tabs": TABS, "tab": tab,
         "nav": "connections", **context,
@@ -58,7 +61,7 @@ def overview(request: HttpRequest, slug: str, pk: int, error: str = "", status: 
     summary = delivery_summary.statuses([destination])[destination.id]
     return _page(request, workspace, destination, "overview", "connections/destination/overview.html", {
         "connected": [c.source for c in destination.connections.select_related("source")],
-        "candidates": _source_choices(destination), "summary": summary, "error": error,
+        "candidates": _source_choices(destination), "summary": summary, "health": summary, "error": error,
         "actions": destination.actions.all(),
     }, status=status)
 
@@ -126,14 +129,11 @@ def settings_tab(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     test_result = None
     if request.method == "POST":
         form = DestinationSettingsForm(definition, request.POST, existing=existing, masked=masked)
-        valid = form.is_valid()
         if request.POST.get("op") == "test":
-            ok, message = (run_credentials_test(definition, form.cleaned_data["settings"]) if valid
-                           else (False, "Fix the errors below, then test again."))
-            test_result = {"ok": ok, "message": message}
+            test_result = run_connection_test(definition, form)
             if request.headers.get("X-Requested-With") == "fetch":
                 return JsonResponse(test_result)
-        elif valid:
+        elif form.is_valid():
             try:
                 services.update_destination(destination, name=form.cleaned_data["name"],
                                             settings=form.cleaned_data["settings"])
@@ -222,47 +222,47 @@ def _sample_for(action: Action) -> dict[str, Any]:
     return next((e for e in SAMPLE_EVENTS.values() if trigger.matches(e)), SAMPLE_EVENTS["track"])
 
 
-COMMON_PATHS = (
-    "$.userId", "$.anonymousId", "$.event", "$.type", "$.messageId", "$.timestamp", "$.name",
-    "$.traits", "$.traits.email", "$.traits.first_name", "$.traits.last_name", "$.properties",
-    "$.context.ip", "$.context.page.url", "$.context.userAgent", "$.",
-)
-
-
-def _event_paths(event: Any, prefix: str = "$", depth: int = 0) -> list[str]:
-    """Every path of a recent event, for the source-path picker (objects only, three levels deep)."""
-    paths: list[str] = []
-    if isinstance(event, dict) and depth < 3:
-        for key, value in event.items():
-            if not isinstance(key, str) or not key.replace("_", "").replace("-", "").isalnum():
-                continue
-            path = f"{prefix}.{key}"
-            paths.append(path)
-            paths.extend(_event_paths(value, path, depth + 1))
-    return paths
-
-
 def _recent_events(destination: Destination, limit: int = 10) -> list[Event]:
     """The newest events of the sources feeding this destination (same workspace by construction)."""
     source_ids = destination.connections.values_list("source_id", flat=True)
     return list(Event.objects.filter(workspace=destination.workspace, source_id__in=source_ids)[:limit])
 
 
+def _trigger_examples(recent: list[Event]) -> list[dict[str, Any]]:
+    """What the never-matching check compares field types with: recent events, else the sample events."""
+    return [e.payload for e in recent if isinstance(e.payload, dict)] or list(SAMPLE_EVENTS.values())
+
+
+def _unsaved(action: Action, cleaned: dict[str, Any]) -> Action:
+    """The action as the form has it, not saved: what *Test action* runs."""
+    return Action(pk=action.pk, destination=action.destination, kind=action.kind, name=cleaned["name"],
+                  trigger=cleaned["trigger"], mapping=cleaned["mapping"], enabled=cleaned["enabled"])
+
+
 @login_required
 def action_page(request: HttpRequest, slug: str, pk: int, action_id: int) -> HttpResponse:
-    """Edit an action (POST op=save: admin), or test it (op=test: show the request; op=send: also send it;
-    member)."""
+    """Edit an action (POST op=save: admin), or test the form's unsaved version (op=test: show the request;
+    op=send: also send it; member). A trigger that can never match is saved only once confirmed
+    (confirmed_trigger equal to the trigger posted)."""
     op = request.POST.get("op", "save") if request.method == "POST" else ""
     needs = Role.MEMBER if op in ("test", "send") else Role.ADMIN
     workspace = workspace_for(request, slug, read_or_change(request, needs))
     destination = destination_for(workspace, pk)
     action = action_for(destination, action_id)
     recent = _recent_events(destination)
-    form = ActionForm(action, request.POST if op == "save" else None)
+    # A test posted without the action's fields (an older page, a script, a member's disabled form) runs the
+    # saved action.
+    form_posted = op == "save" or "trigger" in request.POST
+    form = ActionForm(action, request.POST if form_posted else None)
     status = 200
     test: dict[str, Any] = {"event_text": "", "result": None, "error": ""}
+    trigger_warnings: list[str] = []
     if op == "save":
         if form.is_valid():
+            trigger = form.cleaned_data["trigger"]
+            if request.POST.get("confirmed_trigger") != trigger:
+                trigger_warnings = trigger_outline.warnings(trigger, _trigger_examples(recent))
+        if form.is_valid() and not trigger_warnings:
             try:
                 services.update_action(action, name=form.cleaned_data["name"], trigger=form.cleaned_data["trigger"],
                                        mapping=form.cleaned_data["mapping"], enabled=form.cleaned_data["enabled"])
@@ -281,8 +281,13 @@ def action_page(request: HttpRequest, slug: str, pk: int, action_id: int) -> Htt
             test["error"] = f"The event is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})."
             status = 400
         else:
-            test["result"] = preview_action(action, event, send=op == "send")
-            test["sent"] = op == "send"
+            if not form_posted or form.is_valid():
+                tested = _unsaved(action, form.cleaned_data) if form_posted else action
+                test["result"] = preview_action(tested, event, send=op == "send")
+                test["sent"] = op == "send"
+            else:
+                test["error"] = "Fix the errors in the action's form first: the test runs the form as it is."
+                status = 400
     if not test["event_text"]:
         chosen = request.GET.get("event", "")
         picked = next((e for e in recent if str(e.id) == chosen), None)
@@ -291,12 +296,13 @@ def action_page(request: HttpRequest, slug: str, pk: int, action_id: int) -> Htt
         else:
             sample = _sample_for(action)
             test["event_text"] = json.dumps(sample, indent=2)
-    paths = list(COMMON_PATHS)
-    if recent:
-        paths += [p for p in _event_paths(recent[0].payload) if p not in paths]
+    trigger_text = form["trigger"].value() or ""
     return _page(request, workspace, destination, "actions", "connections/destination/action.html", {
-        "action": action, "form": form, "test": test, "recent": recent, "paths": paths,
-        "picked_event": request.GET.get("event", ""),
+        "action": action, "form": form, "test": test, "recent": recent,
+        "picked_event": request.GET.get("event", ""), "trigger_warnings": trigger_warnings,
+        "builder_initial": trigger_outline.builder_rows(trigger_text) if trigger_text.strip() else None,
+        "mapping_editor": mapping_editor.editor_context(
+            form.action_definition, form.mapping_fields(), [e.payload for e in recent], [_sample_for(action)]),
     }, status=status)
 
 
@@ -311,8 +317,12 @@ def delivery_tab(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
         context["chart"] = delivery_summary.hourly_chart(destination)
         context["failures"] = (
             Delivery.objects.filter(destination=destination, status=DeliveryStatus.FAILED)
-            .select_related("action", "event", "exchange")[:20]
+            .select_related("action", "exchange")[:20]
         )
-        context["retrying"] = Delivery.objects.filter(destination=destination, status=DeliveryStatus.RETRYING).count()
+        # the newest retrying events with their last error, beside the failures (same index)
+        context["retrying_rows"] = (
+            Delivery.objects.filter(destination=destination, status=DeliveryStatus.RETRYING)
+            .select_related("action", "exchange")[:20]
+        )
         context["queued"] = DeliveryChunk.queued(destination)
     return _page(request, workspace, destination, "delivery", "connections/destination/delivery.html", context)

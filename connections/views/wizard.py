@@ -252,6 +252,35 @@ def run_credentials_test(definition: DestinationDefinition, settings: dict[str, 
         return False, f"The test could not run: {exc}"
 
 
+# What a failed credentials test says, and the kind of setting it is about.
+_ADDRESS_FAILURES = ("Connection error", "Timed out", "The host", "Not a valid http(s) URL")
+_CREDENTIAL_FAILURES = ("HTTP 401", "HTTP 403", "Invalid ", "refused the credentials", "credentials were refused")
+
+
+def _failed_setting(definition: DestinationDefinition, message: str) -> str | None:
+    """The setting a failed test points at: the URL for an address that could not be reached, the first required
+    secret for refused credentials; None when the message names neither."""
+    if any(marker in message for marker in _ADDRESS_FAILURES):
+        return next((f.key for f in definition.settings if f.type == "url"), None)
+    if any(marker in message for marker in _CREDENTIAL_FAILURES):
+        return next((f.key for f in definition.settings if f.secret and f.required and f.type != "headers"), None)
+    return None
+
+
+def run_connection_test(definition: DestinationDefinition, form: DestinationSettingsForm) -> dict[str, Any]:
+    """Validate `form` and, when valid, run the credentials test. The answer carries the form's errors as
+    they are now (so no earlier error stays on screen) and, for a failed test, the error under the
+    setting it failed on: {"ok", "message", "errors": {field: [{"message", "code"}]}}."""
+    if not form.is_valid():
+        return {"ok": False, "message": "Fix the errors below, then test again.",
+                "errors": form.errors.get_json_data()}
+    ok, message = run_credentials_test(definition, form.cleaned_data["settings"])
+    key = None if ok else _failed_setting(definition, message)
+    if key is not None and key in form.fields:
+        form.add_error(key, message)
+    return {"ok": ok, "message": message, "errors": form.errors.get_json_data()}
+
+
 def _configure(request: HttpRequest, workspace: Workspace, state: WizardState) -> HttpResponse:
     definition = _definition(state)
     assert definition is not None
@@ -259,16 +288,11 @@ def _configure(request: HttpRequest, workspace: Workspace, state: WizardState) -
     test_result = None
     if request.method == "POST":
         form = DestinationSettingsForm(definition, request.POST, existing=stored, masked=_masked(definition, stored))
-        valid = form.is_valid()
         if request.POST.get("op") == "test":
-            if valid:
-                ok, message = run_credentials_test(definition, form.cleaned_data["settings"])
-            else:
-                ok, message = False, "Fix the errors below, then test again."
-            test_result = {"ok": ok, "message": message}
+            test_result = run_connection_test(definition, form)
             if _wants_json(request):
-                return JsonResponse({**test_result, "errors": form.errors.get_json_data() if not valid else {}})
-        elif valid:
+                return JsonResponse(test_result)
+        elif form.is_valid():
             state.name = form.cleaned_data["name"].strip()
             state.settings = form.cleaned_data["settings"]
             save_state(request, workspace, state)

@@ -153,10 +153,13 @@ class DestinationDefinition:
         plain = {f.key: config[f.key] for f in self.settings if not f.secret and f.key in config}
         return self.browser_settings(plain)
 
-    def clean_settings(self, values: dict[str, Any], *, existing: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Validate and coerce settings. Raises SettingsError({field: message}).
+    def clean_settings(self, values: dict[str, Any], *, existing: dict[str, Any] | None = None,
+                       skip: frozenset[str] = frozenset()) -> dict[str, Any]:
+        """Validate and coerce settings. Raises SettingsError({field: message}) with every field's error at
+        once: the definition's own `validate` also runs when some fields are in error, on the others.
 
-        A secret left empty keeps its `existing` value (forms never echo secrets back)."""
+        A secret left empty keeps its `existing` value (forms never echo secrets back). Keys in `skip`
+        are already known to be wrong (the caller reports them): they are not checked again."""
         existing = existing or {}
         if not isinstance(values, dict):
             raise SettingsError({"settings": "Settings must be a JSON object."})
@@ -164,6 +167,8 @@ class DestinationDefinition:
         errors: dict[str, str] = {k: "Unknown setting." for k in sorted(unknown)}
         cleaned: dict[str, Any] = {}
         for f in self.settings:
+            if f.key in skip:
+                continue
             raw = values.get(f.key)
             if f.secret and raw in (None, "") and existing.get(f.key):
                 cleaned[f.key] = existing[f.key]
@@ -178,11 +183,30 @@ class DestinationDefinition:
                 cleaned[f.key] = _coerce(f, raw)
             except ValueError as exc:
                 errors[f.key] = str(exc)
-        if not errors and self.validate:
+        bad = set(errors) | set(skip)
+        if self.validate and not bad:
             errors.update(self.validate(cleaned))
-        if errors:
+        elif self.validate:  # the checks that can still run on the fields that passed
+            errors.update({k: v for k, v in self._validate_partial(cleaned).items() if k not in bad})
+        if errors or skip:
             raise SettingsError(errors)
         return cleaned
+
+    def _validate_partial(self, cleaned: dict[str, Any]) -> dict[str, str]:
+        """`validate` with some required values missing: the checks it can still make. A definition's
+        validate reads required values directly (settings["url"]); where one is missing, a placeholder
+        stands in for it and that field's own error is already reported."""
+        assert self.validate is not None
+        filled = dict(cleaned)
+        placeholders = {"url": "http://placeholder.invalid/", "string": "", "text": ""}
+        for f in self.settings:
+            if f.key not in filled and f.required:
+                filled[f.key] = placeholders.get(f.type, f.default)
+        try:
+            found = self.validate(filled)
+        except (KeyError, TypeError, ValueError):
+            return {}
+        return {k: v for k, v in found.items() if k in cleaned}
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -531,8 +531,7 @@ WRITE_EVENTS = ActionDefinition(
     key="write_events",
     title="Write Events",
     description="Write every event into Segment-style tables (tracks, one per event, identifies, users, ...).",
-    default_trigger=('type = "track" or type = "identify" or type = "page" or type = "screen" '
-                     'or type = "group" or type = "alias"'),
+    default_trigger='type in ["track", "identify", "page", "screen", "group", "alias"]',
     fields=(
         ActionField("event", "Event", "object", "The event written to the tables (the whole event by default).",
                     required=True, default={"@path": "$."}),

@@ -18,10 +18,7 @@ import orjson
 from .. import http
 from .base import ActionDefinition, ActionField, BatchResult, DestinationDefinition, SettingField
 
-ALL_TYPES = (
-    'type = "track" or type = "identify" or type = "page" or type = "screen" '
-    'or type = "group" or type = "alias"'
-)
+ALL_TYPES = 'type in ["track", "identify", "page", "screen", "group", "alias"]'
 
 
 def _request_args(settings: dict[str, Any], body: Any) -> dict[str, Any]:

@@ -95,7 +95,72 @@
     });
   }
 
-  /* "Test connection": post the form with fetch and show the answer inline instead of reloading. */
+  /* An error summary (or a never-matching trigger warning) on a page that just loaded: bring it into view
+     and focus it, so a failed save never leaves its errors out of sight. Its links focus their field. */
+  function initErrorSummary() {
+    var summary = $("[data-error-summary]");
+    if (summary) {
+      summary.scrollIntoView({ block: "start" });
+      summary.focus({ preventScroll: true });
+    }
+    document.addEventListener("click", function (event) {
+      var link = event.target.closest("[data-error-link]");
+      if (!link) return;
+      var field = document.getElementById(link.getAttribute("data-error-link"));
+      if (!field) return;
+      event.preventDefault();
+      field.scrollIntoView({ block: "center" });
+      field.focus();
+    });
+  }
+
+  /* Field errors from a JSON answer ({field: [{message}]}), replacing every error shown before: the page
+     never keeps a stale error, and the first field in error gets the focus. */
+  function showFieldErrors(form, errors) {
+    $all(".field.has-error", form).forEach(function (f) { f.classList.remove("has-error"); });
+    $all(".field .error", form).forEach(function (e) { e.remove(); });
+    $all("[aria-invalid]", form).forEach(function (i) { i.removeAttribute("aria-invalid"); });
+    var slot = $("[data-error-summary-slot]", form);
+    if (slot) slot.innerHTML = "";
+    var keys = Object.keys(errors || {});
+    if (!keys.length) return null;
+    var items = [], first = null;
+    keys.forEach(function (key) {
+      var messages = errors[key].map(function (e) { return e.message; });
+      var input = key === "__all__" ? null : form.querySelector("#id_" + key);
+      if (input) {
+        var field = input.closest(".field");
+        field.classList.add("has-error");
+        input.setAttribute("aria-invalid", "true");
+        var p = el("p", { "class": "error", id: input.id + "_error" }, messages.join(" "));
+        var help = $(".help", field);
+        field.insertBefore(p, help);
+        var label = $("label[for='" + input.id + "']", form);
+        var name = label ? label.firstChild.textContent.trim() : key;
+        messages.forEach(function (m) { items.push({ id: input.id, text: name + ": " + m }); });
+        if (!first) first = input;
+      } else {
+        messages.forEach(function (m) { items.push({ id: null, text: m }); });
+      }
+    });
+    if (slot) {
+      var box = el("div", { "class": "form-error error-summary", role: "alert", tabindex: "-1", id: "error-summary" });
+      box.appendChild(el("h3", {}, items.length === 1 ? "There is a problem" : "There are " + items.length + " problems"));
+      var ul = el("ul");
+      items.forEach(function (item) {
+        var li = el("li");
+        if (item.id) li.appendChild(el("a", { href: "#" + item.id, "data-error-link": item.id }, item.text));
+        else li.textContent = item.text;
+        ul.appendChild(li);
+      });
+      box.appendChild(ul);
+      slot.appendChild(box);
+    }
+    return first;
+  }
+
+  /* "Test connection": post the form with fetch and show the answer inline instead of reloading; the
+     form's errors are refreshed from the answer, and the focus goes to the field that failed. */
   function initTestConnection() {
     $all("[data-test-form]").forEach(function (form) {
       var button = $("[data-test-button]", form);
@@ -118,6 +183,8 @@
           out.innerHTML = "";
           out.appendChild(el("p", { "class": "result " + (result.ok ? "result-ok" : "result-fail") },
             (result.ok ? "✓ Connected. " : "✗ Failed. ") + result.message));
+          var first = showFieldErrors(form, result.errors || {});
+          if (first) first.focus();
         }).catch(function () {
           form.requestSubmit ? form.requestSubmit(button) : form.submit();  // fall back to the plain form
         }).finally(function () { button.disabled = false; });
@@ -125,10 +192,97 @@
     });
   }
 
-  /* Condition builder: rows of field / operator / value joined by and/or, written into the trigger. */
+  /* Condition builder: rows of field / operator / value joined by and/or. The builder and the trigger text
+     are one value: every builder change rewrites the text at once (so "Save action" saves what the builder
+     shows), and text typed by hand is read back into the builder when it is a flat list of conditions.
+     Otherwise the builder says it cannot show it, and the text is what is saved. The server renders the
+     initial rows (destinations/trigger_outline.py); typed text is read by the small tokenizer below. */
   function quote(value) {
-    if (/^-?\d+(\.\d+)?$/.test(value) || value === "true" || value === "false" || value === "null") return value;
+    value = value.trim();
+    if (/^-?\d+(\.\d+)?([eE][+-]?\d+)?$/.test(value) || value === "true" || value === "false" || value === "null") return value;
+    if (/^"(?:[^"\\]|\\.)*"$/.test(value)) return value;  // already quoted: text that looks like a number
     return '"' + value.replace(/\\/g, "\\\\").replace(/"/g, '\\"') + '"';
+  }
+  var BUILDER_OPS = ["=", "!=", "contains", "starts_with", "ends_with", "match", ">", ">=", "<", "<=", "exists", "not exists"];
+  function tokenize(text) {
+    var tokens = [], i = 0, m;
+    var re = /\s+|("(?:[^"\\]|\\.)*")|(!=|<=|>=|==|=|<|>)|([(),\[\].])|(-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)|([A-Za-z_$][A-Za-z0-9_$\-]*)/y;
+    while (i < text.length) {
+      re.lastIndex = i;
+      m = re.exec(text);
+      if (!m) return null;
+      i = re.lastIndex;
+      if (m[1]) tokens.push({ k: "str", t: m[1] });
+      else if (m[2]) tokens.push({ k: "op", t: m[2] === "==" ? "=" : m[2] });
+      else if (m[3]) tokens.push({ k: m[3], t: m[3] });
+      else if (m[4]) tokens.push({ k: "num", t: m[4] });
+      else if (m[5]) tokens.push({ k: "name", t: m[5] });
+    }
+    return tokens;
+  }
+  // A flat trigger (conditions joined by one kind of and/or) as {join, rows}; null when it is not one.
+  function readTrigger(text) {
+    var tokens = tokenize(text);
+    if (!tokens || !tokens.length) return null;
+    var pos = 0, rows = [], join = null;
+    var KEYWORDS = ["and", "or", "not", "exists", "contains", "starts_with", "ends_with", "match", "true", "false", "null"];
+    var FUNCS = ["contains", "starts_with", "ends_with", "match"];
+    function tok() { return tokens[pos] || { k: "end", t: "" }; }
+    function path() {
+      var t = tok(), text = "";
+      if (!(t.k === "name" && KEYWORDS.indexOf(t.t) === -1 || t.k === "str")) return null;
+      text += t.t; pos++;
+      while (tok().k === "." || tok().k === "[") {
+        var sep = tok().k; pos++;
+        var seg = tok();
+        if (["name", "str", "num"].indexOf(seg.k) === -1) return null;
+        pos++;
+        text += sep + seg.t;
+        if (sep === "[") { if (tok().k !== "]") return null; pos++; text += "]"; }
+      }
+      return text;
+    }
+    function value() {
+      var t = tok(); pos++;
+      if (t.k === "str") {
+        var v = JSON.parse(t.t);
+        return /^(-?\d+(\.\d+)?([eE][+-]?\d+)?|true|false|null)$/.test(v) || v.charAt(0) === '"' ? t.t : v;
+      }
+      if (t.k === "num" || t.k === "name" && ["true", "false"].indexOf(t.t) !== -1) return t.t;
+      return null;  // null compares as "missing": left to the text
+    }
+    function condition() {
+      var t = tok(), field, op, v = "";
+      if (t.k === "name" && FUNCS.indexOf(t.t) !== -1 && tokens[pos + 1] && tokens[pos + 1].k === "(") {
+        op = t.t; pos += 2;
+        field = path();
+        if (field === null || tok().k !== ",") return null;
+        pos++;
+        v = value();
+        if (v === null || tok().k !== ")") return null;
+        pos++;
+        return { field: field, op: op, value: v };
+      }
+      field = path();
+      if (field === null) return null;
+      t = tok();
+      if (t.k === "op") { pos++; op = t.t; v = value(); if (v === null) return null; }
+      else if (t.k === "name" && t.t === "exists") { pos++; op = "exists"; }
+      else if (t.k === "name" && t.t === "not" && tokens[pos + 1] && tokens[pos + 1].t === "exists") { pos += 2; op = "not exists"; }
+      else if (t.k === "name" && FUNCS.indexOf(t.t) !== -1) { pos++; op = t.t; v = value(); if (v === null) return null; }
+      else return null;
+      return { field: field, op: op, value: v };
+    }
+    while (true) {
+      var row = condition();
+      if (!row) return null;
+      rows.push(row);
+      var t = tok();
+      if (t.k === "end") break;
+      if (t.k !== "name" || (t.t !== "and" && t.t !== "or") || (join && join !== t.t)) return null;
+      join = t.t; pos++;
+    }
+    return { join: join || "and", rows: rows };
   }
   function initConditionBuilder() {
     var box = $("[data-condition-builder]");
@@ -138,49 +292,37 @@
     var rows = $("[data-builder-rows]", box);
     var template = $("template[data-builder-row]", box);
     var join = $("[data-builder-join]", box);
+    var notice = $("[data-builder-notice]", box);
+    var controls = $all("[data-builder-controls]", box);
 
+    function renumber() {
+      $all(".builder-row", rows).forEach(function (row, i) {
+        $all("label", row).forEach(function (label) {
+          var input = $("input, select", label);
+          input.id = "builder-" + (i + 1) + "-" + input.getAttribute("data-f");
+          input.setAttribute("aria-label", label.firstChild.textContent.trim() + " " + (i + 1));
+        });
+      });
+    }
     function addRow(values) {
       var row = template.content.firstElementChild.cloneNode(true);
-      var n = rows.children.length + 1;
-      $all("label", row).forEach(function (label) {
-        var input = $("input, select", label);
-        input.id = "builder-" + n + "-" + input.getAttribute("data-f");
-        input.setAttribute("aria-label", label.firstChild.textContent.trim() + " " + n);
-      });
-      if (values) {
-        $("[data-f=field]", row).value = values.field;
-        $("[data-f=op]", row).value = values.op;
-        $("[data-f=value]", row).value = values.value;
-      }
       var op = $("[data-f=op]", row);
       var value = $("[data-f=value]", row);
+      if (values) {
+        $("[data-f=field]", row).value = values.field;
+        op.value = values.op;
+        value.value = values.value;
+      }
       var sync = function () { value.disabled = /exists/.test(op.value); };
       op.addEventListener("change", sync);
       sync();
-      $("[data-builder-remove]", row).addEventListener("click", function () { row.remove(); });
+      $("[data-builder-remove]", row).addEventListener("click", function () { row.remove(); renumber(); write(); });
       rows.appendChild(row);
+      renumber();
+      return row;
     }
-
-    // Read a simple existing trigger (conditions joined by one kind of and/or) into rows.
-    function load(text) {
-      var parts, joiner = "and";
-      if (/\bor\b/.test(text) && !/\band\b/.test(text)) { joiner = "or"; parts = text.split(/\s+or\s+/); }
-      else parts = text.split(/\s+and\s+/);
-      var parsed = [];
-      var pattern = /^\s*([A-Za-z_][\w.]*)\s+(=|!=|>=|<=|>|<|contains|starts_with|ends_with|match|exists|not exists)\s*(?:"((?:[^"\\]|\\.)*)"|(-?\d+(?:\.\d+)?|true|false|null))?\s*$/;
-      for (var i = 0; i < parts.length; i++) {
-        var m = pattern.exec(parts[i]);
-        if (!m) return false;
-        parsed.push({ field: m[1], op: m[2], value: m[3] !== undefined ? m[3].replace(/\\(.)/g, "$1") : (m[4] || "") });
-      }
-      join.value = joiner;
-      parsed.forEach(addRow);
-      return true;
-    }
-
-    if (!trigger.value.trim() || !load(trigger.value)) addRow();
-    $("[data-builder-add]", box).addEventListener("click", function () { addRow(); });
-    $("[data-builder-write]", box).addEventListener("click", function () {
+    // The builder's rows → the trigger text (rows without a field are left out).
+    function write() {
       var conditions = $all(".builder-row", rows).map(function (row) {
         var field = $("[data-f=field]", row).value.trim();
         var op = $("[data-f=op]", row).value;
@@ -190,20 +332,34 @@
         return field + " " + op + " " + quote(value);
       }).filter(Boolean);
       trigger.value = conditions.join(" " + join.value + " ");
-      trigger.focus();
+    }
+    function showRows(outline) {
+      rows.innerHTML = "";
+      var shown = !!outline;
+      notice.hidden = shown;
+      rows.hidden = !shown;
+      join.disabled = !shown;
+      controls.forEach(function (c) { c.hidden = !shown; });
+      if (!outline) return;
+      join.value = outline.join;
+      outline.rows.forEach(addRow);
+      if (!outline.rows.length) addRow();
+    }
+    // The server's reading of the trigger wins (null: it cannot be shown); the tokenizer is the fallback.
+    var data = $("#builder-initial");
+    var initial = data ? JSON.parse(data.textContent) : readTrigger(trigger.value);
+    if (!trigger.value.trim()) initial = { join: "and", rows: [] };
+    showRows(initial);
+    box.addEventListener("input", function (event) { if (event.target.closest(".builder-row")) write(); });
+    box.addEventListener("change", function (event) { if (event.target.closest(".builder-row") || event.target === join) write(); });
+    $("[data-builder-add]", box).addEventListener("click", function () { $("[data-f=field]", addRow()).focus(); });
+    $("[data-builder-reset]", box).addEventListener("click", function () {
+      showRows({ join: "and", rows: [] });
+      write();
+      $("[data-f=field]", rows).focus();
     });
-  }
-
-  /* Source-path picker: writes {"@path": "..."} into the mapping field next to it. */
-  function initPathPickers() {
-    $all("[data-path-target]").forEach(function (select) {
-      select.addEventListener("change", function () {
-        if (!select.value) return;
-        var target = document.getElementById(select.getAttribute("data-path-target"));
-        target.value = JSON.stringify({ "@path": select.value });
-        select.value = "";
-        target.focus();
-      });
+    trigger.addEventListener("input", function () {
+      showRows(trigger.value.trim() ? readTrigger(trigger.value) : { join: "and", rows: [] });
     });
   }
 
@@ -307,9 +463,9 @@
     initCopy();
     initSecrets();
     initConfirm();
+    initErrorSummary();
     initTestConnection();
     initConditionBuilder();
-    initPathPickers();
     initDebugger();
   });
 })();

@@ -144,3 +144,78 @@ def test_absurd_nesting_is_a_syntax_error_not_a_crash() -> None:
         parse("(" * 500 + 'type = "a"' + ")" * 500)
     with pytest.raises(TriggerSyntaxError, match="nests more than"):
         parse("not " * 500 + 'type = "a"')
+
+
+# --- in / not in ------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, expected", [
+    ('event in ["Order Completed", "Order Refunded"]', True),
+    ('event in ["Order Refunded"]', False),
+    ('event not in ["Order Completed", "Order Refunded"]', False),
+    ('event not in ["Order Refunded", "Cart Viewed"]', True),
+    ('properties.total in [100, 150]', True),
+    ('properties.total in ["150"]', False),          # strict, as =: a string is not a number
+    ('properties.flag in [true]', True),
+    ('properties.flag in [1]', False),                # booleans are not numbers
+    ('properties.coupon in [null, "X"]', True),       # null in a list: missing or null, as = null
+    ('properties.missing in [null]', True),
+    ('properties.missing in ["x"]', False),
+    ('properties.missing not in ["x"]', True),        # like !=: true for a missing field
+    ('type = "track" and not event not in ["Order Completed"]', True),
+    ('event in ["A", "B"] or type in ["track"]', True),
+    ('in = "x"', False),                              # `in` is still a field name where a field goes
+])
+def test_in_and_not_in_evaluate_as_documented(text: str, expected: bool) -> None:
+    assert parse(text).matches(EVENT) is expected
+
+
+def test_in_and_not_in_parse_into_one_condition_with_all_values() -> None:
+    from destinations.triggers import And, Condition
+
+    tree = parse('type = "track" and event not in ["A", "B\\"C", 3, null]').tree
+    assert tree == And((Condition(("type",), "=", "track"), Condition(("event",), "not in", ("A", 'B"C', 3, None))))
+
+
+@pytest.mark.parametrize("events", [
+    [{"type": "track", "event": name} for name in ("A", "B", "C", "Order Completed", "", "a")]
+    + [{"type": "track"}, {"type": "track", "event": None}, {"type": "track", "event": 5}, {"type": "identify"}],
+])
+def test_not_in_behaves_exactly_as_the_chain_of_not_equals_it_replaces(events: list[dict[str, object]]) -> None:
+    chain = parse('type = "track" and event != "A" and event != "B" and event != "C"')
+    listed = parse('type = "track" and event not in ["A", "B", "C"]')
+    ors = parse('event = "A" or event = "B" or event = "C"')
+    within = parse('event in ["A", "B", "C"]')
+    for event in events:
+        assert listed.matches(event) is chain.matches(event), event
+        assert within.matches(event) is ors.matches(event), event
+
+
+def test_the_customerio_track_event_trigger_stored_in_its_old_form_still_behaves_the_same() -> None:
+    from destinations.catalog import get_definition
+    from destinations.catalog.customerio.actions import SEMANTIC_EVENTS
+
+    new = parse(get_definition("customerio").action("track_event").default_trigger)
+    old = parse('type = "track" and ' + " and ".join(f'event != "{n}"' for n in SEMANTIC_EVENTS))
+    assert "not in" in new.text and len(new.text) < len(old.text)
+    for name in (*SEMANTIC_EVENTS, "Order Completed", "application installed"):
+        for kind in ("track", "page"):
+            event = {"type": kind, "event": name}
+            assert new.matches(event) is old.matches(event), event
+
+
+@pytest.mark.parametrize("text, column, fragment", [
+    ('event in "A"', 10, "takes a list in square brackets"),
+    ('event not in', 13, "`not in` takes a list"),
+    ('event in []', 11, "is empty"),
+    ('event in ["A",]', 15, "no trailing comma"),
+    ('event in ["A" "B"]', 15, "Expected ',' or ']' to close the list opened at column 10"),
+    ('event in ["A"', 14, "Expected ',' or ']'"),
+    ('event in [A]', 11, "double quotes"),
+    ('event not "A"', 7, "Expected an operator"),
+    ('event in [("A")]', 11, "Expected a value"),
+])
+def test_in_list_errors_name_the_column(text: str, column: int, fragment: str) -> None:
+    with pytest.raises(TriggerSyntaxError) as info:
+        parse(text)
+    assert info.value.column == column
+    assert fragment in info.value.message

@@ -93,7 +93,7 @@ def test_a_name_that_rebinds_to_loopback_after_the_check_reaches_nothing_inward(
     assert dns.lookups == ["rebind.test"]  # the check's lookup was the only one
     assert connects == [(PUBLIC_IP, httpserver.port)]  # the connection went where the check said
     assert caught.value.retryable is True
-    assert caught.value.message == "Connection error: Connection refused"
+    assert caught.value.message.startswith("Connection error: Connection refused by rebind.test on port")
 
 
 def test_the_request_goes_to_the_resolved_address_and_names_the_host(

@@ -155,3 +155,58 @@ def test_cancel_clears_the_wizard(owner_client: Client) -> None:
 
 def test_unknown_step_is_404(owner_client: Client) -> None:
     assert owner_client.get(f"{BASE}/bogus/").status_code == 404
+
+
+def test_configure_reports_every_wrong_field_in_one_submit_with_a_linked_summary(
+    owner_client: Client, settings: Any
+) -> None:
+    settings.OUTBOUND_ALLOW_PRIVATE = True
+    owner_client.post(f"{BASE}/select/", {"kind": "webhook"})
+    response = owner_client.post(f"{BASE}/configure/", {
+        "name": "", "url": "ftp://example.com/in", "headers": "not a header line", "batch_size": "0",
+    })
+    assert response.status_code == 400
+    errors = response.context["form"].errors
+    assert set(errors) == {"name", "url", "headers", "batch_size"}, errors
+    body = response.content.decode()
+    assert "There are 4 problems" in body
+    for field in ("name", "url", "headers", "batch_size"):
+        assert f'<a href="#id_{field}" data-error-link="id_{field}">' in body
+    assert "Webhook URL: Enter a URL starting with http:// or https://." in body
+    assert "Batch size: Between 1 (one request per event) and" in body
+
+
+def test_test_connection_answers_the_current_field_errors(owner_client: Client, settings: Any) -> None:
+    settings.OUTBOUND_ALLOW_PRIVATE = True
+    owner_client.post(f"{BASE}/select/", {"kind": "webhook"})
+    answer = owner_client.post(f"{BASE}/configure/", {"name": "Hook", "url": "ftp://example.com/in", "op": "test"},
+                               HTTP_X_REQUESTED_WITH="fetch").json()
+    assert answer["ok"] is False and list(answer["errors"]) == ["url"]
+    assert answer["errors"]["url"][0]["message"] == "Enter a URL starting with http:// or https://."
+    answer = owner_client.post(f"{BASE}/configure/", {"name": "", "url": "http://127.0.0.1:9/in", "op": "test"},
+                               HTTP_X_REQUESTED_WITH="fetch").json()
+    assert list(answer["errors"]) == ["name"]  # the URL's old error is gone
+
+
+def test_a_failed_test_connection_points_at_the_setting_it_failed_on(
+    owner_client: Client, httpserver: HTTPServer, settings: Any
+) -> None:
+    settings.OUTBOUND_ALLOW_PRIVATE = True
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    owner_client.post(f"{BASE}/select/", {"kind": "webhook"})
+    answer = owner_client.post(f"{BASE}/configure/", {"name": "Hook", "url": f"http://127.0.0.1:{port}/in",
+                                                      "op": "test"}, HTTP_X_REQUESTED_WITH="fetch").json()
+    assert answer["ok"] is False and list(answer["errors"]) == ["url"]
+    assert answer["errors"]["url"][0]["message"].startswith("Connection error: Connection refused by 127.0.0.1")
+    # Customer.io refusing the key points at the API key
+    httpserver.expect_request("/api/v1/accounts/region").respond_with_data("Unauthorized", status=401)
+    settings.DESTINATION_ENDPOINTS = {"customerio": httpserver.url_for("").rstrip("/")}
+    owner_client.post(f"{BASE}/select/", {"kind": "customerio"})
+    answer = owner_client.post(f"{BASE}/configure/", {"name": "CIO", "site_id": "s-1", "api_key": "wrong-key-1",
+                                                      "region": "us", "op": "test"},
+                               HTTP_X_REQUESTED_WITH="fetch").json()
+    assert answer["message"] == "Invalid Site ID or API key" and list(answer["errors"]) == ["api_key"]

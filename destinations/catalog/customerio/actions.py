@@ -33,7 +33,9 @@ def _quoted(text: str) -> str:
 
 
 def _events(*names: str) -> str:
-    return " or ".join(f"event = {_quoted(n)}" for n in names)
+    if len(names) == 1:
+        return f"event = {_quoted(names[0])}"
+    return "event in [" + ", ".join(_quoted(n) for n in names) + "]"
 
 
 # --- fields shared by several actions -------------------------------------------------------------------
@@ -159,7 +161,7 @@ DELETE_DEVICE = _action(
 TRACK_EVENT = _action(
     "track_event", "Track Event",
     "Send an event for a known or anonymous person; it can trigger campaigns and set segments.",
-    'type = "track" and ' + " and ".join(f"event != {_quoted(n)}" for n in SEMANTIC_EVENTS),
+    'type = "track" and event not in [' + ", ".join(_quoted(n) for n in SEMANTIC_EVENTS) + "]",
     (
         PERSON_ID, EVENT_EMAIL, ANONYMOUS_ID,
         ActionField("name", "Event name", "string", "", required=True, default=_path("$.event")),
