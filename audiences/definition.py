@@ -70,12 +70,19 @@ Lookup = Callable[[str], "dict[str, Any] | None"]
 
 
 def parse_duration(value: Any, path: str) -> timedelta:
+    if isinstance(value, str) and path == "" and value in _parsed:
+        return _parsed[value]  # evaluation parses the same few windows over and over
     if not isinstance(value, str) or not (m := _DURATION.match(value.strip())):
         raise DefinitionError(path, f"expected a duration like \"30m\", \"6h\" or \"7d\", got {value!r}")
     amount = int(m.group(1)) * _UNITS[m.group(2)]
     if amount <= timedelta(0) or amount > timedelta(days=3650):
         raise DefinitionError(path, "a duration must be between 1 minute and 3650 days")
+    if len(_parsed) < 1000:
+        _parsed[value] = amount
     return amount
+
+
+_parsed: dict[str, timedelta] = {}
 
 
 def _relative(value: Any, path: str) -> timedelta:

@@ -35,9 +35,26 @@ def existing(workspace_id: int, person_ids: Iterable[int]) -> set[int]:
 # --- What the profile store asks of audiences (registered in AudiencesConfig.ready) ----------------------
 
 
+_windows: dict[int, tuple[float, int | None]] = {}
+WINDOW_CACHE_SECONDS = 10.0
+
+
 def window_days(workspace_id: int) -> int | None:
     """The longest window (whole days, rounded up) the workspace's enabled audiences use: how much
-    per-day history the profile store must keep. None when no audience has a bounded window."""
+    per-day history the profile store must keep. None when no audience has a bounded window. Asked on
+    every state load, so kept for WINDOW_CACHE_SECONDS per process (a longer window needs the days it
+    did not keep anyway; a shorter one only trims later)."""
+    import time
+
+    cached = _windows.get(workspace_id)
+    if cached is not None and time.monotonic() - cached[0] < WINDOW_CACHE_SECONDS:
+        return cached[1]
+    days = _window_days(workspace_id)
+    _windows[workspace_id] = (time.monotonic(), days)
+    return days
+
+
+def _window_days(workspace_id: int) -> int | None:
     from . import definition
     from .models import Audience
 

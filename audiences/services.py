@@ -148,13 +148,15 @@ def evaluate_people(workspace_id: int, person_ids: Iterable[int], *, now: dateti
     names = set(event_names) if event_names is not None else None
     keys = set(trait_keys) if trait_keys is not None else None
     targets = []
+    windowed: dict[int, bool] = {}
     for a in audiences:
         if not a.enabled or (wanted is not None and a.pk not in wanted):
             continue
+        aff = definition.affected_by(a.definition, defs)
         if names is not None or keys is not None:
-            aff = definition.affected_by(a.definition, defs)
             if not ((names and aff.events & names) or (keys and aff.traits & keys)):
                 continue
+        windowed[a.pk] = aff.windowed
         targets.append(a)
     if not targets:
         return changes
@@ -172,14 +174,14 @@ def evaluate_people(workspace_id: int, person_ids: Iterable[int], *, now: dateti
     gone_dues: list[int] = []
     log_rows: list[MembershipEvent] = []
     for a in targets:
-        windowed = definition.affected_by(a.definition, defs).windowed
+        timed = windowed[a.pk]
         for pid in ids:
             state = None if pid in leaving else states.get(pid)
             if state is None:
                 inside, due = False, None
             else:
                 inside = definition.evaluate(a.definition, state, now, defs)
-                due = definition.next_change_at(a.definition, state, now, defs) if windowed else None
+                due = definition.next_change_at(a.definition, state, now, defs) if timed else None
             changes.evaluated += 1
             member = members.get((a.pk, pid))
             pending = dues.get((a.pk, pid))
