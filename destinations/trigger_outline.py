@@ -7,7 +7,7 @@ does not know (syntax added to the language later) gives no rows and no warnings
 text alone and saves it unchanged, so a gap here never changes what is saved or delivered.
 
 - `builder_rows(text)`: conditions joined by one kind of `and` / `or`, no parentheses or `not`
-  (except `not exists`): {"join": "and", "rows": [{"field", "op", "value"}]}; otherwise None.
+  (except `not exists` and `not in`; an `in` list is one row whose value is the comma-separated items): {"join": "and", "rows": [{"field", "op", "value"}]}; otherwise None.
 - `warnings(text, examples)`: why the trigger can never match, in words. Two checks:
   * no event satisfies it: every alternative (of the trigger written as an `or` of `and`s) contradicts
     itself, e.g. `event = "A" and event = "B"`, `properties.total > 5 and properties.total < 2`, or a type
@@ -123,6 +123,10 @@ class _Reader:
         if tok.kind == "name" and tok.value == "exists":
             self.pos += 1
             return self._cond(start, path, path_text, "exists", None)
+        if self._word("in") or self._word("not") and self._word("in", 1):
+            op = "in" if self._word("in") else "not in"
+            self.pos += 1 if op == "in" else 2
+            return self._cond(start, path, path_text, op, self.list_value())
         if self._word("not") and self._word("exists", 1):
             self.pos += 2
             return self._cond(start, path, path_text, "not exists", None)
@@ -158,6 +162,19 @@ class _Reader:
                 self.pos += 1
                 text.append("]")
         return tuple(segments), "".join(text)
+
+    def list_value(self) -> tuple[Any, ...]:
+        if self.tok.kind != "[":
+            raise _Unsupported
+        self.pos += 1
+        items = [self.value()]
+        while self.tok.kind == ",":
+            self.pos += 1
+            items.append(self.value())
+        if self.tok.kind != "]":
+            raise _Unsupported
+        self.pos += 1
+        return tuple(items)
 
     def value(self) -> Any:
         tok = self.tok
@@ -212,8 +229,15 @@ def builder_rows(text: str) -> dict[str, Any] | None:
         c = part.cond
         if c.op == "=" and c.value is None or c.op == "!=" and c.value is None:
             return None  # `= null` reads as "missing or null": shown as text, not as a value
-        rows.append({"field": c.path_text, "op": c.op,
-                     "value": "" if c.op in ("exists", "not exists") else _value_text(c.value)})
+        if c.op in ("in", "not in"):
+            if None in c.value:
+                return None  # null in a list reads as "missing or null": shown as text
+            # The items, comma-separated; an item holding a comma is quoted (the builder splits on commas).
+            value = ", ".join(json.dumps(v) if isinstance(v, str) and "," in v else _value_text(v)
+                              for v in c.value)
+        else:
+            value = "" if c.op in ("exists", "not exists") else _value_text(c.value)
+        rows.append({"field": c.path_text, "op": c.op, "value": value})
     return {"join": join, "rows": rows}
 
 
@@ -256,9 +280,14 @@ def _candidates(literals: list[tuple[Cond, bool]]) -> list[Any]:
     """Values worth trying for one field: missing, null, each literal and its neighbours."""
     values: list[Any] = [MISSING, None, True, False, 0, "", "~"]
     for cond, _ in literals:
-        v = cond.value
-        if isinstance(v, bool) or v is None:
-            continue
+        for v in cond.value if isinstance(cond.value, tuple) else (cond.value,):
+            values += _neighbours(v)
+    return values
+
+
+def _neighbours(v: Any) -> list[Any]:
+    values: list[Any] = []
+    if not (isinstance(v, bool) or v is None):
         if isinstance(v, (int, float)):
             values += [v, v - 1, v + 1, v - 0.5, v + 0.5]
         elif isinstance(v, str):

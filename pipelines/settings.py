@@ -60,9 +60,9 @@ INSTALLED_APPS = [
     "ingest",
     "audit",
     "retention",
+    "privacy",
     "profiles",
     "audiences",
-    "privacy",
 ]
 
 MIDDLEWARE = [
@@ -417,3 +417,9 @@ CELERY_BEAT_SCHEDULE["privacy-sweep"] = {
 PROFILES_HISTORY_DAYS = env.int("PROFILES_HISTORY_DAYS", default=90)
 if PROFILES_HISTORY_DAYS < 1:
     raise ImproperlyConfigured("PROFILES_HISTORY_DAYS must be at least 1.")
+CELERY_BEAT_SCHEDULE["profiles-trim-history"] = {
+    "task": "profiles.trim_history",
+    "schedule": 3600.0 * 6,
+    "options": {"queue": "retries", "expires": 3600.0 * 6},
+}
+CELERY_TASK_ROUTES["profiles.trim_history"] = {"queue": "retries"}

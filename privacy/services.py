@@ -254,9 +254,12 @@ def _redact(exchange: DeliveryExchange, released: int) -> None:
 
 def delete_person_data(workspace_id: int, identities: dict[str, str]) -> Counter[str]:
     """Delete the person's stored events and what points at them in the workspace; rows per table."""
+    from profiles.store import forget
+
     total: Counter[str] = Counter()
     for ids in _matching_batches(workspace_id, identities):
         total.update(_delete_batch(workspace_id, ids))
+    total.update(forget(workspace_id, identities))  # the person's profile (profiles/store.py)
     return total
 
 

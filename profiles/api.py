@@ -72,6 +72,7 @@ class ProfileDetail(generics.RetrieveAPIView):
     and the compact event history."""
 
     serializer_class = PersonDetailSerializer
+    lookup_url_kwarg = "person_id"
 
     def get_queryset(self) -> QuerySet[Person]:
         if getattr(self, "swagger_fake_view", False):

@@ -6,5 +6,5 @@ from . import api
 
 urlpatterns = [
     path("workspaces/<slug:slug>/profiles/", api.ProfileList.as_view(), name="api-profiles"),
-    path("workspaces/<slug:slug>/profiles/<int:pk>/", api.ProfileDetail.as_view(), name="api-profile"),
+    path("workspaces/<slug:slug>/profiles/<int:person_id>/", api.ProfileDetail.as_view(), name="api-profile"),
 ]

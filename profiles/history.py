@@ -9,7 +9,7 @@ of are kept.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from django.conf import settings
 
@@ -37,3 +37,45 @@ def window_days(workspace_id: int) -> int:
 def first_day(workspace_id: int, now: datetime, days: int | None = None) -> date:
     """The oldest day (UTC) whose count is kept: `days` days including today."""
     return now.date() - timedelta(days=(days if days is not None else window_days(workspace_id)) - 1)
+
+
+TRIM_BATCH = 5000
+
+
+def trim(now: datetime | None = None, *, batch: int = TRIM_BATCH) -> int:
+    """Drop the per-day counts older than each workspace's window from every history row, including the
+    rows of people who had no event since (a written row is trimmed as it is written). Walks each
+    workspace's rows by id, `batch` at a time, one short statement each. Returns the rows changed."""
+    from django.db import connection, transaction
+
+    from .models import PersonEvent
+
+    now = now or datetime.now(UTC)
+    changed = 0
+    workspaces = PersonEvent.objects.order_by().values_list("workspace_id", flat=True).distinct()
+    for workspace_id in list(workspaces):
+        oldest = first_day(workspace_id, now).isoformat()
+        last = 0
+        while True:
+            ids = list(PersonEvent.objects.filter(workspace_id=workspace_id, id__gt=last).order_by("id")
+                       .values_list("id", flat=True)[:batch])
+            if not ids:
+                break
+            last = ids[-1]
+            with transaction.atomic():
+                if connection.vendor == "postgresql":
+                    with connection.cursor() as cursor:
+                        cursor.execute(
+                            "UPDATE profiles_personevent SET per_day = COALESCE((SELECT jsonb_object_agg(k, v) "
+                            "FROM jsonb_each(per_day) AS e(k, v) WHERE k >= %s), '{}'::jsonb) "
+                            "WHERE id = ANY(%s) AND EXISTS (SELECT 1 FROM jsonb_object_keys(per_day) AS d(k) "
+                            "WHERE d.k < %s)", [oldest, ids, oldest])
+                        changed += cursor.rowcount
+                    continue
+                rows = [r for r in PersonEvent.objects.select_for_update().filter(id__in=ids)
+                        if any(day < oldest for day in r.per_day)]
+                for r in rows:
+                    r.per_day = {d: n for d, n in r.per_day.items() if d >= oldest}
+                PersonEvent.objects.bulk_update(rows, ["per_day"])
+                changed += len(rows)
+    return changed

@@ -85,3 +85,31 @@ def memberships(workspace_id: int, person_ids: list[int]) -> dict[int, list[dict
             if pid in found:
                 found[pid].extend(items)
     return found
+
+
+# --- what the workspace has seen, for condition pickers ----------------------------------------------
+
+PICKER_SAMPLE = 10_000
+
+
+def event_names(workspace_id: int) -> list[str]:
+    """Every track event name some person of the workspace has in their history, sorted."""
+    return list(PersonEvent.objects.filter(workspace_id=workspace_id).order_by("name")
+                .values_list("name", flat=True).distinct())
+
+
+def trait_keys(workspace_id: int) -> list[str]:
+    """The trait keys of the workspace's newest PICKER_SAMPLE people, sorted (a bounded read)."""
+    keys: set[str] = set()
+    for traits in (Person.objects.filter(workspace_id=workspace_id).order_by("-id")
+                   .values_list("traits", flat=True)[:PICKER_SAMPLE]):
+        if isinstance(traits, dict):
+            keys.update(traits)
+    return sorted(keys)
+
+
+def all_person_ids(workspace_id: int, *, after: int = 0, limit: int = 1000) -> list[int]:
+    """The workspace's people in id order after `after`, `limit` at a time: walk it to compute an
+    audience for everyone (pass the last id back as `after`; an empty list is the end)."""
+    return list(Person.objects.filter(workspace_id=workspace_id, id__gt=after).order_by("id")
+                .values_list("id", flat=True)[:limit])

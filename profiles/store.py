@@ -557,3 +557,31 @@ def _apply_groups(workspace_id: int, r: _Resolution) -> None:
         rows.append(row)
     GroupMembership.objects.bulk_create(rows, update_conflicts=True, unique_fields=["person", "group_id"],
                                         update_fields=["traits", "first_seen_at", "last_seen_at"])
+
+
+def forget(workspace_id: int, identities: dict[str, str]) -> dict[str, int]:
+    """Delete every person of the workspace that any of `identities` ({"user_id" | "email" |
+    "anonymous_id": value}) finds, with all the store holds about them (identifiers, history, devices,
+    groups) and the identity conflicts naming them or those values. For privacy deletions
+    (privacy.services.delete_person_data). Returns rows deleted per table."""
+    query = Q()
+    for kind, value in identities.items():
+        if kind in (USER_ID, EMAIL, ANON) and value:
+            query |= Q(kind=kind, value=normalize_email(value) if kind == EMAIL else value)
+    if not query:
+        return {}
+    with transaction.atomic():
+        ids = sorted(set(Identifier.objects.filter(query, workspace_id=workspace_id)
+                         .values_list("person_id", flat=True)))
+        list(Person.objects.select_for_update().filter(id__in=ids).order_by("id").values_list("id", flat=True))
+        named = Q(user_person_id__in=ids) | Q(email_person_id__in=ids)
+        if identities.get(USER_ID):
+            named |= Q(user_id=identities[USER_ID])
+        if identities.get(EMAIL):
+            named |= Q(email=normalize_email(identities[EMAIL]) or "")
+        conflicts, _ = IdentityConflict.objects.filter(named, workspace_id=workspace_id).delete()
+        _, per_model = Person.objects.filter(id__in=ids, workspace_id=workspace_id).delete()
+    counts = {f"profiles.{label.split('.')[-1].lower()}": n for label, n in per_model.items() if n}
+    if conflicts:
+        counts["profiles.identityconflict"] = conflicts
+    return counts

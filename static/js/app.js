@@ -203,7 +203,16 @@
     if (/^"(?:[^"\\]|\\.)*"$/.test(value)) return value;  // already quoted: text that looks like a number
     return '"' + value.replace(/\\/g, "\\\\").replace(/"/g, '\\"') + '"';
   }
-  var BUILDER_OPS = ["=", "!=", "contains", "starts_with", "ends_with", "match", ">", ">=", "<", "<=", "exists", "not exists"];
+  // The items of an "is one of" row: comma-separated, each as quote() writes a value ("a, b" in quotes
+  // keeps its comma).
+  function listItems(text) {
+    var items = [], re = /\s*("(?:[^"\\]|\\.)*"|[^,]*)\s*(,|$)/g, m;
+    while ((m = re.exec(text)) && m[0] !== "") {
+      if (m[1].trim()) items.push(quote(m[1]));
+      if (!m[2]) break;
+    }
+    return items;
+  }
   function tokenize(text) {
     var tokens = [], i = 0, m;
     var re = /\s+|("(?:[^"\\]|\\.)*")|(!=|<=|>=|==|=|<|>)|([(),\[\].])|(-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)|([A-Za-z_$][A-Za-z0-9_$\-]*)/y;
@@ -225,7 +234,7 @@
     var tokens = tokenize(text);
     if (!tokens || !tokens.length) return null;
     var pos = 0, rows = [], join = null;
-    var KEYWORDS = ["and", "or", "not", "exists", "contains", "starts_with", "ends_with", "match", "true", "false", "null"];
+    var KEYWORDS = ["and", "or", "not", "in", "exists", "contains", "starts_with", "ends_with", "match", "true", "false", "null"];
     var FUNCS = ["contains", "starts_with", "ends_with", "match"];
     function tok() { return tokens[pos] || { k: "end", t: "" }; }
     function path() {
@@ -251,6 +260,21 @@
       if (t.k === "num" || t.k === "name" && ["true", "false"].indexOf(t.t) !== -1) return t.t;
       return null;  // null compares as "missing": left to the text
     }
+    // [a, b, ...] → the row's text "a, b" (an item holding a comma stays quoted); null (as text) is left out.
+    function list() {
+      var items = [];
+      if (tok().k !== "[") return null;
+      pos++;
+      while (true) {
+        var item = value();
+        if (item === null) return null;
+        items.push(item.indexOf(",") !== -1 && item.charAt(0) !== '"' ? JSON.stringify(item) : item);
+        if (tok().k === ",") { pos++; continue; }
+        if (tok().k !== "]") return null;
+        pos++;
+        return items.join(", ");
+      }
+    }
     function condition() {
       var t = tok(), field, op, v = "";
       if (t.k === "name" && FUNCS.indexOf(t.t) !== -1 && tokens[pos + 1] && tokens[pos + 1].k === "(") {
@@ -269,6 +293,10 @@
       if (t.k === "op") { pos++; op = t.t; v = value(); if (v === null) return null; }
       else if (t.k === "name" && t.t === "exists") { pos++; op = "exists"; }
       else if (t.k === "name" && t.t === "not" && tokens[pos + 1] && tokens[pos + 1].t === "exists") { pos += 2; op = "not exists"; }
+      else if (t.k === "name" && (t.t === "in" || t.t === "not" && tokens[pos + 1] && tokens[pos + 1].t === "in")) {
+        op = t.t === "in" ? "in" : "not in"; pos += op === "in" ? 1 : 2;
+        v = list(); if (v === null) return null;
+      }
       else if (t.k === "name" && FUNCS.indexOf(t.t) !== -1) { pos++; op = t.t; v = value(); if (v === null) return null; }
       else return null;
       return { field: field, op: op, value: v };
@@ -329,6 +357,7 @@
         var value = $("[data-f=value]", row).value;
         if (!field) return "";
         if (/exists/.test(op)) return field + " " + op;
+        if (op === "in" || op === "not in") return field + " " + op + " [" + listItems(value).join(", ") + "]";
         return field + " " + op + " " + quote(value);
       }).filter(Boolean);
       trigger.value = conditions.join(" " + join.value + " ");

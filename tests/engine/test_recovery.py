@@ -75,6 +75,20 @@ def test_an_expired_lease_lets_another_worker_take_the_chunk(request: pytest.Fix
     assert len(httpserver.log) == 1
 
 
+def _die(conn: Any) -> None:
+    """Close `conn` as a dying worker would, and wait until PostgreSQL has ended its backend: the server
+    notices a closed connection on its own time, and its locks go only then (a loaded machine shows it)."""
+    from django.db import connection
+
+    pid = conn.info.backend_pid
+    conn.close()
+    with connection.cursor() as cursor:
+        def gone() -> bool:
+            cursor.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", [pid])
+            return cursor.fetchone() is None
+        wait_for(gone, what=f"PostgreSQL to end backend {pid}")
+
+
 @pytest.mark.django_db(transaction=True)
 def test_work_a_live_task_holds_is_skipped_and_freed_when_its_worker_dies(
         make_webhook: Callable[..., Any], httpserver: HTTPServer, source: Any) -> None:
@@ -94,7 +108,7 @@ def test_work_a_live_task_holds_is_skipped_and_freed_when_its_worker_dies(
     assert delivery.sweep() == 0
     assert len(httpserver.log) == 0
 
-    other.close()  # the worker dies mid-send: its transaction is rolled back, nothing was recorded
+    _die(other)  # the worker dies mid-send: its transaction is rolled back, nothing was recorded
     result = delivery.deliver_chunks([chunk.id])
     assert result.claimed == 1 and result.delivered == 1
     [row] = Delivery.objects.filter(message_id="held-1")
@@ -107,6 +121,6 @@ def test_work_a_live_task_holds_is_skipped_and_freed_when_its_worker_dies(
     other.execute("SELECT id FROM destinations_delivery WHERE id = %s FOR UPDATE", [row.id])
     assert delivery.deliver([row.id]).claimed == 0
     assert delivery.sweep() == 0
-    other.close()
+    _die(other)
     assert delivery.deliver([row.id]).delivered == 1
     assert len(httpserver.log) == 2

@@ -68,3 +68,18 @@ def test_a_comparison_with_the_wrong_type_is_warned_from_the_examples() -> None:
 ])
 def test_triggers_that_can_match_are_not_warned(text: str) -> None:
     assert warnings(text, EXAMPLES) == []
+
+
+def test_an_in_list_is_one_builder_row_with_comma_separated_items() -> None:
+    assert builder_rows('type in ["track", "page"] and event not in ["A, b", "C", 3]') == {
+        "join": "and", "rows": [
+            {"field": "type", "op": "in", "value": "track, page"},
+            {"field": "event", "op": "not in", "value": '"A, b", C, 3'},
+        ]}
+    assert builder_rows('event in ["A", null]') is None  # null is "missing": text only
+
+
+def test_in_lists_take_part_in_the_never_match_warnings() -> None:
+    assert warnings('type in ["identify", "page"] and event = "X"')
+    assert warnings('event in ["A"] and event not in ["A"]')
+    assert warnings('type in ["track"] and event not in ["A"]') == []

@@ -14,7 +14,6 @@ from connections.models import Destination, Source
 from profiles.models import Identifier, Person
 from tests.helpers import wait_for
 
-
 needs_postgres = pytest.mark.skipif(connection.vendor != "postgresql",
                                     reason="SQLite (embedded mode) serializes writers: no race to test")
 

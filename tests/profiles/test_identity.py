@@ -144,3 +144,17 @@ def test_rules_hold_inside_one_chunk(feed: Any) -> None:
     person = Person.objects.get()
     assert _ids(person) == {"user_id": {"u1"}, "anonymous_id": {"a1", "a2"}, "email": {"a@example.com"}}
     assert set(person.event_stats.values_list("name", flat=True)) == {"Product Viewed", "Order Completed"}
+
+
+def test_a_privacy_deletion_forgets_the_person(feed: Any, workspace: Any) -> None:
+    from privacy.services import delete_person_data
+    from profiles.models import PersonEvent
+
+    feed({"type": "identify", "userId": "u1", "anonymousId": "a1", "traits": {"email": "gone@example.com"}},
+         {"type": "track", "userId": "u1", "event": "Bought"},
+         {"type": "identify", "userId": "u2", "traits": {"email": "kept@example.com"}})
+    feed({"type": "identify", "userId": "u2", "traits": {"email": "gone@example.com"}})  # a conflict naming u1
+    counts = delete_person_data(workspace.id, {"email": "GONE@example.com"})
+    assert counts["profiles.person"] == 1 and counts["profiles.identityconflict"] == 1
+    assert list(Identifier.objects.values_list("value", flat=True).order_by("value")) == ["kept@example.com", "u2"]
+    assert not PersonEvent.objects.exists() and not IdentityConflict.objects.exists()

@@ -178,3 +178,32 @@ def test_a_source_not_connected_pays_nothing(feed: Any, workspace: Any) -> None:
     ids = store_events(other, [{"type": "identify", "userId": "u1", "messageId": "x-1"}], timezone.now())
     assert fanout.fan_out(ids).pending == 0
     assert Person.objects.count() == 0
+
+
+def test_pickers_and_the_walk_over_everyone(feed: Any, workspace: Any) -> None:
+    from profiles import state
+
+    feed({"type": "identify", "userId": "u1", "traits": {"plan": "pro", "email": "a@example.com"}},
+         {"type": "track", "userId": "u1", "event": "Order Completed"},
+         {"type": "track", "userId": "u2", "event": "Cart Viewed"})
+    assert state.event_names(workspace.id) == ["Cart Viewed", "Order Completed"]
+    assert state.trait_keys(workspace.id) == ["email", "plan"]
+    first = state.all_person_ids(workspace.id, limit=1)
+    assert len(first) == 1
+    rest = state.all_person_ids(workspace.id, after=first[0])
+    assert len(rest) == 1 and state.all_person_ids(workspace.id, after=rest[0]) == []
+
+
+def test_trim_drops_days_past_the_window_for_people_without_new_events(feed: Any, workspace: Any) -> None:
+    from profiles import history
+    from retention.models import RetentionPolicy
+
+    feed({"type": "track", "userId": "u1", "event": "Bought", "timestamp": _iso(5)},
+         {"type": "track", "userId": "u1", "event": "Bought", "timestamp": _iso(1)},
+         {"type": "track", "userId": "u2", "event": "Viewed", "timestamp": _iso(0)})
+    RetentionPolicy.objects.create(workspace=workspace, events_days=3)  # the window shrinks to 3 days
+    assert history.trim(batch=1) == 1
+    today = timezone.now().date()
+    assert {r.name: r.per_day for r in PersonEvent.objects.all()} == {
+        "Bought": {(today - timedelta(days=1)).isoformat(): 1}, "Viewed": {today.isoformat(): 1}}
+    assert history.trim() == 0

@@ -20,6 +20,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from connections import services
 from connections.models import Connection, Destination, Source
 from pipelines.models import Invitation, Membership, Workspace
+from profiles.models import Person
 
 ARGUMENT_FREE_SKIPS = {"login", "logout"}
 
@@ -56,17 +57,15 @@ def world(owner: User, outsider: User, workspace: Workspace, other_workspace: Wo
     dave = User.objects.create_user("dave", "dave@example.com", "dave-password-1")
     member = Membership.objects.create(user=dave, workspace=workspace, role=Membership.Role.MEMBER)
     invitation = Invitation.objects.create(workspace=workspace, email="erin@example.com", invited_by=owner)
+    person = Person.objects.create(workspace=workspace, traits={"name": "Acme person"})
     from audiences.models import Audience
 
     audience = Audience.objects.create(workspace=workspace, name="Acme pro", key="pro",
                                        definition={"trait": "plan", "op": "exists"})
-    from profiles.models import Person
-
-    person = Person.objects.create(workspace=workspace, traits={"email": "ada@example.com"})
     return {"source": source, "destination": destination, "action": destination.actions.first(),
-            "audience": audience, "person": person,
+            "audience": audience,
             "their_source": their_source, "their_destination": their_destination,
-            "member": member, "invitation": invitation}
+            "member": member, "invitation": invitation, "person": person}
 
 
 def _url(route: str, slug: str, world: dict[str, Any]) -> str:

@@ -62,8 +62,6 @@ RULES: dict[str, dict[str, Role]] = {
     "audiences-api:audience-vocabulary": {"GET": VIEWER},
     "api-profiles": {"GET": VIEWER},
     "api-profile": {"GET": VIEWER},
-    "profiles:people": {"GET": VIEWER},
-    "profiles:person": {"GET": VIEWER},
     # Audiences UI
     "audiences:list": {"GET": VIEWER},
     "audiences:new": {"GET": ADMIN, "POST": ADMIN},
@@ -73,6 +71,9 @@ RULES: dict[str, dict[str, Role]] = {
     "audit:log": {"GET": VIEWER},
     "retention:workspace-settings": {"GET": VIEWER, "POST": ADMIN},
     "privacy:privacy": {"GET": VIEWER, "POST": ADMIN},
+    # People pages
+    "profiles:people": {"GET": VIEWER},
+    "profiles:person": {"GET": VIEWER},
     # Members UI
     "members:list": {"GET": VIEWER, "POST": ADMIN},
     "members:role": {"POST": OWNER},
