@@ -94,3 +94,9 @@ def test_define_an_audience_in_the_builder_and_watch_a_person_enter_and_exit(
     expect(page.locator("[data-audience-size]")).to_have_text("0")
     expect(page.locator("[data-audience-latest] tbody tr").first).to_contain_text("Exited")
     shot("audiences-3-exited")
+
+    # On a phone the page (chart, builder rows) fits without scrolling sideways.
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.reload()
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    shot("audiences-4-phone")
