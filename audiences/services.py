@@ -153,9 +153,9 @@ def evaluate_people(workspace_id: int, person_ids: Iterable[int], *, now: dateti
         if not a.enabled or (wanted is not None and a.pk not in wanted):
             continue
         aff = definition.affected_by(a.definition, defs)
-        if names is not None or keys is not None:
-            if not ((names and aff.events & names) or (keys and aff.traits & keys)):
-                continue
+        if (names is not None or keys is not None) and not (
+                (names and aff.events & names) or (keys and aff.traits & keys)):
+            continue
         windowed[a.pk] = aff.windowed
         targets.append(a)
     if not targets:
