@@ -14,7 +14,7 @@ TEST_BROKER_URL ?= redis://127.0.0.1:6379/0
 # by js/package-lock.json. npm writes node_modules/.package-lock.json on install: our up-to-date stamp.
 AJS_STAMP := js/node_modules/.package-lock.json
 
-.PHONY: run test test-faults test-install test-fuzz lint bench-ingest bench-fanout bench-retention clean analytics-js
+.PHONY: run test test-faults test-install test-fuzz lint bench-ingest bench-fanout bench-retention bench-audiences clean analytics-js
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -79,6 +79,10 @@ bench-fanout: $(TEST_STAMP)
 # Ingest throughput while the retention purge deletes 1M expired events, as a ratio of without it.
 bench-retention: $(TEST_STAMP)
 	$(PY) bench/retention.py
+
+# Events/s through the profile store with 10 audiences kept current, and the sweep, next to ingest-only.
+bench-audiences: $(TEST_STAMP)
+	$(PY) bench/audiences.py
 
 clean:
 	rm -rf $(VENV) var/*.sqlite3* var/broker js/node_modules

@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "retention",
     "privacy",
     "profiles",
+    "audiences",
 ]
 
 MIDDLEWARE = [
@@ -197,6 +198,7 @@ SPECTACULAR_SETTINGS = {
         "PrivacyRequestKindEnum": "privacy.models.PrivacyRequest.Kind",
         "IdentityKindEnum": "privacy.models.IdentityKind",
         "SourceKindEnum": "connections.models.SourceKind",
+        "AudienceChangeKindEnum": "audiences.models.MembershipEvent.Kind",
     },
 }
 
@@ -379,6 +381,25 @@ CELERY_BEAT_SCHEDULE["retention-purge"] = {
     "options": {"queue": "retries", "expires": RETENTION_PURGE_INTERVAL},
 }
 CELERY_TASK_ROUTES["retention.purge_expired"] = {"queue": "retries"}
+
+# --- Audiences (audiences/, docs/audiences.md) -----------------------------------------------------------
+# Time-window exits: the beat task "audiences.sweep_due" (retries queue) re-evaluates only the memberships
+# and candidates whose due time has passed, at most AUDIENCES_SWEEP_LIMIT of each per run. A new or edited
+# audience is computed over all people in batches of AUDIENCES_COMPUTE_BATCH (celery queue).
+AUDIENCES_SWEEP_INTERVAL = env.float("AUDIENCES_SWEEP_INTERVAL", default=60.0)
+AUDIENCES_SWEEP_LIMIT = env.int("AUDIENCES_SWEEP_LIMIT", default=5000)
+AUDIENCES_COMPUTE_BATCH = env.int("AUDIENCES_COMPUTE_BATCH", default=1000)
+if AUDIENCES_SWEEP_INTERVAL <= 0 or AUDIENCES_SWEEP_LIMIT < 1 or AUDIENCES_COMPUTE_BATCH < 1:
+    raise ImproperlyConfigured("AUDIENCES_SWEEP_INTERVAL, _SWEEP_LIMIT and _COMPUTE_BATCH must be positive.")
+# Freezes the audiences clock (an ISO time): for tests and demos only.
+AUDIENCES_FROZEN_NOW = env.str("AUDIENCES_FROZEN_NOW", default="") or None
+CELERY_BEAT_SCHEDULE["audiences-sweep"] = {
+    "task": "audiences.sweep_due",
+    "schedule": AUDIENCES_SWEEP_INTERVAL,
+    "options": {"queue": "retries", "expires": AUDIENCES_SWEEP_INTERVAL},
+}
+CELERY_TASK_ROUTES["audiences.sweep_due"] = {"queue": "retries"}
+CELERY_TASK_ROUTES["audiences.compute"] = {"queue": "celery"}
 
 # --- Privacy (privacy/) ---------------------------------------------------------------------------------
 # Each process keeps a workspace's suppressed identities in memory this long (see privacy/suppression.py):

@@ -6,6 +6,7 @@
 - retention.api_urls: the retention policy in the management API
 - privacy.api_urls, privacy.urls: the privacy API (/api/workspaces/<slug>/privacy/...) and page (/w/<slug>/privacy/)
 - connections.urls: the Connections web UI; retention.urls: the workspace settings page
+- audiences.api_urls, audiences.urls: audiences (segments) in the management API and the web UI
 - pipelines.members_urls: the Members page, invitation links and the members API
 - profiles.urls, profiles.api_urls: the People pages (/w/<slug>/people/) and the profiles API
 """
@@ -25,6 +26,8 @@ urlpatterns = [
     path("", include("audit.urls")),
     path("api/", include("retention.api_urls")),
     path("", include("retention.urls")),
+    path("api/", include("audiences.api_urls")),
+    path("", include("audiences.urls")),
     path("api/", include("privacy.api_urls")),
     path("", include("privacy.urls")),
     path("api/", include((members_urls.api_patterns, "members-api"))),

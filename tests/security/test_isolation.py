@@ -66,7 +66,12 @@ def world(owner: User, outsider: User, workspace: Workspace, other_workspace: Wo
     now = timezone.now()
     body = WebhookBody.objects.create(workspace=workspace, source=hook, received_at=now, raw=b'{"a": 1}',
                                       status=WebhookBody.Status.FAILED, reason="no mapping", processed_at=now)
+    from audiences.models import Audience
+
+    audience = Audience.objects.create(workspace=workspace, name="Acme pro", key="pro",
+                                       definition={"trait": "plan", "op": "exists"})
     return {"source": source, "destination": destination, "action": destination.actions.first(),
+            "audience": audience,
             "their_source": their_source, "their_destination": their_destination,
             "member": member, "invitation": invitation, "webhook_source": hook, "webhook_body": body,
             "person": person}
@@ -95,6 +100,10 @@ def _url(route: str, slug: str, world: dict[str, Any]) -> str:
         pk = world["invitation"].id
     if "sources/<int:pk>/webhook/" in route:  # the webhook routes answer 404 for other kinds of source
         pk = world["webhook_source"].id
+    if "audiences/<int:pk>" in route:
+        pk = world["audience"].id
+    if "profiles/<int:pk>" in route:
+        pk = world["person"].id
     values["<int:pk>"] = str(pk)
     url = route
     for placeholder, value in values.items():

@@ -60,8 +60,19 @@ RULES: dict[str, dict[str, Role]] = {
     "privacy-api:unsuppress": {"POST": ADMIN},
     "privacy-api:requests": {"GET": VIEWER},
     "privacy-api:suppressions": {"GET": VIEWER},
+    "audiences-api:audience-list": {"GET": VIEWER, "POST": ADMIN},
+    "audiences-api:audience-detail": {"GET": VIEWER, "PATCH": ADMIN, "DELETE": ADMIN},
+    "audiences-api:audience-members": {"GET": VIEWER},
+    "audiences-api:audience-history": {"GET": VIEWER},
+    "audiences-api:audience-estimate": {"POST": VIEWER},  # evaluates a draft; stores nothing
+    "audiences-api:audience-vocabulary": {"GET": VIEWER},
     "api-profiles": {"GET": VIEWER},
     "api-profile": {"GET": VIEWER},
+    # Audiences UI
+    "audiences:list": {"GET": VIEWER},
+    "audiences:new": {"GET": ADMIN, "POST": ADMIN},
+    "audiences:detail": {"GET": VIEWER, "POST": ADMIN},
+    "audiences:delete": {"POST": ADMIN},
     # Audit log and workspace settings pages
     "audit:log": {"GET": VIEWER},
     "retention:workspace-settings": {"GET": VIEWER, "POST": ADMIN},

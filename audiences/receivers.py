@@ -1,0 +1,20 @@
+"""Keeps membership current as the profile store changes (profiles.signals.person_changed)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from . import services
+
+
+def on_person_changed(sender: Any = None, *, workspace_id: int, person_ids: Iterable[int],
+                      event_names: Iterable[str] = (), trait_keys: Iterable[str] = (),
+                      merged_ids: Iterable[int] = (), **_: Any) -> None:
+    """Re-evaluate, for these people only, the audiences that name one of the changed events or traits;
+    people merged into another leave their audiences (the survivor is among `person_ids`)."""
+    merged = list(merged_ids or ())
+    if merged:
+        services.forget_people(workspace_id, merged)
+    services.evaluate_people(workspace_id, person_ids, event_names=list(event_names or ()),
+                             trait_keys=list(trait_keys or ()))

@@ -1,0 +1,148 @@
+"""The Audiences pages (/w/<slug>/audiences/...): the list, the audience page (size chart, latest entries
+and exits, the definition in a builder) and the new-audience page. Viewers read; admins change."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.views.decorators.http import require_POST
+
+from connections.views.access import render_page
+from pipelines.models import Membership as WorkspaceMembership
+from pipelines.tenancy import get_workspace
+
+from . import api, services
+from .models import Audience
+
+ADMIN = WorkspaceMembership.Role.ADMIN
+NAMING_HINT = "Cart Abandon | 0-24h | Excl Purch 7d"
+STARTER = {"all": [{"event": "Product Added", "within": "24h"},
+                   {"not": {"event": "Order Completed", "within": "7d"}}]}
+
+
+class AudienceForm(forms.Form):
+    name = forms.CharField(max_length=200, help_text=f"Intent | window | exclusions, e.g. “{NAMING_HINT}”.",
+                           widget=forms.TextInput(attrs={"placeholder": NAMING_HINT}))
+    key = forms.SlugField(max_length=100, help_text="A slug, unique in the workspace: other audiences and "
+                          "destinations refer to the audience by it.")
+    enabled = forms.BooleanField(required=False, initial=True)
+    definition = forms.CharField(widget=forms.Textarea(attrs={"rows": 8, "spellcheck": "false",
+                                                              "data-audience-definition": ""}),
+                                 help_text="The condition tree as JSON (the builder above writes it).")
+
+    def clean_definition(self) -> Any:
+        try:
+            return json.loads(self.cleaned_data["definition"])
+        except ValueError as exc:
+            raise ValidationError(f"Not valid JSON: {exc}") from None
+
+
+def _apply_errors(form: AudienceForm, exc: ValidationError) -> None:
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.message_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc.messages)
+
+
+@login_required
+def audience_list(request: HttpRequest, slug: str) -> HttpResponse:
+    workspace = get_workspace(request.user, slug)
+    return render_page(request, workspace, "audiences/list.html", {
+        "nav": "audiences", "audiences": Audience.objects.filter(workspace=workspace),
+        "can_edit": workspace.role.includes(ADMIN)})
+
+
+@login_required
+def audience_new(request: HttpRequest, slug: str) -> HttpResponse:
+    workspace = get_workspace(request.user, slug, at_least=ADMIN)
+    form = AudienceForm(request.POST or None, initial={"definition": json.dumps(STARTER, indent=2)})
+    if request.method == "POST" and form.is_valid():
+        try:
+            audience = services.create_audience(workspace, **form.cleaned_data)
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(request, f"Audience “{audience.name}” created; computing its members now.")
+            return redirect("audiences:detail", slug=workspace.slug, pk=audience.pk)
+    return render_page(request, workspace, "audiences/new.html", {
+        "nav": "audiences", "form": form, "can_edit": True, "naming_hint": NAMING_HINT,
+    }, status=400 if form.errors else 200)
+
+
+@login_required
+def audience_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    workspace = get_workspace(request.user, slug, at_least=ADMIN if request.method == "POST" else
+                              WorkspaceMembership.Role.VIEWER)
+    audience = get_object_or_404(Audience, workspace=workspace, pk=pk)
+    can_edit = workspace.role.includes(ADMIN)
+    initial = {"name": audience.name, "key": audience.key, "enabled": audience.enabled,
+               "definition": json.dumps(audience.definition, indent=2)}
+    form = AudienceForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.update_audience(audience, form.cleaned_data)
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(request, "Audience saved.")
+            return redirect("audiences:detail", slug=workspace.slug, pk=audience.pk)
+    if not can_edit:
+        for field in form.fields.values():
+            field.disabled = True
+    data = api.history(audience, 48)
+    return render_page(request, workspace, "audiences/detail.html", {
+        "nav": "audiences", "audience": audience, "form": form, "can_edit": can_edit,
+        "chart": size_chart(data["hours"]), "latest": data["latest"][:20], "naming_hint": NAMING_HINT,
+    }, status=400 if form.errors else 200)
+
+
+@login_required
+@require_POST
+def audience_delete(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    workspace = get_workspace(request.user, slug, at_least=ADMIN)
+    audience = get_object_or_404(Audience, workspace=workspace, pk=pk)
+    try:
+        services.delete_audience(audience)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("audiences:detail", slug=workspace.slug, pk=audience.pk)
+    messages.success(request, f"Audience “{audience.name}” deleted.")
+    return redirect("audiences:list", slug=workspace.slug)
+
+
+def size_chart(hours: list[dict[str, Any]]) -> dict[str, Any]:
+    """SVG geometry: the size as a line, entries (up) and exits (down) per hour as small bars."""
+    width, height, left, right, top, bottom = 720, 200, 44, 8, 10, 150
+    flow_bottom = 190
+    peak = max((h["size"] for h in hours), default=0) or 1
+    flow_peak = max((max(h["entered"], h["exited"]) for h in hours), default=0) or 1
+    slot = (width - left - right) / max(len(hours), 1)
+    points, bars, labels = [], [], []
+    for i, h in enumerate(hours):
+        x = left + i * slot + slot / 2
+        points.append(f"{x:.1f},{bottom - (bottom - top) * h['size'] / peak:.1f}")
+        mid = (bottom + flow_bottom) / 2 + 3
+        if h["entered"]:
+            bh = (mid - bottom - 6) * h["entered"] / flow_peak + 1
+            bars.append({"x": round(x - slot * .35, 1), "y": round(mid - bh, 1), "w": round(slot * .7, 1),
+                         "h": round(bh, 1), "kind": "enter",
+                         "title": f"{h['hour']:%d %b %H:00} UTC: {h['entered']} entered"})
+        if h["exited"]:
+            bh = (flow_bottom - mid) * h["exited"] / flow_peak + 1
+            bars.append({"x": round(x - slot * .35, 1), "y": round(mid, 1), "w": round(slot * .7, 1),
+                         "h": round(bh, 1), "kind": "exit",
+                         "title": f"{h['hour']:%d %b %H:00} UTC: {h['exited']} exited"})
+        if i % 6 == 0:
+            labels.append({"x": round(x, 1), "text": f"{h['hour']:%H:00}"})
+    return {"width": width, "height": height + 12, "left": left, "right": width - right, "top": top,
+            "bottom": bottom, "peak": peak, "points": " ".join(points), "bars": bars, "labels": labels,
+            "label_y": height + 8, "current": hours[-1]["size"] if hours else 0,
+            "entered": sum(h["entered"] for h in hours), "exited": sum(h["exited"] for h in hours)}
