@@ -7,7 +7,6 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-import pytest
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
@@ -15,8 +14,6 @@ from audiences import services as audience_services
 from audiences.models import Audience
 from connections import services
 from pipelines.models import Workspace
-
-pytest.importorskip("profiles.store", reason="needs the profile store (the profiles app)")
 
 _ids = itertools.count(1)
 

@@ -16,7 +16,9 @@ from pipelines.models import Workspace
 from pipelines.transactions import ATTEMPTS, atomic_retrying_conflicts
 from tests.helpers import wait_for
 
-pytestmark = pytest.mark.skipif("connection.vendor != 'postgresql'")
+pytestmark = pytest.mark.skipif(
+    "connection.vendor != 'postgresql'",
+    reason="deadlocks and serialization failures are PostgreSQL's; SQLite serializes writers and has neither")
 
 SERIALIZATION_FAILURE = "DO $$ BEGIN RAISE EXCEPTION 'could not serialize' USING ERRCODE = 'serialization_failure'; END $$"
 
