@@ -22,6 +22,7 @@ from .models import (
     Action,
     Connection,
     Destination,
+    SYSTEM_KINDS,
     Source,
     SourceKind,
     WebhookEncoding,
@@ -35,6 +36,9 @@ def create_source(workspace: Workspace, *, name: str, kind: str) -> tuple[Source
     """Create a source. Returns it and, for Journeys Track API sources, the API key (shown once)."""
     if kind not in SourceKind.values:
         raise ValidationError({"kind": f"Unknown source kind {kind!r}."})
+    if kind in SYSTEM_KINDS:
+        raise ValidationError({"kind": "Audience sync sources are created by connecting an audience to a "
+                                       "destination (on the audience's page)."})
     source = Source(workspace=workspace, name=name.strip(), kind=kind)
     api_key = source.issue_track_api_key() if kind == SourceKind.JOURNEYS_TRACK_API else None
     source.save()

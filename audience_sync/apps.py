@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class AudienceSyncConfig(AppConfig):
+    name = "audience_sync"
+    verbose_name = "Audience sync"
