@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('audiences', '0001_audiences'),
-        ('connections', '0003_alter_source_kind'),
+        ('connections', '0003_audience_source_kind'),
         ('pipelines', '0003_invitations'),
     ]
 

@@ -70,6 +70,9 @@ def world(owner: User, outsider: User, workspace: Workspace, other_workspace: Wo
 
     audience = Audience.objects.create(workspace=workspace, name="Acme pro", key="pro",
                                        definition={"trait": "plan", "op": "exists"})
+    from audience_sync import services as audience_sync
+
+    audience_sync.connect(audience, destination)  # the audience's destination routes name it
     return {"source": source, "destination": destination, "action": destination.actions.first(),
             "audience": audience,
             "their_source": their_source, "their_destination": their_destination,
