@@ -27,6 +27,8 @@ from django.utils import timezone
 from audiences.models import Audience, Membership, MembershipEvent
 from connections import services as connection_services
 from connections.models import Destination, DestinationMode, Source, SourceKind
+from destinations import identity
+from destinations.errors import DeliveryError, PayloadError
 from ingest.normalize import Envelope, normalize
 from ingest.services import store_events
 from profiles.state import PersonState, load_states
@@ -39,6 +41,10 @@ ENTERED, EXITED = "Audience Entered", "Audience Exited"
 # Destinations an audience cannot be sent to: the profile store feeds audiences, it does not take them.
 NOT_SYNCABLE = frozenset({"profiles"})
 MAX_INTERVAL_MINUTES = 7 * 24 * 60
+# Ad platforms match people on hashed identifiers: their events carry only what identity hygiene made of
+# the person's identifiers (hashes), never the raw values, and an audience is created there if needed.
+AD_PLATFORMS = {"facebook_custom_audiences": identity.META}
+RETRY_AFTER_ERROR = timedelta(minutes=5)
 
 
 def audience_trait(key: str) -> str:
@@ -162,6 +168,8 @@ def sync(link_id: int, *, now: datetime | None = None, batch: int | None = None)
     batch = batch or settings.AUDIENCE_SYNC_BATCH
     now = now or timezone.now()
     result = SyncResult()
+    if not _platform_ready(link_id, now):
+        return result
     with transaction.atomic():
         link = (AudienceDestination.objects.select_for_update(skip_locked=True, of=("self",)).select_related(
             "audience", "destination", "source", "workspace").filter(pk=link_id).first())
@@ -229,6 +237,33 @@ def net_changes(changes: Iterable[Change]) -> list[Change]:
     return [c for pid, c in last.items() if first[pid].inside == c.inside]
 
 
+def _platform_ready(link_id: int, now: datetime) -> bool:
+    """Ad platforms: make sure the audience exists there (created on the first sync unless an existing id
+    was given). Outside any transaction: it is a request to the platform. False (with the error on the
+    connection, tried again after RETRY_AFTER_ERROR) when it could not be created."""
+    link = AudienceDestination.objects.select_related("audience", "destination").filter(pk=link_id).first()
+    if link is None or link.destination.kind not in AD_PLATFORMS or link.external_audience_id:
+        return True
+    try:
+        external = create_platform_audience(link)
+    except (DeliveryError, PayloadError) as exc:
+        message = exc.message if isinstance(exc, DeliveryError) else str(exc)
+        AudienceDestination.objects.filter(pk=link_id).update(
+            last_error=f"Could not create the audience at {link.destination.name}: {message}",
+            next_sync_at=now + RETRY_AFTER_ERROR)
+        return False
+    AudienceDestination.objects.filter(pk=link_id, external_audience_id="").update(external_audience_id=external)
+    return True
+
+
+def create_platform_audience(link: AudienceDestination) -> str:
+    from destinations.catalog import facebook_custom_audiences
+
+    description = f"Pipelines audience “{link.audience.key}”, kept in sync by Pipelines."
+    return facebook_custom_audiences.create_audience(link.destination.settings, name=link.audience.name,
+                                                     description=description)
+
+
 # --- Messages --------------------------------------------------------------------------------------------
 
 
@@ -256,6 +291,9 @@ def _messages(link: AudienceDestination, changes: list[Change], result: SyncResu
     key = audience_trait(link.audience.key)
     ctx = personas(link)
     out: list[dict[str, Any]] = []
+    platform = AD_PLATFORMS.get(link.destination.kind)
+    if platform is not None:
+        return _platform_messages(link, platform, changes, states, result)
     for c in changes:
         state = states.get(c.person_id)
         user_id = _first(state, "user_id") if state else None
@@ -278,6 +316,68 @@ def _messages(link: AudienceDestination, changes: list[Change], result: SyncResu
                     "event": ENTERED if c.inside else EXITED,
                     "properties": {"audience_key": key, key: c.inside},
                     "context": {"traits": track_traits, "personas": dict(ctx)}})
+        if c.inside:
+            result.adds += 1
+        else:
+            result.removes += 1
+    return out
+
+
+def raw_identifiers(state: PersonState) -> dict[str, Any]:
+    """The identifiers identity hygiene works on, from the profile store's person: the first email
+    identifier (else the email trait), traits phone, first/last name, address (or top-level city, state,
+    zip, country) and madid."""
+    t = state.traits if isinstance(state.traits, dict) else {}
+    address = t.get("address") if isinstance(t.get("address"), dict) else {}
+
+    def pick(*keys: str, where: dict[str, Any] = t) -> Any:
+        return next((where[k] for k in keys if where.get(k) not in (None, "")), None)
+
+    return {
+        "email": _first(state, "email") or pick("email"),
+        "phone": pick("phone", "phone_number", "phoneNumber"),
+        "first_name": pick("first_name", "firstName"),
+        "last_name": pick("last_name", "lastName"),
+        "city": pick("city", where=address) or pick("city"),
+        "state": pick("state", where=address) or pick("state"),
+        "zip": pick("postal_code", "postalCode", "zip", where=address) or pick("postal_code", "postalCode", "zip"),
+        "country": pick("country", where=address) or pick("country"),
+        "madid": pick("madid", "advertising_id", "advertisingId"),
+    }
+
+
+def _platform_messages(link: AudienceDestination, platform: str, changes: list[Change],
+                       states: dict[int, PersonState], result: SyncResult) -> list[dict[str, Any]]:
+    """Ad platforms: one track per change whose context.traits hold only the hashed identifiers (per the
+    platform's rules; invalid values dropped and counted by field), so no raw identifier is stored in the
+    events, their deliveries or the requests recorded."""
+    key = audience_trait(link.audience.key)
+    ctx = personas(link)
+    region = str(link.destination.config.get("phone_region") or "US")
+    out: list[dict[str, Any]] = []
+    for c in changes:
+        state = states.get(c.person_id)
+        user_id = _first(state, "user_id") if state else None
+        anonymous_id = _first(state, "anonymous_id") if state else None
+        prepared = identity.prepare(platform, raw_identifiers(state), region=region) if state else None
+        for field_name in (prepared.dropped if prepared is not None else ()):
+            result.dropped[field_name] = result.dropped.get(field_name, 0) + 1
+        if state is None or not (user_id or anonymous_id) or not (prepared or user_id):
+            result.skipped += 1
+            continue
+        v = prepared.values if prepared else {}
+        traits: dict[str, Any] = {k: v[k] for k in ("email", "phone", "first_name", "last_name") if k in v}
+        address = {name: v[k] for k, name in (("city", "city"), ("state", "state"), ("zip", "postal_code"),
+                                              ("country", "country")) if k in v}
+        if address:
+            traits["address"] = address
+        context: dict[str, Any] = {"traits": traits, "personas": dict(ctx)}
+        if "madid" in v:
+            context["device"] = {"advertisingId": v["madid"]}
+        ids = {k: val for k, val in (("userId", user_id), ("anonymousId", anonymous_id)) if val}
+        out.append({"type": "track", "messageId": f"aud-{link.pk}-{c.token}-track", **ids,
+                    "timestamp": c.at.isoformat(), "event": ENTERED if c.inside else EXITED,
+                    "properties": {"audience_key": key, key: c.inside}, "context": context})
         if c.inside:
             result.adds += 1
         else:
