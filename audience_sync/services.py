@@ -43,7 +43,9 @@ NOT_SYNCABLE = frozenset({"profiles"})
 MAX_INTERVAL_MINUTES = 7 * 24 * 60
 # Ad platforms match people on hashed identifiers: their events carry only what identity hygiene made of
 # the person's identifiers (hashes), never the raw values, and an audience is created there if needed.
-AD_PLATFORMS = {"facebook_custom_audiences": identity.META}
+AD_PLATFORMS = {"facebook_custom_audiences": identity.META, "google_customer_match": identity.GOOGLE}
+# Platforms whose audience we create on the first sync; the others need an existing one's id.
+CREATES_AUDIENCE = frozenset({"facebook_custom_audiences"})
 RETRY_AFTER_ERROR = timedelta(minutes=5)
 
 
@@ -84,6 +86,10 @@ def connect(audience: Audience, destination: Destination, *, mode: str = SyncMod
     if AudienceDestination.objects.filter(audience=audience, destination=destination).exists():
         raise ValidationError({"destination_id": f"“{audience.name}” is already connected to {destination.name}."},
                               code="already_connected")
+    if destination.kind in AD_PLATFORMS and destination.kind not in CREATES_AUDIENCE and not str(
+            external_audience_id or "").strip():
+        raise ValidationError({"external_audience_id": f"{destination.definition.name} needs the id of an existing "
+                               "list to fill (create a Customer Match list in Google Ads first)."}, code="required")
     source = Source.objects.create(workspace_id=audience.workspace_id, kind=SourceKind.AUDIENCE,
                                    name=f"{audience.name} → {destination.name}"[:120])
     connection_services.connect(source, destination)
@@ -242,7 +248,7 @@ def _platform_ready(link_id: int, now: datetime) -> bool:
     was given). Outside any transaction: it is a request to the platform. False (with the error on the
     connection, tried again after RETRY_AFTER_ERROR) when it could not be created."""
     link = AudienceDestination.objects.select_related("audience", "destination").filter(pk=link_id).first()
-    if link is None or link.destination.kind not in AD_PLATFORMS or link.external_audience_id:
+    if link is None or link.destination.kind not in CREATES_AUDIENCE or link.external_audience_id:
         return True
     try:
         external = create_platform_audience(link)
