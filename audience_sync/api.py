@@ -8,7 +8,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -19,7 +19,7 @@ from connections.models import Destination
 from pipelines.models import Membership as WorkspaceMembership
 from pipelines.tenancy import get_workspace
 
-from . import services
+from . import services, validation
 from .models import AudienceDestination, SyncMode
 
 ADMIN = WorkspaceMembership.Role.ADMIN
@@ -125,3 +125,38 @@ class AudienceDestinationDetail(APIView):
     def delete(self, request: Request, slug: str, pk: int, destination_id: int) -> Response:
         services.disconnect(self._get(request, slug, pk, destination_id, edit=True))
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+SyncReportSerializer = inline_serializer("AudienceSyncReport", fields={
+    "audience_size": serializers.IntegerField(help_text="Our member count now."),
+    "adds": inline_serializer("AudienceSyncAdds", fields={k: serializers.IntegerField() for k in (
+        "sent", "acknowledged", "failed", "not_sent", "waiting")}),
+    "removes": inline_serializer("AudienceSyncRemoves", fields={k: serializers.IntegerField() for k in (
+        "sent", "acknowledged", "failed", "not_sent", "waiting")}),
+    "at_destination": serializers.IntegerField(help_text="Adds minus removes the destination acknowledged."),
+    "skipped": serializers.IntegerField(), "dropped": serializers.DictField(child=serializers.IntegerField()),
+    "last_sync_at": serializers.DateTimeField(allow_null=True), "next_sync_at": serializers.DateTimeField(allow_null=True),
+    "last_error": serializers.CharField(),
+    "platform": serializers.DictField(allow_null=True, help_text=(
+        "Meta: received, invalid, invalid_reasons {reason: count}, valid_share, approximate_lower/_upper, "
+        "size_fetched_at.")),
+    "match_rate": serializers.DictField(child=serializers.FloatField(), allow_null=True,
+                                        help_text="{low, high}: the platform's size bounds over our count."),
+    "platform_delay_hours": serializers.IntegerField(allow_null=True),
+    "warnings": serializers.ListField(child=serializers.CharField()),
+    "note": serializers.CharField(required=False),
+})
+
+
+@extend_schema(tags=["audiences"])
+class AudienceDestinationSync(APIView):
+    """Sync validation of one connection: our count, adds and removes sent and acknowledged, the
+    platform's own figures (Meta: received / invalid, approximate size), a match rate, and warnings when
+    the counts drift apart beyond the platform's delay."""
+
+    @extend_schema(responses=SyncReportSerializer)
+    def get(self, request: Request, slug: str, pk: int, destination_id: int) -> Response:
+        audience = _audience(request, slug, pk)
+        link = get_object_or_404(AudienceDestination.objects.select_related("destination", "audience"),
+                                 audience=audience, destination_id=destination_id)
+        return Response(validation.report(link))

@@ -11,4 +11,6 @@ urlpatterns = [
          name="audience-destinations"),
     path("workspaces/<slug:slug>/audiences/<int:pk>/destinations/<int:destination_id>/",
          api.AudienceDestinationDetail.as_view(), name="audience-destination"),
+    path("workspaces/<slug:slug>/audiences/<int:pk>/destinations/<int:destination_id>/sync/",
+         api.AudienceDestinationSync.as_view(), name="audience-destination-sync"),
 ]

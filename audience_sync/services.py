@@ -201,7 +201,8 @@ def sync(link_id: int, *, now: datetime | None = None, batch: int | None = None)
         link.last_sync_at = now
         link.next_sync_at = now if result.more else _next_sync(link, now)
         link.last_error = ""
-        link.save()
+        link.save(update_fields=["cursor", "backfill_after", "backfilled_at", "sent_adds", "sent_removes", "skipped",
+                                 "dropped", "last_sync_at", "next_sync_at", "last_error", "updated_at"])
     return result
 
 

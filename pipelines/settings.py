@@ -409,6 +409,8 @@ CELERY_TASK_ROUTES["audiences.compute"] = {"queue": "celery"}
 AUDIENCE_SYNC_TICK = env.float("AUDIENCE_SYNC_TICK", default=15.0)
 AUDIENCE_SYNC_BATCH = env.int("AUDIENCE_SYNC_BATCH", default=1000)
 AUDIENCE_SYNC_MAX_BATCHES = env.int("AUDIENCE_SYNC_MAX_BATCHES", default=50)
+# How often (seconds) a sync also fetches the ad platform's own audience size for validation (Meta's bounds).
+AUDIENCE_SYNC_SIZE_INTERVAL = env.float("AUDIENCE_SYNC_SIZE_INTERVAL", default=3600.0)
 if AUDIENCE_SYNC_TICK <= 0 or AUDIENCE_SYNC_BATCH < 1 or AUDIENCE_SYNC_MAX_BATCHES < 1:
     raise ImproperlyConfigured("AUDIENCE_SYNC_TICK, _BATCH and _MAX_BATCHES must be positive.")
 CELERY_BEAT_SCHEDULE["audience-sync"] = {

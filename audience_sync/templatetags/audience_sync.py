@@ -12,13 +12,16 @@ from connections.models import Destination, DestinationMode
 
 from ..models import AudienceDestination, SyncMode
 from ..services import NOT_SYNCABLE, audience_trait
+from ..validation import report
 
 register = template.Library()
 
 
 @register.simple_tag
 def audience_destinations(audience: Audience) -> dict[str, Any]:
-    links = list(AudienceDestination.objects.filter(audience=audience).select_related("destination"))
+    links = list(AudienceDestination.objects.filter(audience=audience).select_related("destination", "audience"))
+    for link in links:
+        link.report = report(link)
     taken = {link.destination_id for link in links}
     available = [d for d in Destination.objects.filter(workspace_id=audience.workspace_id, mode=DestinationMode.CLOUD)
                  .exclude(kind__in=NOT_SYNCABLE).order_by("name") if d.pk not in taken]

@@ -35,10 +35,19 @@ def person(workspace: Workspace) -> Any:
     return make
 
 
-def make_audience(workspace: Workspace, key: str = "cart-abandoners", definition: Any = None) -> Audience:
+def make_audience(workspace: Workspace, key: str = "cart-abandoners", definition: Any = None, *,
+                  worker: bool = False) -> Audience:
+    """A computed audience. With a Celery worker running (`worker=True`) its own computation task is
+    waited for, rather than computing it here at the same time (two computations racing log entries twice)."""
     audience = audience_services.create_audience(workspace, name=key.replace("-", " ").title(), key=key,
                                                  definition=definition or PRO)
-    audience_services.compute(audience.pk, audience.generation)
+    if worker:
+        from tests.helpers import wait_for
+
+        wait_for(lambda: Audience.objects.get(pk=audience.pk).status == Audience.Status.READY,
+                 what="the audience computed")
+    else:
+        audience_services.compute(audience.pk, audience.generation)
     audience.refresh_from_db()
     return audience
 

@@ -129,7 +129,7 @@ def test_an_audience_is_created_at_meta_backfilled_and_kept_in_sync(
     ada = person(user_id="user-ada", email="Ada@Example.com", plan="pro", phone="+44 20 7946 0958",
                  first_name="Ada")
     bob = person(anonymous_id="anon-bob", plan="pro", phone="12")  # no usable identifier but his phone
-    audience = make_audience(workspace)
+    audience = make_audience(workspace, worker=True)
     meta = connection_services.create_destination(workspace, name="Meta ads", kind="facebook_custom_audiences",
                                                   settings=SETTINGS)
     link = services.connect(audience, meta, interval_minutes=60)

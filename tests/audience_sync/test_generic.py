@@ -33,7 +33,7 @@ def test_connecting_backfills_members_then_sends_only_changes(
     ada = person(user_id="user-ada", email="ada@example.com", anonymous_id="anon-ada", plan="pro")
     bob = person(anonymous_id="anon-bob", plan="pro")
     carol = person(user_id="user-carol", plan="free")
-    audience = make_audience(workspace)
+    audience = make_audience(workspace, worker=True)
     assert audience.size == 2
 
     response = owner_api.post(_url(workspace, audience), {"destination_id": hook.pk, "mode": "add_remove"},

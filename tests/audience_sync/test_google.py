@@ -129,7 +129,7 @@ def test_an_audience_fills_an_existing_list_and_removes_on_exit(
     httpserver.expect_request("/v1/audienceMembers:ingest").respond_with_json({"requestId": "r-1"})
     httpserver.expect_request("/v1/audienceMembers:remove").respond_with_json({"requestId": "r-2"})
     ada = person(user_id="user-ada", email="Ada.Lovelace@gmail.com", plan="pro")
-    audience = make_audience(workspace)
+    audience = make_audience(workspace, worker=True)
     google = connection_services.create_destination(workspace, name="Google Ads", kind="google_customer_match",
                                                     settings=SETTINGS)
     url = f"/api/workspaces/{workspace.slug}/audiences/{audience.pk}/destinations/"

@@ -68,6 +68,7 @@ RULES: dict[str, dict[str, Role]] = {
     "audiences-api:audience-vocabulary": {"GET": VIEWER},
     "audience-sync-api:audience-destinations": {"GET": VIEWER, "POST": ADMIN},
     "audience-sync-api:audience-destination": {"GET": VIEWER, "PATCH": ADMIN, "DELETE": ADMIN},
+    "audience-sync-api:audience-destination-sync": {"GET": VIEWER},
     "api-profiles": {"GET": VIEWER},
     "api-profile": {"GET": VIEWER},
     # Audiences UI
