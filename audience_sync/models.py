@@ -23,8 +23,10 @@ class AudienceDestination(models.Model):
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
     audience = models.ForeignKey(Audience, on_delete=models.CASCADE, related_name="destination_links")
     destination = models.ForeignKey(Destination, on_delete=models.CASCADE, related_name="audience_links")
-    # The internal source whose events carry this audience to this destination (deleted with the link).
-    source = models.OneToOneField(Source, on_delete=models.PROTECT, related_name="audience_link")
+    # The internal source whose events carry this audience to this destination. Deleting it disconnects
+    # the audience; a connection deleted any way (its audience or destination deleted) takes its source
+    # along (AudienceSyncConfig.ready).
+    source = models.OneToOneField(Source, on_delete=models.CASCADE, related_name="audience_link")
     mode = models.CharField(max_length=10, choices=SyncMode.choices, default=SyncMode.ADD_REMOVE)
     # 0: realtime (every tick of the sync beat); otherwise changes are sent every this many minutes.
     interval_minutes = models.PositiveIntegerField(default=0)

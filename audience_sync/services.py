@@ -118,9 +118,7 @@ def update(link: AudienceDestination, *, mode: str | None = None, interval_minut
 def disconnect(link: AudienceDestination) -> None:
     """Stop sending the audience to the destination: the connection, its internal source and that
     source's events go; nothing more is sent (what the destination already has stays there)."""
-    source = link.source
-    link.delete()
-    connection_services.delete_source(source)
+    link.delete()  # its internal source goes with it (AudienceSyncConfig.ready)
 
 
 def schedule(link_id: int) -> None:

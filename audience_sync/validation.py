@@ -119,8 +119,10 @@ def report(link: AudienceDestination, now: datetime | None = None) -> dict[str, 
     tolerance = max(TOLERANCE_PEOPLE, round(ours * TOLERANCE_SHARE))
     failed = adds["failed"] + removes["failed"]
     if failed:
-        warnings.append(f"{failed} change{'s' if failed != 1 else ''} failed to reach {link.destination.name}: "
-                        "see its Event delivery tab.")
+        last = (Delivery.objects.filter(event__source_id=link.source_id, status="failed").order_by("-updated_at")
+                .values_list("last_error", flat=True).first())
+        warnings.append(f"{failed} change{'s' if failed != 1 else ''} failed to reach {link.destination.name}"
+                        f"{f' (last: {last})' if last else ''}: see its Event delivery tab.")
     waiting = adds["waiting"] + removes["waiting"]
     if link.backfilled_at and not waiting and abs(ours - at_destination) > tolerance:
         warnings.append(f"The audience has {ours} people but {at_destination} reached {link.destination.name} "

@@ -37,7 +37,7 @@ class Migration(migrations.Migration):
                 ('updated_at', models.DateTimeField(auto_now=True)),
                 ('audience', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='destination_links', to='audiences.audience')),
                 ('destination', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='audience_links', to='connections.destination')),
-                ('source', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='audience_link', to='connections.source')),
+                ('source', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='audience_link', to='connections.source')),
                 ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='pipelines.workspace')),
             ],
             options={

@@ -115,3 +115,28 @@ def test_backfill_runs_in_batches_and_people_without_ids_are_skipped(workspace: 
     audience_services.compute(audience.pk, audience.generation)  # recomputing changes nobody: nothing new
     services.sync(link.pk)
     assert len(_sent(link)) == 5
+
+
+def test_deleting_the_destination_or_the_audience_takes_the_internal_source_along(
+        workspace: Any, audience: Any, hook: Any) -> None:
+    from connections.models import Source
+
+    link = services.connect(audience, hook)
+    assert Source.objects.get(pk=link.source_id).display_name == "Audience: Cart Abandoners → Journeys hook"
+    connection_services.delete_destination(hook)
+    assert not Source.objects.filter(kind="audience").exists()
+    other = connection_services.create_destination(workspace, name="Other", kind="webhook",
+                                                   settings={"url": "https://8.8.8.8/hook"})
+    services.connect(audience, other)
+    audience_services.delete_audience(audience)
+    assert not Source.objects.filter(kind="audience").exists()
+    # deleting the source from the Connections page disconnects too
+    link = services.connect(make_audience(workspace, key="again"), other)
+    connection_services.delete_source(link.source)
+    assert not AudienceDestination.objects.exists()
+
+
+def test_audience_sources_cannot_be_made_by_hand(owner_api: Any, workspace: Any) -> None:
+    response = owner_api.post(f"/api/workspaces/{workspace.slug}/sources/", {"name": "x", "kind": "audience"},
+                              format="json")
+    assert response.status_code == 400 and "connecting an audience" in response.json()["message"]

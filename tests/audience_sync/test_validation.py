@@ -96,3 +96,23 @@ def test_matching_sizes_raise_no_warning_and_give_a_match_rate(
     age(link, 30)
     report = owner_api.get(sync_url(link)).json()
     assert report["warnings"] == [] and report["match_rate"] == {"low": 0.333, "high": 0.667}
+
+
+def test_an_expired_token_shows_as_a_reconnect_warning_not_silent_retries(
+        settings: Any, workspace: Any, person: Any, httpserver: HTTPServer, owner_api: Any) -> None:
+    settings.DESTINATION_ENDPOINTS = {"facebook": httpserver.url_for("/")}
+    httpserver.expect_request("/v24.0/6001/users").respond_with_json(
+        {"error": {"message": "Error validating access token: Session has expired", "code": 190}}, status=400)
+    person(user_id="user-1", email="ada@example.com", plan="pro")
+    audience = make_audience(workspace, worker=True)
+    meta = connection_services.create_destination(workspace, name="Meta ads", kind="facebook_custom_audiences",
+                                                  settings=SETTINGS)
+    owner_api.post(f"/api/workspaces/{workspace.slug}/audiences/{audience.pk}/destinations/",
+                   {"destination_id": meta.pk, "external_audience_id": "6001"}, format="json")
+    link = AudienceDestination.objects.get(audience=audience)
+    report = wait_for(lambda: (r if (r := owner_api.get(sync_url(link)).json())["adds"]["failed"] else None),
+                      what="the failed add")
+    assert report["adds"]["failed"] == 1 and report["adds"]["waiting"] == 0
+    (warning,) = report["warnings"]
+    assert "1 change failed to reach Meta ads" in warning and "reconnect" in warning
+    assert len([r for r, _ in httpserver.log if r.path == "/v24.0/6001/users"]) == 1  # not retried
