@@ -275,7 +275,7 @@ def create_platform_audience(link: AudienceDestination) -> str:
 def personas(link: AudienceDestination) -> dict[str, Any]:
     """`context.personas` as Engage fills it: the audience (computation) and the space (workspace)."""
     out = {"computation_class": "audience", "computation_id": str(link.audience_id),
-           "computation_key": audience_trait(link.audience.key), "namespace": f"workspace:{link.workspace.slug}",
+           "computation_key": audience_trait(link.audience.key), "namespace": f"spa_{link.workspace.slug}",
            "space_id": link.workspace.slug}
     if link.external_audience_id:
         out["external_audience_id"] = link.external_audience_id

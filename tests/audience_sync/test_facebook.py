@@ -128,7 +128,7 @@ def test_an_audience_is_created_at_meta_backfilled_and_kept_in_sync(
     httpserver.expect_request("/v24.0/6001/users").respond_with_json(USERS_ANSWER)
     ada = person(user_id="user-ada", email="Ada@Example.com", plan="pro", phone="+44 20 7946 0958",
                  first_name="Ada")
-    bob = person(anonymous_id="anon-bob", plan="pro", phone="12")  # no usable identifier but his phone
+    person(anonymous_id="anon-bob", plan="pro", phone="12")  # nothing usable: an invalid phone, no userId
     audience = make_audience(workspace, worker=True)
     meta = connection_services.create_destination(workspace, name="Meta ads", kind="facebook_custom_audiences",
                                                   settings=SETTINGS)
@@ -159,4 +159,3 @@ def test_an_audience_is_created_at_meta_backfilled_and_kept_in_sync(
     stored += [orjson.dumps(d.payload).decode() for d in Delivery.objects.all()]
     assert stored and not any("ada@example.com" in s.lower() or "7946" in s for s in stored)
     assert not AudienceDestination.objects.filter(last_error__gt="").exists()
-    _ = bob

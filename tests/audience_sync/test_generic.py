@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import pytest
 from pytest_httpserver import HTTPServer
 
@@ -44,7 +45,7 @@ def test_connecting_backfills_members_then_sends_only_changes(
     sent = _received(httpserver, 4)
     by_user = {(b["type"], b.get("userId") or b.get("anonymousId")): b for b in sent}
     personas = {"computation_class": "audience", "computation_id": str(audience.pk),
-                "computation_key": "cart_abandoners", "namespace": f"workspace:{workspace.slug}",
+                "computation_key": "cart_abandoners", "namespace": f"spa_{workspace.slug}",
                 "space_id": workspace.slug}
     identify = by_user[("identify", "user-ada")]
     assert identify["traits"] == {"cart_abandoners": True, "email": "ada@example.com"}
@@ -89,3 +90,28 @@ def test_connecting_backfills_members_then_sends_only_changes(
     assert services.due() == []
     services.sync(link.pk)  # a sync already on its way finds nothing
     assert len(bodies(httpserver)) == 8
+
+
+def test_customerio_gets_the_trait_and_the_event_through_its_default_actions(
+        settings: Any, workspace: Any, owner_api: Any, person: Any, httpserver: HTTPServer) -> None:
+    from connections import services as connection_services
+
+    settings.DESTINATION_ENDPOINTS = {"customerio": httpserver.url_for("/").rstrip("/")}
+    httpserver.expect_request("/api/v2/batch").respond_with_json({})
+    person(user_id="user-ada", email="ada@example.com", plan="pro")
+    audience = make_audience(workspace, worker=True)
+    cio = connection_services.create_destination(workspace, name="Journeys", kind="customerio",
+                                                 settings={"site_id": "site-1", "api_key": "key-1"})
+    assert owner_api.post(_url(workspace, audience), {"destination_id": cio.pk}, format="json").status_code == 201
+
+    def operations() -> list[Any] | None:  # identify and track may travel in one request or two
+        found = [i for r, _ in httpserver.log if r.path == "/api/v2/batch" for i in orjson.loads(r.get_data())["batch"]]
+        return found if len(found) >= 2 else None
+
+    items = wait_for(operations, what="both Customer.io operations")
+    identify = next(i for i in items if i["action"] == "identify")
+    assert identify["identifiers"] == {"id": "user-ada"}
+    assert identify["attributes"]["cart_abandoners"] is True and identify["attributes"]["email"] == "ada@example.com"
+    event = next(i for i in items if i["action"] == "event")
+    assert event["name"] == "Audience Entered"
+    assert event["attributes"]["audience_key"] == "cart_abandoners"
