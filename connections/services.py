@@ -19,10 +19,10 @@ from destinations.mapping import MappingError, parse_path
 from pipelines.models import Workspace
 
 from .models import (
+    SYSTEM_KINDS,
     Action,
     Connection,
     Destination,
-    SYSTEM_KINDS,
     Source,
     SourceKind,
     WebhookEncoding,
