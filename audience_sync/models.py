@@ -59,3 +59,16 @@ class AudienceDestination(models.Model):
 
     def __str__(self) -> str:
         return f"audience {self.audience_id} → destination {self.destination_id}"
+
+
+class SentMember(models.Model):
+    """Ad platforms: what an entry sent for a person (ids and hashed identifiers only, as in the event), so
+    that their exit removes exactly those hashes, even after their identifiers changed or the person was
+    deleted from the profile store. Deleted when the exit is sent."""
+
+    link = models.ForeignKey(AudienceDestination, on_delete=models.CASCADE, related_name="sent_members")
+    person_id = models.BigIntegerField()
+    identity = models.JSONField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["link", "person_id"], name="unique_sent_member")]

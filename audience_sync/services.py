@@ -33,7 +33,7 @@ from ingest.normalize import Envelope, normalize
 from ingest.services import store_events
 from profiles.state import PersonState, load_states
 
-from .models import AudienceDestination, SyncMode
+from .models import AudienceDestination, SentMember, SyncMode
 
 log = logging.getLogger(__name__)
 
@@ -351,40 +351,73 @@ def raw_identifiers(state: PersonState) -> dict[str, Any]:
     }
 
 
+def platform_identity(link: AudienceDestination, platform: str, state: PersonState | None,
+                      result: SyncResult) -> dict[str, Any] | None:
+    """What an ad platform event carries for this person: ids, hashed `traits` (identity hygiene, invalid
+    values dropped and counted by field) and the advertising id; None when nothing can name them."""
+    if state is None:
+        return None
+    user_id, anonymous_id = _first(state, "user_id"), _first(state, "anonymous_id")
+    region = str(link.destination.config.get("phone_region") or "US")
+    prepared = identity.prepare(platform, raw_identifiers(state), region=region)
+    for field_name in prepared.dropped:
+        result.dropped[field_name] = result.dropped.get(field_name, 0) + 1
+    if not (user_id or anonymous_id) or not (prepared or user_id):
+        return None
+    v = prepared.values
+    traits: dict[str, Any] = {k: v[k] for k in ("email", "phone", "first_name", "last_name") if k in v}
+    address = {name: v[k] for k, name in (("city", "city"), ("state", "state"), ("zip", "postal_code"),
+                                          ("country", "country")) if k in v}
+    if address:
+        traits["address"] = address
+    out: dict[str, Any] = {"ids": {k: val for k, val in (("userId", user_id), ("anonymousId", anonymous_id)) if val},
+                           "traits": traits}
+    if "madid" in v:
+        out["device"] = {"advertisingId": v["madid"]}
+    return out
+
+
 def _platform_messages(link: AudienceDestination, platform: str, changes: list[Change],
                        states: dict[int, PersonState], result: SyncResult) -> list[dict[str, Any]]:
     """Ad platforms: one track per change whose context.traits hold only the hashed identifiers (per the
-    platform's rules; invalid values dropped and counted by field), so no raw identifier is stored in the
-    events, their deliveries or the requests recorded."""
+    platform's rules), so no raw identifier is stored in the events, their deliveries or the requests
+    recorded. What an entry sent is remembered (SentMember, hashes only): the exit removes exactly that,
+    even once the person's identifiers changed or the person was deleted from the profile store."""
     key = audience_trait(link.audience.key)
     ctx = personas(link)
-    region = str(link.destination.config.get("phone_region") or "US")
+    remembered = dict(SentMember.objects.filter(link=link, person_id__in={c.person_id for c in changes})
+                      .values_list("person_id", "identity"))
+    keep: dict[int, dict[str, Any]] = {}
+    forget: set[int] = set()
     out: list[dict[str, Any]] = []
     for c in changes:
-        state = states.get(c.person_id)
-        user_id = _first(state, "user_id") if state else None
-        anonymous_id = _first(state, "anonymous_id") if state else None
-        prepared = identity.prepare(platform, raw_identifiers(state), region=region) if state else None
-        for field_name in (prepared.dropped if prepared is not None else ()):
-            result.dropped[field_name] = result.dropped.get(field_name, 0) + 1
-        if state is None or not (user_id or anonymous_id) or not (prepared or user_id):
+        if c.inside:
+            who = platform_identity(link, platform, states.get(c.person_id), result)
+            if who is not None:
+                keep[c.person_id] = who
+                forget.discard(c.person_id)
+        else:
+            who = keep.pop(c.person_id, None) or remembered.get(c.person_id)
+            if who is None:
+                who = platform_identity(link, platform, states.get(c.person_id), result)
+            forget.add(c.person_id)
+        if who is None:
             result.skipped += 1
             continue
-        v = prepared.values if prepared else {}
-        traits: dict[str, Any] = {k: v[k] for k in ("email", "phone", "first_name", "last_name") if k in v}
-        address = {name: v[k] for k, name in (("city", "city"), ("state", "state"), ("zip", "postal_code"),
-                                              ("country", "country")) if k in v}
-        if address:
-            traits["address"] = address
-        context: dict[str, Any] = {"traits": traits, "personas": dict(ctx)}
-        if "madid" in v:
-            context["device"] = {"advertisingId": v["madid"]}
-        ids = {k: val for k, val in (("userId", user_id), ("anonymousId", anonymous_id)) if val}
-        out.append({"type": "track", "messageId": f"aud-{link.pk}-{c.token}-track", **ids,
+        context: dict[str, Any] = {"traits": who["traits"], "personas": dict(ctx)}
+        if who.get("device"):
+            context["device"] = who["device"]
+        out.append({"type": "track", "messageId": f"aud-{link.pk}-{c.token}-track", **who["ids"],
                     "timestamp": c.at.isoformat(), "event": ENTERED if c.inside else EXITED,
                     "properties": {"audience_key": key, key: c.inside}, "context": context})
         if c.inside:
             result.adds += 1
         else:
             result.removes += 1
+    if forget:
+        SentMember.objects.filter(link=link, person_id__in=forget).delete()
+    if keep:
+        SentMember.objects.bulk_create([SentMember(link=link, person_id=pid, identity=who) for pid, who in keep.items()],
+                                       update_conflicts=True, unique_fields=["link", "person_id"],
+                                       update_fields=["identity"])
     return out

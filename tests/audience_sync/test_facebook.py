@@ -159,3 +159,26 @@ def test_an_audience_is_created_at_meta_backfilled_and_kept_in_sync(
     stored += [orjson.dumps(d.payload).decode() for d in Delivery.objects.all()]
     assert stored and not any("ada@example.com" in s.lower() or "7946" in s for s in stored)
     assert not AudienceDestination.objects.filter(last_error__gt="").exists()
+
+
+def test_an_exit_removes_the_hashes_that_were_added_even_after_changes_or_deletion(
+        workspace: Any, person: Any) -> None:
+    from audiences import services as audience_services
+    from profiles.models import Identifier, Person
+
+    ada = person(user_id="user-ada", email="ada@example.com", plan="pro")
+    cy = person(user_id="user-cy", email="cy@example.com", plan="pro")
+    audience = make_audience(workspace)
+    meta = connection_services.create_destination(workspace, name="Meta ads", kind="facebook_custom_audiences",
+                                                  settings=SETTINGS)
+    link = services.connect(audience, meta, external_audience_id="6001")
+    services.sync(link.pk)
+    Identifier.objects.filter(person=ada, kind="email").update(value="ada.new@example.com")
+    set_plan(ada, "free")
+    Person.objects.filter(pk=cy.pk).delete()  # gone from the profile store: the next computation drops cy
+    audience_services.compute(audience.pk, audience.generation)
+    services.sync(link.pk)
+    exits = {e.payload["userId"]: e.payload["context"]["traits"] for e in
+             Event.objects.filter(source=link.source, payload__event="Audience Exited")}
+    assert exits == {"user-ada": {"email": h("ada@example.com")}, "user-cy": {"email": h("cy@example.com")}}
+    assert not link.sent_members.exists()  # nothing is kept once removed
