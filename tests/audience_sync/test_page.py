@@ -53,3 +53,16 @@ def test_a_viewer_sees_the_connections_but_no_forms(workspace: Any, owner: Any, 
     client.force_login(viewer)
     page = _page(client, workspace, audience)
     assert "Every 15 min" in page and "Connect destination" not in page and "Disconnect" not in page
+
+
+def test_the_internal_source_page_says_which_audience_it_carries(workspace: Any, owner: Any, hook: Any) -> None:
+    from audience_sync import services
+
+    audience = make_audience(workspace)
+    link = services.connect(audience, hook)
+    client = Client()
+    client.force_login(owner)
+    page = client.get(f"/w/{workspace.slug}/sources/{link.source_id}/").content.decode()
+    assert "managed by audience sync" in page and f"/w/{workspace.slug}/audiences/{audience.pk}/#destinations" in page
+    overview = client.get(f"/w/{workspace.slug}/connections/").content.decode()
+    assert "Audience: Cart Abandoners → Journeys hook" in overview
