@@ -132,14 +132,17 @@ def update_destination(
 
 @transaction.atomic
 def set_sources(destination: Destination, sources: Iterable[Source]) -> None:
-    """Make `sources` exactly the sources connected to `destination`."""
+    """Make `sources` exactly the sources connected to `destination` (system sources, such as an
+    audience's, are left as they are)."""
     wanted = {s.id: s for s in sources}
     for source in wanted.values():
         try:
             check_connectable(source, destination)
         except ValidationError as exc:
             raise ValidationError({"source_ids": f"{source.display_name}: {exc.messages[0]}"}) from None
-    Connection.objects.filter(destination=destination).exclude(source_id__in=wanted).delete()
+    # Sources Pipelines made itself (an audience's) stay connected: they are managed where they were made.
+    (Connection.objects.filter(destination=destination).exclude(source_id__in=wanted)
+     .exclude(source__kind__in=SYSTEM_KINDS).delete())
     existing = set(Connection.objects.filter(destination=destination).values_list("source_id", flat=True))
     for source_id, source in wanted.items():
         if source_id not in existing:

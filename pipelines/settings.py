@@ -200,6 +200,7 @@ SPECTACULAR_SETTINGS = {
         "IdentityKindEnum": "privacy.models.IdentityKind",
         "SourceKindEnum": "connections.models.SourceKind",
         "AudienceChangeKindEnum": "audiences.models.MembershipEvent.Kind",
+        "AudienceSyncModeEnum": "audience_sync.models.SyncMode",
     },
 }
 

@@ -140,3 +140,14 @@ def test_audience_sources_cannot_be_made_by_hand(owner_api: Any, workspace: Any)
     response = owner_api.post(f"/api/workspaces/{workspace.slug}/sources/", {"name": "x", "kind": "audience"},
                               format="json")
     assert response.status_code == 400 and "connecting an audience" in response.json()["message"]
+
+
+def test_editing_the_destinations_sources_keeps_the_audience_connected(workspace: Any, audience: Any,
+                                                                      hook: Any) -> None:
+    from connections.models import Connection
+
+    link = services.connect(audience, hook)
+    website, _ = connection_services.create_source(workspace, name="Website", kind="javascript")
+    connection_services.set_sources(hook, [website])
+    connection_services.set_sources(hook, [])
+    assert list(Connection.objects.filter(destination=hook).values_list("source_id", flat=True)) == [link.source_id]
