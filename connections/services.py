@@ -159,6 +159,11 @@ def connect(source: Source, destination: Destination) -> Connection:
 
 
 def disconnect(source: Source, destination: Destination) -> None:
+    """Stop `source` feeding `destination`. A system source (an audience's) exists only for that
+    connection: it goes, which disconnects the audience (audience_sync)."""
+    if source.kind in SYSTEM_KINDS and Connection.objects.filter(source=source, destination=destination).exists():
+        delete_source(source)
+        return
     Connection.objects.filter(source=source, destination=destination).delete()
 
 

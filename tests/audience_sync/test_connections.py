@@ -151,3 +151,15 @@ def test_editing_the_destinations_sources_keeps_the_audience_connected(workspace
     connection_services.set_sources(hook, [website])
     connection_services.set_sources(hook, [])
     assert list(Connection.objects.filter(destination=hook).values_list("source_id", flat=True)) == [link.source_id]
+
+
+def test_removing_the_audience_source_on_the_destination_page_disconnects_the_audience(
+        workspace: Any, owner: Any, audience: Any, hook: Any) -> None:
+    from django.test import Client
+
+    link = services.connect(audience, hook)
+    client = Client()
+    client.force_login(owner)
+    response = client.post(f"/w/{workspace.slug}/destinations/{hook.pk}/sources/{link.source_id}/remove/")
+    assert response.status_code == 302
+    assert not AudienceDestination.objects.exists()
