@@ -182,3 +182,19 @@ def test_an_exit_removes_the_hashes_that_were_added_even_after_changes_or_deleti
              Event.objects.filter(source=link.source, payload__event="Audience Exited")}
     assert exits == {"user-ada": {"email": h("ada@example.com")}, "user-cy": {"email": h("cy@example.com")}}
     assert not link.sent_members.exists()  # nothing is kept once removed
+
+
+def test_two_audiences_in_one_batch_go_to_their_own_audience(httpserver: HTTPServer) -> None:
+    """"Cart abandoners" to target and "Purchased, last 7 days" to exclude, both on one Meta destination:
+    the engine may hand both audiences' people to one call; each audience gets its own request."""
+    httpserver.expect_request("/v24.0/6001/users").respond_with_json(USERS_ANSWER)
+    httpserver.expect_request("/v24.0/7002/users").respond_with_json(USERS_ANSWER)
+    cart = _mapped("add_to_audience", _event("user-ada", email="ada@example.com"))
+    bought = _mapped("add_to_audience", {**_event("user-bob", email="bob@example.com"),
+                                         "context": {"traits": {"email": "bob@example.com"},
+                                                     "personas": {"external_audience_id": "7002"}}})
+    result = FB.action("add_to_audience").perform_batch(SETTINGS, [cart, bought])
+    assert result.item_errors == {}
+    rows = {r.path: orjson.loads(r.get_data())["payload"]["data"] for r, _ in httpserver.log}
+    assert rows == {"/v24.0/6001/users": [["user-ada", h("ada@example.com")] + [""] * 8],
+                    "/v24.0/7002/users": [["user-bob", h("bob@example.com")] + [""] * 8]}
