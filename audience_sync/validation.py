@@ -104,7 +104,8 @@ def report(link: AudienceDestination, now: datetime | None = None) -> dict[str, 
     if kind == "facebook_custom_audiences":
         meta = _meta_answers(link)
         size = link.platform.get("size") or {}
-        meta.update({"approximate_lower": size.get("approximate_count_lower_bound"),
+        meta.update({"last_session": link.platform.get("last_session"),
+                     "approximate_lower": size.get("approximate_count_lower_bound"),
                      "approximate_upper": size.get("approximate_count_upper_bound"),
                      "size_fetched_at": (datetime.fromisoformat(link.platform["size_fetched_at"])
                                          if link.platform.get("size_fetched_at") else None)})
@@ -116,6 +117,10 @@ def report(link: AudienceDestination, now: datetime | None = None) -> dict[str, 
             out["match_rate"] = {"low": round((lower or 0) / ours, 3), "high": round(min(1.0, upper / ours), 3)}
         if meta["received"]:
             out["platform"]["valid_share"] = round((meta["received"] - meta["invalid"]) / meta["received"], 3)
+        last = meta["last_session"] or {}
+        if last.get("num_received") and "num_matched" in last:
+            # Meta's own count for the latest upload: the match rate it computed itself
+            meta["last_upload_match_rate"] = round(last["num_matched"] / last["num_received"], 3)
     tolerance = max(TOLERANCE_PEOPLE, round(ours * TOLERANCE_SHARE))
     failed = adds["failed"] + removes["failed"]
     if failed:
@@ -142,23 +147,50 @@ def report(link: AudienceDestination, now: datetime | None = None) -> dict[str, 
     return out
 
 
+def _last_session(link: AudienceDestination) -> int | None:
+    """The session id Meta answered for the latest users request of this connection."""
+    exchange_ids = (Delivery.objects.filter(event__source_id=link.source_id, exchange_id__isnull=False)
+                    .values_list("exchange_id", flat=True))
+    latest = (DeliveryExchange.objects.filter(pk__in=exchange_ids).order_by("-created_at", "-id")
+              .values_list("response", flat=True).first())
+    body = latest.get("body") if isinstance(latest, dict) else None
+    try:
+        answer = orjson.loads(body) if isinstance(body, str) else None
+    except orjson.JSONDecodeError:
+        return None
+    session = answer.get("session_id") if isinstance(answer, dict) else None
+    return int(session) if isinstance(session, int) else None
+
+
 def refresh_platform_size(link: AudienceDestination, now: datetime | None = None) -> bool:
-    """Fetch the platform's own audience size when the last fetch is older than
-    AUDIENCE_SYNC_SIZE_INTERVAL (Meta: approximate bounds). True when it fetched."""
+    """Meta: fetch its approximate size bounds when the last fetch is older than
+    AUDIENCE_SYNC_SIZE_INTERVAL, and the status of the latest upload session once it is answered (so at
+    the sync after an upload). True when anything was fetched."""
     from destinations.catalog import facebook_custom_audiences
 
     now = now or timezone.now()
     if link.destination.kind != "facebook_custom_audiences" or not link.external_audience_id:
         return False
-    fetched = link.platform.get("size_fetched_at")
-    if fetched and now - datetime.fromisoformat(fetched) < timedelta(seconds=settings.AUDIENCE_SYNC_SIZE_INTERVAL):
+    platform = dict(link.platform)
+    settings_ = link.destination.settings
+    fetched = platform.get("size_fetched_at")
+    if not fetched or now - datetime.fromisoformat(fetched) >= timedelta(seconds=settings.AUDIENCE_SYNC_SIZE_INTERVAL):
+        try:
+            platform["size"] = facebook_custom_audiences.audience_size(settings_, link.external_audience_id)
+            platform["size_fetched_at"] = now.isoformat()
+        except (DeliveryError, PayloadError) as exc:
+            log.info("audience size of connection %s not fetched: %s", link.pk, exc)
+    session = _last_session(link)
+    if session is not None and (platform.get("last_session") or {}).get("session_id") != session:
+        try:
+            status = facebook_custom_audiences.session_status(settings_, link.external_audience_id, session)
+        except (DeliveryError, PayloadError) as exc:
+            log.info("session status of connection %s not fetched: %s", link.pk, exc)
+        else:
+            if status:
+                platform["last_session"] = {"session_id": session, **status}
+    if platform == link.platform:
         return False
-    try:
-        size = facebook_custom_audiences.audience_size(link.destination.settings, link.external_audience_id)
-    except (DeliveryError, PayloadError) as exc:
-        log.info("audience size of connection %s not fetched: %s", link.pk, exc)
-        return False
-    platform = {**link.platform, "size": size, "size_fetched_at": now.isoformat()}
     AudienceDestination.objects.filter(pk=link.pk).update(platform=platform)
     link.platform = platform
     return True

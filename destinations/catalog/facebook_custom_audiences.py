@@ -11,7 +11,9 @@ API facts followed here (Marketing API, Graph API v24):
   the delivery record (only hashes are in it) and read back by the audience's sync validation.
 - Errors: 190 token expired or revoked (reconnect), 200 permission, 2650 schema vs the audience's data
   source, 100 / subcode 1713230 audience flagged (edits refused), 80003 rate limit (retry later).
-- Size: `GET /{ver}/{audience_id}?fields=approximate_count_lower_bound,approximate_count_upper_bound`.
+- Size: `GET /{ver}/{audience_id}?fields=approximate_count_lower_bound,approximate_count_upper_bound`;
+  an upload session's status: `GET /{ver}/{audience_id}/sessions?session_id=` (num_received, num_matched,
+  num_invalid_entries).
 
 Identifiers are normalized and hashed by destinations.identity (Meta's rules) before they leave; values
 already hashed (64 hex, as audience syncs send them) pass through. A person whose every value is invalid is
@@ -118,6 +120,19 @@ def audience_size(settings: dict[str, Any], audience_id: str) -> dict[str, int]:
     body = exchange.json() if isinstance(exchange.json(), dict) else {}
     return {k: int(body[k]) for k in ("approximate_count_lower_bound", "approximate_count_upper_bound")
             if isinstance(body.get(k), int)}
+
+
+def session_status(settings: dict[str, Any], audience_id: str, session_id: int) -> dict[str, int]:
+    """num_received / num_matched / num_invalid_entries of one upload session. Raises DeliveryError."""
+    exchange = _send("GET", f"{_base(settings)}/{audience_id}/sessions", settings,
+                     params={"session_id": session_id})
+    body = exchange.json()
+    if isinstance(body, dict) and isinstance(body.get("data"), list) and body["data"]:
+        body = body["data"][0]
+    if not isinstance(body, dict):
+        return {}
+    return {k: int(body[k]) for k in ("num_received", "num_matched", "num_invalid_entries")
+            if isinstance(body.get(k), (int, str)) and str(body[k]).isdigit()}
 
 
 def rows(settings: dict[str, Any], payloads: list[dict[str, Any]]) -> tuple[list[list[str]], dict[int, Exception]]:

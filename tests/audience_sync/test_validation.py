@@ -12,6 +12,7 @@ import pytest
 from django.utils import timezone
 from pytest_httpserver import HTTPServer
 
+from audience_sync import validation
 from audience_sync.models import AudienceDestination
 from audiences.models import MembershipEvent
 from connections import services as connection_services
@@ -38,6 +39,8 @@ def connected_to_meta(settings: Any, workspace: Any, person: Any, httpserver: HT
     httpserver.expect_request("/v24.0/6001", query_string=(
         "fields=approximate_count_lower_bound%2Capproximate_count_upper_bound")).respond_with_json(
         {"approximate_count_lower_bound": lower, "approximate_count_upper_bound": upper, "id": "6001"})
+    httpserver.expect_request("/v24.0/6001/sessions", query_string="session_id=7").respond_with_json(
+        {"data": [{"session_id": "7", "num_received": 3, "num_matched": 2, "num_invalid_entries": 1}]})
     for i, email in enumerate(("ada@example.com", "bob@example.con", "cy@example.com")):
         person(user_id=f"user-{i}", email=email, plan="pro")
     audience = make_audience(workspace, worker=True)
@@ -53,6 +56,7 @@ def connected_to_meta(settings: Any, workspace: Any, person: Any, httpserver: HT
         return bool(link.platform.get("size")) and owner_api.get(sync_url(link)).json()["adds"]["acknowledged"] == 3
 
     wait_for(settled, what="the backfill acknowledged and Meta's size fetched")
+    validation.refresh_platform_size(link)  # what the next sync does: the answered session's status
     return link
 
 
@@ -80,6 +84,9 @@ def test_the_report_has_meta_figures_and_waits_for_its_delay_before_warning(
     assert report["platform"]["valid_share"] == pytest.approx(0.667, abs=0.001)
     assert (report["platform"]["approximate_lower"], report["platform"]["approximate_upper"]) == (1000, 1200)
     assert report["match_rate"] is None  # Meta holds more than we have: drift, not a match rate
+    assert report["platform"]["last_session"] == {"session_id": 7, "num_received": 3, "num_matched": 2,
+                                                  "num_invalid_entries": 1}
+    assert report["platform"]["last_upload_match_rate"] == pytest.approx(0.667, abs=0.001)
     assert report["platform_delay_hours"] == 24
     assert report["warnings"] == []  # within Meta's delay: a note, not a warning
     assert "up to 24 h" in report["note"]

@@ -41,5 +41,6 @@ def test_the_validation_panel_shows_a_drifting_count(settings: Any, logged_in: P
         "Meta reports about 1000–1200 people but the audience has 3")
     expect(page.locator("tr[data-destination='Meta ads']")).to_contain_text("Every 60 min")
     expect(panel.locator("[data-sync-match-rate]")).to_have_count(0)
+    expect(panel.locator("[data-sync-last-upload]")).to_have_text("2 of 3 matched (67 %)")
     page.locator("#destinations").scroll_into_view_if_needed()
     shot("audience-sync-validation")
