@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 
 from audiences.models import Audience
 from connections.models import Destination
+from pipelines.api_input import Id
 from pipelines.models import Membership as WorkspaceMembership
 from pipelines.tenancy import get_workspace
 
@@ -34,7 +35,7 @@ def _audience(request: Request, slug: str, pk: int, *, edit: bool = False) -> Au
 
 
 class AudienceDestinationSerializer(serializers.ModelSerializer):
-    destination_id = serializers.IntegerField(help_text="A cloud-mode destination of the workspace.")
+    destination_id = Id(help_text="A cloud-mode destination of the workspace.")
     destination_name = serializers.CharField(source="destination.name", read_only=True)
     destination_kind = serializers.CharField(source="destination.kind", read_only=True)
     mode = serializers.ChoiceField(choices=SyncMode.choices, default=SyncMode.ADD_REMOVE, help_text=(

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 
 from audiences.models import Audience
 from connections.models import Destination
+from pipelines.api_input import MAX_ID
 from pipelines.models import Membership as WorkspaceMembership
 from pipelines.tenancy import get_workspace
 
@@ -29,7 +30,7 @@ class ScheduleForm(forms.Form):
 
 
 class ConnectForm(ScheduleForm):
-    destination_id = forms.IntegerField()
+    destination_id = forms.IntegerField(min_value=1, max_value=MAX_ID)
     external_audience_id = forms.CharField(required=False, max_length=100)
 
 

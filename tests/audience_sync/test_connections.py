@@ -32,6 +32,7 @@ def test_bad_input_is_a_400_with_code_and_message(workspace: Any, owner_api: Any
     for body, field in (({"destination_id": hook.pk, "mode": "sometimes"}, "mode"),
                         ({"destination_id": 999999}, "destination_id"),
                         ({"destination_id": "x"}, "destination_id"),
+                        ({"destination_id": 2 ** 70}, "destination_id"),
                         ({"destination_id": hook.pk, "interval_minutes": -5}, "interval_minutes"),
                         ({}, "destination_id")):
         response = owner_api.post(_url(workspace, audience), body, format="json")
