@@ -18,11 +18,10 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from tests.faults.harness import REPO, Process, _port_open, free_port
-from tests.helpers import wait_for
+from tests.helpers import scratch_postgres_database, wait_for
 
 ST = Path(sys.executable).parent / "st"
 SEED = os.environ.get("FUZZ_SEED", "20261203")
@@ -43,14 +42,8 @@ def _base_env(tmp_path: Path) -> dict[str, str]:
 
 @pytest.fixture
 def postgres_database() -> Iterator[str]:
-    name = "pipelines_fuzz_" + secrets.token_hex(3)
-    with psycopg.connect("postgresql://root@127.0.0.1:5432/postgres", autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgres://root@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect("postgresql://root@127.0.0.1:5432/postgres", autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_postgres_database("pipelines_fuzz_") as url:
+        yield url
 
 
 def _manage(env: dict[str, str], *args: str) -> str:

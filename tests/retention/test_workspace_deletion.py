@@ -4,7 +4,6 @@ resumable batches, and the other workspaces untouched."""
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -148,11 +147,6 @@ def fill(workspace: Workspace, httpserver: HTTPServer, owner: User) -> None:
     policy_for(workspace).save()
     empty = [table for table, n in rows(workspace.id).items() if not n]
     assert not empty, f"the test world has no rows in {empty}"
-
-
-@pytest.fixture
-def admin_api(workspace: Workspace, api_for: Callable[[User], Any]) -> Any:
-    return api_for(member(workspace, "ada", Membership.Role.ADMIN))
 
 
 # --- Who may delete, and what they see --------------------------------------------------------------------
