@@ -35,7 +35,10 @@ def delete_workspace(workspace_id: int) -> str:
         return "another run holds the lease"
     if not run.complete:
         workspace_deletion.enqueue(workspace_id)
-    return f"{'done' if run.complete else 'continuing'} " + " ".join(f"{k}={v}" for k, v in sorted(run.deleted.items()))
+    summary = " ".join(f"{k}={v}" for k, v in sorted(run.deleted.items()))
+    if run.deleted:
+        log.info("deleting workspace %s: %s%s", workspace_id, summary, "" if run.complete else " (continuing)")
+    return f"{'done' if run.complete else 'continuing'} {summary}"
 
 
 @shared_task(name="retention.sweep_deletions", ignore_result=True)

@@ -20,7 +20,7 @@ delivery rows (which the retention purge never deletes), then with `retention.pu
 cutoffs in the future every event, settled delivery row, delivery count and incoming webhook body, then
 the delivery exchanges, profiles, audiences, privacy records and audit entries, and last the Workspace
 row (its sources, destinations, members and settings go with it). A second audit entry, by "system",
-says how many rows went.
+records when the data was gone (each run logs how many rows of each model it deleted).
 
 A run holds a lease (`Workspace.deletion_locked_until`) so two never overlap, works for at most
 RETENTION_PURGE_MAX_SECONDS and then enqueues the next run. Running it again is harmless: it continues
@@ -244,7 +244,7 @@ def run_deletion(workspace_id: int, *, batch: int | None = None, max_seconds: fl
                 done = result.complete
             else:
                 done = _drain(step, batch, pause, deadline, run.deleted)
-            if not done or deadline.passed():
+            if not done:
                 return run
         run.complete = _delete_row(workspace, run.deleted)
     finally:
@@ -255,7 +255,8 @@ def run_deletion(workspace_id: int, *, batch: int | None = None, max_seconds: fl
 
 def _delete_row(workspace: Workspace, deleted: Counter[str]) -> bool:
     """Delete the Workspace row and the little that is left with it (sources, destinations, members,
-    settings, anything stored since the batches ran); record the outcome. False if it was gone already."""
+    settings, anything stored since the batches ran) and record that its data is gone. True also when
+    another run deleted it first (then nothing is recorded twice)."""
     from audit.recording import record_workspace_deletion
 
     with transaction.atomic():
@@ -264,7 +265,7 @@ def _delete_row(workspace: Workspace, deleted: Counter[str]) -> bool:
             return True
         _, per_model = row.delete()
         deleted.update({label: n for label, n in per_model.items() if n})
-        record_workspace_deletion(workspace, {"rows_deleted": {"before": None, "after": sum(deleted.values())}})
+        record_workspace_deletion(workspace, {"status": {"before": "deleting", "after": "deleted"}})
     log.info("workspace %s (%s) deleted: %s", workspace.pk, workspace.slug,
              " ".join(f"{k}={v}" for k, v in sorted(deleted.items())))
     return True

@@ -213,7 +213,10 @@ def test_its_write_keys_and_track_api_credentials_are_refused(workspace, owner, 
     source = services.create_source(workspace, name="Backend", kind="python")[0]
     track_source, api_key = services.create_source(workspace, name="Track", kind="journeys_track_api")
     track_auth = "Basic " + base64.b64encode(f"{track_source.site_id}:{api_key}".encode()).decode()
+    hook = services.create_source(workspace, name="Hook in", kind="webhook")[0]
+    webhook_url = f"/v1/webhooks/{hook.write_key}"
     assert track(source.write_key).status_code == 200  # and now the key is in this process's cache
+    assert Client().post(webhook_url, {"a": 1}, content_type="application/json").status_code < 300
     assert Client().put("/api/v1/customers/u1", data=b"{}", content_type="application/json",
                         HTTP_AUTHORIZATION=track_auth).status_code == 200
     with django_capture_on_commit_callbacks(execute=True):
@@ -222,6 +225,7 @@ def test_its_write_keys_and_track_api_credentials_are_refused(workspace, owner, 
     assert refused.status_code == 401
     assert Client().put("/api/v1/customers/u1", data=b"{}", content_type="application/json",
                         HTTP_AUTHORIZATION=track_auth).status_code == 401
+    assert Client().post(webhook_url, {"a": 2}, content_type="application/json").status_code == 401
     assert not Event.objects.filter(message_id="m-2").exists()
     assert not Source.objects.filter(workspace=workspace, enabled=True).exists()
 
