@@ -36,7 +36,7 @@ def workspace_settings(request: HttpRequest, slug: str) -> HttpResponse:
     if deleting and delete_form.is_valid():
         request_deletion(workspace)
         messages.success(request, f"The workspace {workspace.name} is deleted. Its data is being removed in the "
-                                  "background; its keys no longer accept events.")
+                                  "background, and its keys stop accepting events within seconds.")
         return redirect("connections:home")
     if request.method == "POST" and not deleting and form.is_valid():
         try:
