@@ -41,8 +41,9 @@ class AudienceDestinationSerializer(serializers.ModelSerializer):
     mode = serializers.ChoiceField(choices=SyncMode.choices, default=SyncMode.ADD_REMOVE, help_text=(
         "add_remove: every entry and exit is sent; mirror: only where each person ends up at each sync "
         "(someone who entered and left again between two syncs sends nothing)."))
-    interval_minutes = serializers.IntegerField(default=0, min_value=0, max_value=services.MAX_INTERVAL_MINUTES,
-                                                help_text="0: realtime; otherwise changes are sent every N minutes.")
+    interval_minutes = serializers.IntegerField(required=False, min_value=0, max_value=services.MAX_INTERVAL_MINUTES,
+                                                help_text="0: realtime; otherwise changes are sent every N minutes. "
+                                                "Default: 60 for Meta, 360 for Google, realtime for the others.")
     external_audience_id = serializers.CharField(required=False, allow_blank=True, max_length=100, help_text=(
         "Ad platforms: an existing audience (Meta custom audience id, Google user list id) to fill; empty: "
         "one is created on the first sync."))
@@ -91,7 +92,7 @@ class AudienceDestinationList(APIView):
                                                  pk=data["destination_id"]).first()
         if destination is None:
             raise serializers.ValidationError({"destination_id": "No such destination in this workspace."})
-        link = services.connect(audience, destination, mode=data["mode"], interval_minutes=data["interval_minutes"],
+        link = services.connect(audience, destination, mode=data["mode"], interval_minutes=data.get("interval_minutes"),
                                 external_audience_id=data.get("external_audience_id", ""))
         return Response(AudienceDestinationSerializer(link).data, status=status.HTTP_201_CREATED)
 

@@ -47,6 +47,9 @@ AD_PLATFORMS = {"facebook_custom_audiences": identity.META, "google_customer_mat
 # Platforms whose audience we create on the first sync; the others need an existing one's id.
 CREATES_AUDIENCE = frozenset({"facebook_custom_audiences"})
 RETRY_AFTER_ERROR = timedelta(minutes=5)
+# The schedule when none is chosen: list destinations are synced in batches (Meta hourly; Google asks for
+# no more than every 6 hours), the others in realtime.
+DEFAULT_INTERVAL_MINUTES = {"facebook_custom_audiences": 60, "google_customer_match": 360}
 
 
 def audience_trait(key: str) -> str:
@@ -72,11 +75,14 @@ def _check_mode(mode: Any) -> str:
 
 @transaction.atomic
 def connect(audience: Audience, destination: Destination, *, mode: str = SyncMode.ADD_REMOVE,
-            interval_minutes: int = 0, external_audience_id: str = "") -> AudienceDestination:
+            interval_minutes: int | None = None, external_audience_id: str = "") -> AudienceDestination:
     """Connect `audience` to `destination` (same workspace, a cloud-mode destination): its current
-    members are sent first (backfill, in the background), then its entries and exits. Raises
+    members are sent first (backfill, in the background), then its entries and exits, every
+    `interval_minutes` (0: realtime; None: DEFAULT_INTERVAL_MINUTES for the type, else realtime). Raises
     ValidationError (code "already_connected", "not_syncable" or a field error)."""
     mode = _check_mode(mode)
+    if interval_minutes is None:
+        interval_minutes = DEFAULT_INTERVAL_MINUTES.get(destination.kind, 0)
     interval_minutes = _check_interval(interval_minutes)
     if destination.workspace_id != audience.workspace_id:
         raise ValidationError({"destination_id": "No such destination in this workspace."}, code="not_found")

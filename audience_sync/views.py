@@ -31,6 +31,7 @@ class ScheduleForm(forms.Form):
 
 class ConnectForm(ScheduleForm):
     destination_id = forms.IntegerField(min_value=1, max_value=MAX_ID)
+    interval_minutes = forms.IntegerField(min_value=0, max_value=services.MAX_INTERVAL_MINUTES, required=False)
     external_audience_id = forms.CharField(required=False, max_length=100)
 
 

@@ -40,7 +40,8 @@ def test_connecting_backfills_members_then_sends_only_changes(
     response = owner_api.post(_url(workspace, audience), {"destination_id": hook.pk, "mode": "add_remove"},
                               format="json")
     assert response.status_code == 201, response.content
-    assert response.json()["destination_name"] == "Journeys hook" and response.json()["interval_minutes"] == 0
+    assert response.json()["destination_name"] == "Journeys hook"
+    assert response.json()["interval_minutes"] == 0  # generic destinations: realtime unless chosen
 
     sent = _received(httpserver, 4)
     by_user = {(b["type"], b.get("userId") or b.get("anonymousId")): b for b in sent}

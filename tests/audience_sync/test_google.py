@@ -136,7 +136,7 @@ def test_an_audience_fills_an_existing_list_and_removes_on_exit(
     missing = owner_api.post(url, {"destination_id": google.pk}, format="json")
     assert missing.status_code == 400 and missing.json()["message"].startswith("external_audience_id")
     response = owner_api.post(url, {"destination_id": google.pk, "external_audience_id": "9876"}, format="json")
-    assert response.status_code == 201
+    assert response.status_code == 201 and response.json()["interval_minutes"] == 360  # Google: every 6 h
     (ingest,) = wait_for(lambda: _requests(httpserver, "/v1/audienceMembers:ingest"), what="the ingest")
     body = orjson.loads(ingest.get_data())
     assert body["destinations"][0]["productDestinationId"] == "9876"
