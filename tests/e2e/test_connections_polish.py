@@ -1,0 +1,215 @@
+"""In a real browser, the Polish points of issue #14 on the Connections pages: the data-flow picture, the
+catalog cards, "Add a destination" from a source, the review step in words, the debugger rows and the danger
+zones; and screenshots of those pages at 1366×900 and 390×844 (under tests/e2e/screenshots/)."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+
+from django.utils import timezone
+from playwright.sync_api import Browser, Page, expect
+from pytest_httpserver import HTTPServer
+
+from connections import services
+from connections.models import Destination, Source, SourceKind
+from destinations import fanout
+from ingest.models import Event
+from ingest.services import store_events
+from pipelines.models import Workspace
+from tests.e2e.conftest import SCREENSHOTS
+from tests.helpers import send_queued
+
+SIZES = ((1366, 900), (390, 844))
+
+
+def _login(browser: Browser, live_server: Any, width: int = 1366, height: int = 900) -> Page:
+    page = browser.new_context(viewport={"width": width, "height": height}).new_page()
+    page.set_default_timeout(15_000)
+    page.goto(f"{live_server.url}/login/")
+    page.get_by_label("Username").fill("alice")
+    page.get_by_label("Password").fill("alice-password-1")
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{live_server.url}/w/acme/connections/")
+    return page
+
+
+def _fits(page: Page) -> bool:
+    return bool(page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"))
+
+
+def _source(workspace: Workspace, name: str = "Production Javascript",
+            kind: str = SourceKind.JAVASCRIPT) -> Source:
+    return services.create_source(workspace, name=name, kind=kind)[0]
+
+
+def _send(source: Source, *messages: dict[str, Any]) -> None:
+    """Store messages as ingest does, fan them out and send the first attempts, as a worker would."""
+    ids = store_events(source, [{"timestamp": "2024-05-01T12:00:00.000Z", **m} for m in messages], timezone.now())
+    fanout.fan_out(ids)
+    send_queued()
+
+
+# --- "Add a destination" from a source page --------------------------------------------------------------
+
+def test_add_a_destination_from_a_source_page_preselects_that_source(
+    logged_in: Page, live_server: Any, workspace: Workspace
+) -> None:
+    page = logged_in
+    source = _source(workspace)
+    _source(workspace, "Backend", SourceKind.PYTHON)
+    page.goto(f"{live_server.url}/w/acme/sources/{source.id}/")
+    page.get_by_role("link", name="Add a destination").click()
+    expect(page.locator("[data-preselected]")).to_contain_text("Data will come from Production Javascript")
+    page.get_by_role("button", name=re.compile("^Webhook")).click()
+    expect(page.get_by_role("heading", name="(Optional) Select the sources you want to connect")).to_be_visible()
+    expect(page.get_by_label("Production Javascript")).to_be_checked()
+    expect(page.get_by_label("Backend")).not_to_be_checked()
+    # a source of no workspace of ours is not found
+    response = page.goto(f"{live_server.url}/w/acme/destinations/new/?source=999999")
+    assert response is not None and response.status == 404
+
+
+# --- the review step, in words ---------------------------------------------------------------------------
+
+def test_the_review_step_shows_labels_not_raw_values(
+    logged_in: Page, live_server: Any, workspace: Workspace, shot: Any
+) -> None:
+    page = logged_in
+    _source(workspace)
+    page.goto(f"{live_server.url}/w/acme/destinations/new/select/")
+    page.get_by_role("button", name=re.compile(r"^Customer\.io(?! In-App)")).click()
+    page.get_by_label("Production Javascript").check()
+    page.get_by_role("button", name="Continue").click()
+    page.get_by_label("Site ID").fill("site-123")
+    page.get_by_label("API Key").fill("track-key-abcdef987654")
+    page.get_by_role("button", name="Continue").click()
+    review = page.locator("[data-review]")
+    expect(review).to_be_visible()
+
+    def value(label: str) -> str:
+        return review.locator("div", has=page.locator("dt", has_text=re.compile(f"^{label}$"))).locator("dd").inner_text()
+
+    assert value("Account Region") == "US"
+    assert value("Convert timestamps") == "Yes"
+    assert value("Site ID") == "site-123"
+    assert value("API Key") == "••••••••7654"  # masked: only the last four characters
+    assert value("Sources") == "Production Javascript"
+    actions = review.locator("div", has=page.locator("dt", has_text="Actions")).locator("li").all_inner_texts()
+    assert len(actions) > 1 and all(a and not a.endswith(",") for a in actions)
+    text = review.inner_text()
+    assert "True" not in text and "us\n" not in text and ", \n" not in text and not re.search(r",\s*$", text)
+    assert "track-key-abcdef987654" not in page.content()
+    shot("polish-review")
+
+
+def test_the_review_step_lists_webhook_headers_one_a_line_masked(
+    logged_in: Page, live_server: Any, workspace: Workspace, settings: Any
+) -> None:
+    settings.OUTBOUND_ALLOW_PRIVATE = True
+    page = logged_in
+    page.goto(f"{live_server.url}/w/acme/destinations/new/select/")
+    page.get_by_role("button", name=re.compile("^Webhook")).click()
+    page.get_by_label("Webhook URL").fill("http://127.0.0.1:9/in")
+    page.get_by_label("Headers").fill("X-Team: growth-team-token\nX-Env: production-env-token")
+    page.get_by_role("button", name="Continue").click()
+    review = page.locator("[data-review]")
+    headers = review.locator("div", has=page.locator("dt", has_text="Headers")).locator("li").all_inner_texts()
+    assert headers == ["X-Team: ••••••••oken", "X-Env: ••••••••oken"]
+    shared = review.locator("div", has=page.locator("dt", has_text="Shared secret")).locator("dd")
+    expect(shared).to_have_text("Not set")
+    expect(review.locator("div", has=page.locator("dt", has_text="HTTP method")).locator("dd")).to_have_text("POST")
+
+
+# --- the debugger ----------------------------------------------------------------------------------------
+
+def test_debugger_rows_show_user_delivery_status_and_one_relative_time_format(
+    logged_in: Page, live_server: Any, workspace: Workspace, settings: Any, httpserver: HTTPServer
+) -> None:
+    settings.OUTBOUND_ALLOW_PRIVATE = True
+    page = logged_in
+    source = _source(workspace)
+    services.create_destination(workspace, name="Order hook", kind="webhook",
+                                settings={"url": httpserver.url_for("/hook")}, sources=[source])
+    httpserver.expect_request("/hook").respond_with_data("ok")
+    _send(source, {"type": "track", "event": "Order Completed", "userId": "u-1", "messageId": "m-1"},
+          {"type": "identify", "anonymousId": "anon-5f2a91c4d3", "traits": {"email": "ann@example.com"},
+           "messageId": "m-2"})
+    httpserver.clear()
+    httpserver.expect_request("/hook").respond_with_data("Unauthorized", status=401)
+    _send(source, {"type": "page", "name": "Pricing", "anonymousId": "anon-77c0ffee11", "messageId": "m-3"})
+    three_minutes_ago = timezone.now() - timedelta(minutes=3)
+    Event.objects.filter(message_id="m-1").update(received_at=three_minutes_ago)
+
+    page.goto(f"{live_server.url}/w/acme/sources/{source.id}/")
+    rows = page.locator("[data-debugger-list] > li")
+    expect(rows).to_have_count(3)
+    order = rows.filter(has_text="Order Completed")
+    expect(order.locator("[data-event-user]")).to_have_text("u-1")
+    expect(order.locator("[data-event-delivery]")).to_have_text("Delivered")
+    time = order.locator("time")
+    expect(time).to_have_text("3 min ago")
+    assert time.get_attribute("datetime").startswith(three_minutes_ago.strftime("%Y-%m-%dT%H:%M"))
+    assert time.get_attribute("title") == three_minutes_ago.strftime("%Y-%m-%d %H:%M:%S UTC")
+    identify = rows.filter(has=page.locator(".badge-type", has_text="identify"))
+    expect(identify.locator("[data-event-user]")).to_have_text("ann@example.com")
+    assert "anonymousId: anon-5f2a91c4d3" in identify.locator("[data-event-user]").get_attribute("title")
+    pricing = rows.filter(has_text="Pricing")
+    expect(pricing.locator("[data-event-user]")).to_have_text("Anonymous anon-77c")
+    expect(pricing.locator("[data-event-delivery]")).to_have_text("Failed")
+    expect(pricing.locator("time")).to_have_text("just now")
+    # every time on the page is in the one format: relative words, the exact time on hover
+    for t in page.locator("[data-debugger-list] time").all():
+        assert re.fullmatch(r"just now|\d+ (min|h|d) ago", t.inner_text()), t.inner_text()
+        assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", t.get_attribute("title") or "")
+
+    # a live event comes in with the same row shape, and its status follows its delivery
+    httpserver.clear()
+    httpserver.expect_request("/hook").respond_with_data("ok")
+    ids = store_events(source, [{"type": "track", "event": "Cart Viewed", "userId": "u-9", "messageId": "m-4"}],
+                       timezone.now())
+    fanout.fan_out(ids)
+    live = rows.filter(has_text="Cart Viewed")
+    expect(live.locator("[data-event-user]")).to_have_text("u-9")
+    expect(live.locator("[data-event-delivery]")).to_have_text("Queued")
+    expect(live.locator("time")).to_have_text("just now")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", live.locator("time").get_attribute("title") or "")
+    send_queued()
+    expect(live.locator("[data-event-delivery]")).to_have_text("Delivered")
+
+
+def test_delete_lives_in_a_danger_zone_away_from_disable_and_asks_first(
+    logged_in: Page, live_server: Any, workspace: Workspace, settings: Any
+) -> None:
+    settings.OUTBOUND_ALLOW_PRIVATE = True
+    page = logged_in
+    source = _source(workspace)
+    destination = services.create_destination(workspace, name="Order hook", kind="webhook",
+                                              settings={"url": "http://127.0.0.1:9/in"}, sources=[source])
+    # the source page: Disable in Manage, Delete alone in the danger zone, the last section of the page
+    page.goto(f"{live_server.url}/w/acme/sources/{source.id}/")
+    manage = page.locator("section", has=page.get_by_role("heading", name="Manage"))
+    expect(manage.get_by_role("button", name="Disable source")).to_be_visible()
+    expect(manage.get_by_role("link", name=re.compile("Delete"))).to_have_count(0)
+    danger = page.locator("section.card").last
+    expect(danger.get_by_role("heading")).to_have_text("Danger zone")
+    expect(danger.get_by_role("button", name=re.compile("Disable"))).to_have_count(0)
+    danger.get_by_role("link", name="Delete source…").click()
+    expect(page.get_by_role("heading", name="Delete Production Javascript?")).to_be_visible()
+    page.get_by_role("link", name="Keep it").click()
+    assert Source.objects.filter(id=source.id).exists()
+
+    # the destination: Disable on Overview, Delete at the bottom of Settings
+    page.goto(f"{live_server.url}/w/acme/destinations/{destination.id}/")
+    expect(page.get_by_role("button", name="Disable destination")).to_be_visible()
+    expect(page.get_by_role("link", name=re.compile("Delete destination"))).to_have_count(0)
+    page.get_by_role("navigation", name="Destination").get_by_role("link", name="Settings").click()
+    danger = page.locator("section.card").last
+    expect(danger.get_by_role("heading")).to_have_text("Danger zone")
+    settings_box = page.locator("section.card", has=page.get_by_role("heading", name="Settings", exact=True))
+    assert settings_box.bounding_box()["y"] < danger.bounding_box()["y"]
+    danger.get_by_role("link", name="Delete destination…").click()
+    page.get_by_role("button", name="Delete destination").click()
+    expect(page.get_by_role("status")).to_contain_text("was deleted")
+    assert not Destination.objects.filter(id=destination.id).exists()
