@@ -20,9 +20,9 @@ from destinations.models import Delivery, DeliveryChunk, DeliveryStatus
 from ingest.models import Event, OutboxEntry
 from privacy.models import IdentityKind, SuppressedEvent
 
-from .. import services, snippets
+from .. import monograms, services, snippets
 from ..forms import SOURCE_DESCRIPTIONS, SourceNameForm
-from ..models import Source, SourceKind
+from ..models import CLIENT_SIDE_KINDS, INTERNAL_KINDS, Source, SourceKind
 from .access import Role, render_page, source_for, workspace_for
 
 # The Track API key is shown once, right after it is issued: kept in the session until that page shows it.
@@ -31,8 +31,16 @@ _ONCE_KEY = "connections:track-api-key:{id}"
 HIDDEN_WRITE_KEY = "YOUR_WRITE_KEY"
 
 
-def _kinds() -> list[dict[str, str]]:
-    return [{"value": value, "label": label, "description": SOURCE_DESCRIPTIONS.get(value, "")}
+def _kinds() -> list[dict[str, Any]]:
+    """The source catalog's cards: every kind with its description, monogram and where it runs."""
+    def where(value: str) -> str:
+        if value in INTERNAL_KINDS:
+            return "Internal"
+        return "Client-side" if value in CLIENT_SIDE_KINDS else "Server-side"
+
+    return [{"value": value, "label": label, "description": SOURCE_DESCRIPTIONS.get(value, ""),
+             "monogram": monograms.for_source(value, label),
+             "badges": [{"text": where(value), "mode": value in CLIENT_SIDE_KINDS}]}
             for value, label in SourceKind.choices]
 
 
@@ -42,7 +50,7 @@ def _base_url(request: HttpRequest) -> str:
 
 @login_required
 def add_source(request: HttpRequest, slug: str) -> HttpResponse:
-    """Step 1: pick the type. Each type is a button leading to step 2."""
+    """Step 1: pick the type. Each type is a card linking to step 2."""
     workspace = workspace_for(request, slug, Role.ADMIN)
     return render_page(request, workspace, "connections/source/add.html", {"kinds": _kinds(), "nav": "connections"})
 

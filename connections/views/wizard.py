@@ -26,7 +26,7 @@ from destinations.errors import DeliveryError
 from pipelines import crypto
 from pipelines.models import Workspace
 
-from .. import services
+from .. import monograms, services
 from ..forms import DestinationSettingsForm, SourceSelectionForm
 from ..models import Destination, DestinationMode, Source, check_connectable
 from .access import Role, render_page, workspace_for
@@ -217,7 +217,11 @@ def _select(request: HttpRequest, workspace: Workspace, state: WizardState) -> H
     ]
     preselected = list(Source.objects.filter(workspace=workspace, id__in=state.source_ids))
     return _render(request, workspace, "select", state, {
-        "preselected": preselected, "definitions": shown, "categories": categories, "query": query, "category": category,
+        "preselected": preselected, "definitions": shown,
+        "cards": [{"definition": d, "monogram": monograms.for_destination(d.key, d.name),
+                   "badges": [{"text": d.category, "mode": False},
+                              {"text": "Direct mode" if d.mode == DestinationMode.DIRECT else "Cloud mode",
+                               "mode": True}]} for d in shown], "categories": categories, "query": query, "category": category,
         "total": len(definitions), "error": error,
     }, status=400 if error else 200)
 

@@ -213,3 +213,115 @@ def test_delete_lives_in_a_danger_zone_away_from_disable_and_asks_first(
     page.get_by_role("button", name="Delete destination").click()
     expect(page.get_by_role("status")).to_contain_text("was deleted")
     assert not Destination.objects.filter(id=destination.id).exists()
+
+
+# --- the catalogs ----------------------------------------------------------------------------------------
+
+def test_both_catalogs_are_cards_you_click_with_monograms_and_aligned_titles(
+    logged_in: Page, live_server: Any, workspace: Workspace
+) -> None:
+    page = logged_in
+    _source(workspace)
+    # the source catalog: the text says what to do, and doing it (by keyboard) works
+    page.goto(f"{live_server.url}/w/acme/sources/new/")
+    expect(page.locator("#catalog-help")).to_contain_text("Click one to name it")
+    expect(page.get_by_text("select one, then click Add Source", exact=False)).to_have_count(0)
+    cards = page.locator(".catalog-button")
+    assert cards.count() == len(SourceKind.choices)
+    expect(page.get_by_role("link", name="Add Source", exact=False)).to_have_count(0)  # no second control per card
+    js = page.get_by_role("link", name="JavaScript (website)")
+    expect(js.locator(".monogram")).to_have_text("JS")
+    expect(js).to_have_accessible_description(re.compile("^Identify people and track events on your website"))
+    _titles_align(page, 1366)
+    js.focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_label("Name")).to_be_visible()
+
+    # the destination catalog: the same card, a button that chooses the type and moves on
+    page.goto(f"{live_server.url}/w/acme/destinations/new/select/")
+    expect(page.locator("#catalog-help")).to_contain_text("Click a destination to set it up")
+    webhook = page.get_by_role("button", name="Webhook", exact=True)
+    expect(webhook.locator(".monogram")).to_have_text("Wh")
+    expect(webhook).to_contain_text("Cloud mode")
+    tiles = page.locator(".catalog-button .monogram")
+    colours = {tiles.nth(i).evaluate("e => getComputedStyle(e).backgroundColor") for i in range(tiles.count())}
+    assert len(colours) == tiles.count()  # a colour per type
+    _titles_align(page, 1366)
+    webhook.focus()
+    page.keyboard.press("Space")
+    expect(page.get_by_role("heading", name="(Optional) Select the sources you want to connect")).to_be_visible()
+
+
+def _titles_align(page: Page, width: int) -> None:
+    """Every card of a grid row has its title, its badges and its description start at the same height."""
+    boxes = page.locator(".catalog-button").evaluate_all("""cards => cards.map(c => ({
+        top: c.getBoundingClientRect().top,
+        name: c.querySelector('.catalog-name').getBoundingClientRect().top,
+        tags: c.querySelector('.catalog-tags').getBoundingClientRect().top,
+        desc: c.querySelector('.catalog-desc').getBoundingClientRect().top}))""")
+    rows: dict[int, list[dict[str, float]]] = {}
+    for box in boxes:
+        rows.setdefault(round(box["top"]), []).append(box)
+    assert any(len(r) > 1 for r in rows.values()), width  # a grid, several cards a row
+    for row in rows.values():
+        for part in ("name", "tags", "desc"):
+            assert max(b[part] for b in row) - min(b[part] for b in row) < 1, (part, row)
+
+
+# --- screenshots -----------------------------------------------------------------------------------------
+
+def _world(workspace: Workspace, settings: Any, httpserver: HTTPServer, extra_destinations: int = 0) -> dict[str, Any]:
+    """Three sources and destinations in every state: healthy, failing (401), disabled; with events."""
+    settings.OUTBOUND_ALLOW_PRIVATE = True
+    web = _source(workspace)
+    backend = _source(workspace, "Backend", SourceKind.PYTHON)
+    services.create_source(workspace, name="Legacy", kind=SourceKind.JOURNEYS_TRACK_API)
+    httpserver.expect_request("/ok").respond_with_data("ok")
+    httpserver.expect_request("/denied").respond_with_data("Unauthorized: bad API key", status=401)
+    healthy = services.create_destination(workspace, name="Order hook", kind="webhook",
+                                          settings={"url": httpserver.url_for("/ok")}, sources=[web, backend])
+    failing = services.create_destination(workspace, name="CRM hook", kind="webhook",
+                                          settings={"url": httpserver.url_for("/denied")}, sources=[web])
+    off = services.create_destination(workspace, name="Old analytics", kind="webhook",
+                                      settings={"url": httpserver.url_for("/ok")}, sources=[backend])
+    services.update_destination(off, enabled=False)
+    for n in range(extra_destinations):
+        services.create_destination(workspace, name=f"Regional hook {n + 1}", kind="webhook",
+                                    settings={"url": httpserver.url_for("/ok")}, sources=[backend])
+    _send(web, {"type": "track", "event": "Order Completed", "userId": "u-1", "messageId": "m-1"},
+          {"type": "identify", "anonymousId": "anon-5f2a91c4d3", "traits": {"email": "ann@example.com"},
+           "messageId": "m-2"})
+    return {"web": web, "backend": backend, "healthy": healthy, "failing": failing, "off": off}
+
+
+def test_screenshots_of_the_polished_pages(
+    browser: Browser, live_server: Any, owner: Any, workspace: Workspace, settings: Any, httpserver: HTTPServer
+) -> None:
+    """Every page this touches at 1366×900 and 390×844 (tests/e2e/screenshots/polish-*), none scrolling
+    sideways."""
+    world = _world(workspace, settings, httpserver)
+    base = f"{live_server.url}/w/acme"
+    pages = {
+        "connections": f"{base}/connections/",
+        "source": f"{base}/sources/{world['web'].id}/",
+        "source-catalog": f"{base}/sources/new/",
+        "destination-catalog": f"{base}/destinations/new/select/",
+        "destination-overview": f"{base}/destinations/{world['failing'].id}/",
+        "destination-settings": f"{base}/destinations/{world['failing'].id}/settings/",
+    }
+    SCREENSHOTS.mkdir(exist_ok=True)
+    for width, height in SIZES:
+        page = _login(browser, live_server, width, height)
+        for name, url in pages.items():
+            page.goto(url)
+            page.screenshot(path=str(SCREENSHOTS / f"polish-{name}-{width}.png"), full_page=True)
+            assert _fits(page), (name, width)
+        page.goto(f"{base}/destinations/new/?source={world['web'].id}")
+        page.get_by_role("button", name=re.compile(r"^Customer\.io(?! In-App)")).click()
+        page.get_by_role("button", name="Continue").click()
+        page.get_by_label("Site ID").fill("site-123")
+        page.get_by_label("API Key").fill("track-key-abcdef987654")
+        page.get_by_role("button", name="Continue").click()
+        page.screenshot(path=str(SCREENSHOTS / f"polish-review-{width}.png"), full_page=True)
+        assert _fits(page), ("review", width)
+        page.context.close()

@@ -136,7 +136,7 @@ def test_add_javascript_source_and_watch_an_event_in_the_live_debugger(
     page = logged_in
     page.locator("section", has=page.get_by_role("heading", name="Sources")).get_by_role(
         "link", name="Add New").click()
-    page.get_by_role("link", name="Add Source JavaScript (website)").click()
+    page.get_by_role("link", name="JavaScript (website)").click()
     page.get_by_label("Name").fill("Production Javascript")
     shot("10-source-name")
     page.get_by_role("button", name="Submit").click()
