@@ -496,6 +496,36 @@
     });
     holder.appendChild(ul);
   }
+  /* Data-flow picture: hovering or focusing a node lights up its curves and the nodes they reach. */
+  function initFlow() {
+    $all("[data-flow]").forEach(function (box) {
+      function light(node) {
+        var source = node.getAttribute("data-flow-source");
+        var destination = node.getAttribute("data-flow-destination");
+        var attr = source ? "data-source" : "data-destination";
+        var id = source || destination;
+        box.classList.add("flow-focusing");
+        node.classList.add("is-lit");
+        $all("[data-flow-link][" + attr + '="' + id + '"]', box).forEach(function (link) {
+          link.classList.add("is-lit");
+          var other = source ? '[data-flow-destination="' + link.getAttribute("data-destination") + '"]'
+            : '[data-flow-source="' + link.getAttribute("data-source") + '"]';
+          $all(other, box).forEach(function (n) { n.classList.add("is-lit"); });
+        });
+      }
+      function clear() {
+        box.classList.remove("flow-focusing");
+        $all(".is-lit", box).forEach(function (n) { n.classList.remove("is-lit"); });
+      }
+      $all("[data-flow-source], [data-flow-destination]", box).forEach(function (node) {
+        node.addEventListener("mouseenter", function () { clear(); light(node); });
+        node.addEventListener("mouseleave", clear);
+        node.addEventListener("focus", function () { clear(); light(node); });
+        node.addEventListener("blur", clear);
+      });
+    });
+  }
+
   /* Path picker (the Webhook tab of a source): writes {"@path": "..."} into the mapping field it names. */
   function initPathPickers() {
     $all("[data-path-target]").forEach(function (select) {
@@ -570,6 +600,7 @@
     initConditionBuilder();
     initDebugger();
     initPathPickers();
+    initFlow();
     if ($("time[data-relative]")) setInterval(refreshRelativeTimes, 30000);
   });
 })();

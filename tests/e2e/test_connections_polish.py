@@ -15,6 +15,7 @@ from pytest_httpserver import HTTPServer
 from connections import services
 from connections.models import Destination, Source, SourceKind
 from destinations import fanout
+from destinations.models import DestinationCircuit
 from ingest.models import Event
 from ingest.services import store_events
 from pipelines.models import Workspace
@@ -49,6 +50,135 @@ def _send(source: Source, *messages: dict[str, Any]) -> None:
     ids = store_events(source, [{"timestamp": "2024-05-01T12:00:00.000Z", **m} for m in messages], timezone.now())
     fanout.fan_out(ids)
     send_queued()
+
+
+# --- the data-flow picture ------------------------------------------------------------------------------
+
+STROKES = {"healthy": "rgb(43, 138, 62)", "failing": "rgb(201, 42, 42)", "circuit_open": "rgb(201, 42, 42)",
+           "retrying": "rgb(208, 135, 0)", "disabled": "rgb(167, 175, 189)"}
+
+
+def _five_states(workspace: Workspace, settings: Any, httpserver: HTTPServer) -> dict[str, Any]:
+    """_world's healthy, failing and disabled destinations, plus one retrying and one with its circuit open,
+    each brought there by real deliveries to the local server."""
+    world = _world(workspace, settings, httpserver)
+    httpserver.expect_request("/busy").respond_with_data("busy", status=503)
+    httpserver.expect_request("/down").respond_with_data("down", status=502)
+    retrying = services.create_destination(workspace, name="Busy hook", kind="webhook",
+                                           settings={"url": httpserver.url_for("/busy")}, sources=[world["backend"]])
+    tripped = services.create_destination(workspace, name="Down hook", kind="webhook",
+                                          settings={"url": httpserver.url_for("/down")}, sources=[world["backend"]])
+    _send(world["backend"], {"type": "track", "event": "Invoice Paid", "userId": "u-2", "messageId": "b-1"})
+    DestinationCircuit.objects.filter(destination=retrying).delete()  # its retries alone, no open breaker
+    assert DestinationCircuit.objects.get(destination=tripped).open_until > timezone.now()  # tripped for real
+    # held open for the length of the test (the breaker's own pause is shorter than two page sizes take)
+    DestinationCircuit.objects.filter(destination=tripped).update(open_until=timezone.now() + timedelta(hours=1))
+    return {**world, "retrying": retrying, "tripped": tripped}
+
+
+def _link_ends(page: Page) -> list[dict[str, Any]]:
+    """Each curve's state and where its two ends are on screen, with the middles of the nodes it joins."""
+    return page.locator("[data-flow-link]").evaluate_all("""paths => paths.map(p => {
+        const m = p.getScreenCTM(), len = p.getTotalLength();
+        const at = d => { const q = p.getPointAtLength(d); return new DOMPoint(q.x, q.y).matrixTransform(m); };
+        const box = sel => { const r = document.querySelector(sel).getBoundingClientRect();
+                             return {left: r.left, right: r.right, middle: r.top + r.height / 2}; };
+        return {state: p.dataset.state, stroke: getComputedStyle(p).stroke, start: at(0), end: at(len),
+                source: box(`[data-flow-source="${p.dataset.source}"]`),
+                destination: box(`[data-flow-destination="${p.dataset.destination}"]`)};
+    })""")
+
+
+def _assert_drawn(page: Page, width: int) -> None:
+    """Curves start at their source's right edge and end at their destination's left edge, level with the
+    nodes' middles; no two nodes overlap; nothing scrolls sideways."""
+    ends = _link_ends(page)
+    assert ends, width
+    for e in ends:
+        assert abs(e["start"]["y"] - e["source"]["middle"]) < 2 and abs(e["end"]["y"] - e["destination"]["middle"]) < 2, e
+        assert abs(e["start"]["x"] - e["source"]["right"]) < 4 and abs(e["end"]["x"] - e["destination"]["left"]) < 4, e
+        assert e["stroke"] == STROKES[e["state"]], e
+    for column in (".flow-sources", ".flow-destinations"):
+        boxes = page.locator(f"{column} .flow-node").evaluate_all(
+            "nodes => nodes.map(n => { const r = n.getBoundingClientRect(); return [r.top, r.bottom, r.width]; })")
+        boxes.sort()
+        assert all(a[1] <= b[0] for a, b in zip(boxes, boxes[1:])), (column, width)
+        assert all(b[2] > 100 for b in boxes), (column, width)  # wide enough to read a name
+    assert _fits(page), width
+
+
+def test_the_data_flow_shows_every_connection_coloured_by_health_and_links_to_its_ends(
+    browser: Browser, live_server: Any, owner: Any, workspace: Workspace, settings: Any, httpserver: HTTPServer
+) -> None:
+    world = _five_states(workspace, settings, httpserver)
+    for width, height in SIZES:
+        page = _login(browser, live_server, width, height)
+        flow = page.locator("[data-flow]")
+        expect(flow.get_by_role("heading", name="Data flow")).to_be_visible()
+        expect(flow.get_by_role("list", name="Sources").get_by_role("link")).to_have_count(3)
+        expect(flow.get_by_role("list", name="Destinations").get_by_role("link")).to_have_count(5)
+        states = {name: flow.locator(f'[data-flow-destination="{world[key].id}"]') for key, name in (
+            ("healthy", "healthy"), ("failing", "failing"), ("off", "disabled"), ("retrying", "retrying"),
+            ("tripped", "circuit_open"))}
+        for state, node in states.items():
+            expect(node).to_have_attribute("data-state", state)
+        expect(states["failing"]).to_contain_text("Failing")
+        expect(states["retrying"]).to_contain_text("Retrying 1 event")
+        expect(states["circuit_open"]).to_contain_text("Circuit open")
+        expect(states["disabled"]).to_contain_text("Disabled")
+        expect(states["healthy"]).to_contain_text("Healthy")
+        # a curve per connection, in its destination's state; the legend names the colours shown
+        links = {(e["source"]["middle"], e["destination"]["middle"]): e["state"] for e in _link_ends(page)}
+        assert sorted(links.values()) == sorted(
+            ["healthy", "healthy", "failing", "disabled", "retrying", "circuit_open"])
+        legend = flow.get_by_role("list", name="Colours").get_by_role("listitem").all_inner_texts()
+        assert legend == ["Healthy", "Retrying", "Failing", "Circuit open", "Disabled"]
+        _assert_drawn(page, width)
+        page.screenshot(path=str(SCREENSHOTS / f"polish-flow-states-{width}.png"), full_page=False)
+        # hovering a source lights its curves only
+        page.locator(f'[data-flow-source="{world["web"].id}"]').hover()
+        lit = page.locator("[data-flow-link].is-lit")
+        expect(lit).to_have_count(2)
+        assert {lit.nth(i).get_attribute("data-source") for i in range(2)} == {str(world["web"].id)}
+        # and each node is a link to its page
+        flow.get_by_role("link", name=re.compile("^CRM hook")).click()
+        expect(page.get_by_role("heading", name="CRM hook", level=1)).to_be_visible()
+        page.go_back()
+        page.locator("[data-flow]").get_by_role("link", name=re.compile("^Backend")).click()
+        expect(page.get_by_role("heading", name="Backend", level=1)).to_be_visible()
+        page.context.close()
+
+
+def test_the_data_flow_stays_readable_with_one_and_with_twelve_destinations(
+    browser: Browser, live_server: Any, owner: Any, workspace: Workspace, settings: Any, httpserver: HTTPServer
+) -> None:
+    settings.OUTBOUND_ALLOW_PRIVATE = True
+    source = _source(workspace)
+    services.create_destination(workspace, name="Only hook", kind="webhook", settings={"url": "http://127.0.0.1:9/"},
+                                sources=[source])
+    for width, height in SIZES:
+        page = _login(browser, live_server, width, height)
+        expect(page.locator("[data-flow] .flow-node")).to_have_count(2)
+        _assert_drawn(page, width)
+        page.screenshot(path=str(SCREENSHOTS / f"polish-flow-one-{width}.png"), full_page=False)
+        page.context.close()
+    backend = _source(workspace, "Backend", SourceKind.PYTHON)
+    for n in range(11):
+        services.create_destination(workspace, name=f"Regional warehouse hook {n + 1}", kind="webhook",
+                                    settings={"url": "http://127.0.0.1:9/"}, sources=[backend] if n % 3 else
+                                    [backend, source])
+    for width, height in SIZES:
+        page = _login(browser, live_server, width, height)
+        expect(page.locator("[data-flow-destination]")).to_have_count(12)
+        expect(page.locator("[data-flow-link]")).to_have_count(16)
+        _assert_drawn(page, width)
+        # every name whole (not cut off by an ellipsis or a line clamp), the numbers that tell them apart too
+        cut = page.locator("[data-flow] .flow-name").evaluate_all(
+            "names => names.filter(n => n.scrollWidth > n.clientWidth || n.scrollHeight > n.clientHeight + 1)"
+            ".map(n => [n.textContent, n.scrollWidth, n.clientWidth, n.scrollHeight, n.clientHeight])")
+        assert cut == [], (width, cut)
+        page.locator("[data-flow]").screenshot(path=str(SCREENSHOTS / f"polish-flow-twelve-{width}.png"))
+        page.context.close()
 
 
 # --- "Add a destination" from a source page --------------------------------------------------------------
