@@ -172,6 +172,8 @@ def build(
                               f"{source.display_name} → {destination.name}: {STATES[state]}"))
         source_at[s].links.append(destination.name)
         destination_at[d].links.append(source.display_name)
+    for node in source_nodes + destination_nodes:
+        node.links.sort(key=natural_key)
     # the worse a curve's state, the later it is drawn, so it stays on top where curves cross
     links.sort(key=lambda link: DRAW_ORDER[link.state])
     return Flow(source_nodes, destination_nodes, links, height)

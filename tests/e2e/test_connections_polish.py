@@ -127,6 +127,7 @@ def test_the_data_flow_shows_every_connection_coloured_by_health_and_links_to_it
         expect(states["circuit_open"]).to_contain_text("Circuit open")
         expect(states["disabled"]).to_contain_text("Disabled")
         expect(states["healthy"]).to_contain_text("Healthy")
+        expect(states["healthy"]).to_have_accessible_description("Receives from Backend, Production Javascript")
         # a curve per connection, in its destination's state; the legend names the colours shown
         links = {(e["source"]["middle"], e["destination"]["middle"]): e["state"] for e in _link_ends(page)}
         assert sorted(links.values()) == sorted(
