@@ -20,7 +20,7 @@ from destinations.models import Delivery, DeliveryChunk, DeliveryStatus
 from ingest.models import Event, OutboxEntry
 from privacy.models import IdentityKind, SuppressedEvent
 
-from .. import monograms, services, snippets
+from .. import delivery_summary, monograms, services, snippets
 from ..forms import SOURCE_DESCRIPTIONS, SourceNameForm
 from ..models import CLIENT_SIDE_KINDS, INTERNAL_KINDS, Source, SourceKind
 from .access import Role, render_page, source_for, workspace_for
@@ -105,8 +105,12 @@ def source_page(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
 
 
 def _detail_context(source: Source) -> dict[str, Any]:
+    destinations = list(source.destinations.all())
+    statuses = delivery_summary.statuses(destinations)
+    for d in destinations:  # the same badge as the Connections cards: a failing destination says so here too
+        d.status = statuses[d.id]  # type: ignore[attr-defined]
     return {
-        "source": source, "destinations": source.destinations.all(), "events": _events_json(source, None)["events"],
+        "source": source, "destinations": destinations, "events": _events_json(source, None)["events"],
         "nav": "connections", "source_tab": "overview",
         "rename_form": SourceNameForm(initial={"name": source.name}, auto_id="rename_%s"),
     }
@@ -254,15 +258,17 @@ def _queued(source: Source, event_ids: set[int]) -> set[int]:
 
 
 def _delivery_state(deliveries: list[dict[str, Any]], *, queued: bool = False) -> dict[str, str]:
-    """{"status", "label"} of an event row: the worst of its deliveries; "Queued" while it waits for its
-    first attempt; "none" when nothing was sent (no action matched it)."""
-    if not deliveries and queued:
-        return {"status": "pending", "label": "Queued"}
-    statuses = {d["status"] for d in deliveries}
+    """{"status", "label"} of an event row: the worst of its deliveries (one per destination action), with
+    how many of them when they differ ("Failed: 1 of 2"); "Queued" while it waits for its first attempt;
+    "Not sent" when nothing was (no action matched it)."""
+    if not deliveries:
+        return {"status": "pending", "label": "Queued"} if queued else {"status": "none", "label": "Not sent"}
+    statuses = [d["status"] for d in deliveries]
     for status, label in _DELIVERY_ORDER:
         if status in statuses:
-            if status == DeliveryStatus.DELIVERED and len(deliveries) > 1:
-                label = f"Delivered ({len(deliveries)})"
+            count = statuses.count(status)
+            if count < len(statuses):
+                label = f"{label}: {count} of {len(statuses)}"
             return {"status": str(status), "label": label}
     return {"status": "none", "label": "Not sent"}
 
@@ -294,6 +300,10 @@ def _summary(event: Event) -> str:
         return str(payload.get("event", ""))
     if event.type in ("page", "screen"):
         return str(payload.get("name") or (payload.get("properties") or {}).get("path", ""))
+    if event.type == "identify":  # who it is about is on the row already: say what it sets
+        traits = payload.get("traits") if isinstance(payload.get("traits"), dict) else {}
+        names = sorted(traits)[:4]
+        return f"Traits: {', '.join(names)}{', …' if len(traits) > 4 else ''}" if names else "No traits"
     who = payload.get("userId") or payload.get("anonymousId") or ""
     return str(who)
 

@@ -426,26 +426,30 @@
      row's line mirrors templates/connections/source/_event_summary.html. */
   function renderSummary(event) {
     var summary = el("summary");
-    summary.appendChild(el("span", { "class": "badge badge-type" }, event.type));
+    var what = el("span", { "class": "event-what" });
+    what.appendChild(el("span", { "class": "badge badge-type" }, event.type));
     if (event.suppressed) {
-      summary.appendChild(document.createTextNode(" "));
-      summary.appendChild(el("span", { "class": "badge badge-suppressed" }, "suppressed"));
+      what.appendChild(document.createTextNode(" "));
+      what.appendChild(el("span", { "class": "badge badge-suppressed" }, "suppressed"));
     }
+    what.appendChild(document.createTextNode(" "));
+    what.appendChild(el("span", { "class": "event-summary" }, event.summary));
+    summary.appendChild(what);
     summary.appendChild(document.createTextNode(" "));
-    summary.appendChild(el("span", { "class": "event-summary" }, event.summary));
-    summary.appendChild(document.createTextNode(" "));
+    var meta = el("span", { "class": "event-meta" });
     var user = el("span", { "class": "event-user", "data-event-user": "" });
     if (event.user.title) user.setAttribute("title", event.user.title);
     if (event.user.text) user.textContent = event.user.text;
     else user.appendChild(el("span", { "class": "muted" }, "No user"));
-    summary.appendChild(user);
-    summary.appendChild(document.createTextNode(" "));
-    summary.appendChild(el("span", { "class": "status status-" + event.delivery.status, "data-event-delivery": event.delivery.status },
+    meta.appendChild(user);
+    meta.appendChild(document.createTextNode(" "));
+    meta.appendChild(el("span", { "class": "status status-" + event.delivery.status, "data-event-delivery": event.delivery.status },
       event.delivery.label));
-    summary.appendChild(document.createTextNode(" "));
+    meta.appendChild(document.createTextNode(" "));
     var time = el("span", { "class": "event-time" });
     time.appendChild(timeElement(event.received_at));
-    summary.appendChild(time);
+    meta.appendChild(time);
+    summary.appendChild(meta);
     return summary;
   }
   function renderEvent(event) {
