@@ -9,8 +9,8 @@ sources, so curves cross as little as a simple rule allows."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 

@@ -4,7 +4,7 @@ relative times ("3 min ago") with the exact time on hover."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from django import template
@@ -49,12 +49,12 @@ def ago(moment: datetime, now: datetime) -> str:
     days = hours // 24
     if days <= 30:
         return f"{days} d ago"
-    return moment.astimezone(timezone.utc).strftime("%-d %b %Y")
+    return moment.astimezone(UTC).strftime("%-d %b %Y")
 
 
 def exact_time(moment: datetime) -> str:
     """The exact moment, the way every relative time's hover shows it: "2026-12-04 03:41:07 UTC"."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 @register.filter
@@ -65,7 +65,7 @@ def relative_time(value: datetime | str | None) -> SafeString | str:
         return "—"
     moment = datetime.fromisoformat(value) if isinstance(value, str) else value
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return format_html('<time datetime="{}" title="{}" data-relative>{}</time>',
-                       moment.astimezone(timezone.utc).isoformat(), exact_time(moment),
+                       moment.astimezone(UTC).isoformat(), exact_time(moment),
                        ago(moment, django_timezone.now()))

@@ -7,7 +7,6 @@ from datetime import timedelta
 from typing import Any
 
 import orjson
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError

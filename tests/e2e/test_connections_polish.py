@@ -4,6 +4,7 @@ zones; and screenshots of those pages at 1366×900 and 390×844 (under tests/e2e
 
 from __future__ import annotations
 
+import itertools
 import re
 from datetime import timedelta
 from typing import Any
@@ -102,7 +103,7 @@ def _assert_drawn(page: Page, width: int) -> None:
         boxes = page.locator(f"{column} .flow-node").evaluate_all(
             "nodes => nodes.map(n => { const r = n.getBoundingClientRect(); return [r.top, r.bottom, r.width]; })")
         boxes.sort()
-        assert all(a[1] <= b[0] for a, b in zip(boxes, boxes[1:])), (column, width)
+        assert all(a[1] <= b[0] for a, b in itertools.pairwise(boxes)), (column, width)
         assert all(b[2] > 100 for b in boxes), (column, width)  # wide enough to read a name
     assert _fits(page), width
 
