@@ -90,6 +90,14 @@ def _link_ends(page: Page) -> list[dict[str, Any]]:
     })""")
 
 
+def _assert_names_whole(page: Page, width: int) -> None:
+    """No node's name is cut off by an ellipsis or a line clamp, nor its state."""
+    cut = page.locator("[data-flow] .flow-name, [data-flow] .flow-destinations .flow-detail").evaluate_all(
+        "names => names.filter(n => n.scrollWidth > n.clientWidth || n.scrollHeight > n.clientHeight + 1)"
+        ".map(n => n.textContent)")
+    assert cut == [], (width, cut)
+
+
 def _assert_drawn(page: Page, width: int) -> None:
     """Curves start at their source's right edge and end at their destination's left edge, level with the
     nodes' middles; no two nodes overlap; nothing scrolls sideways."""
@@ -136,6 +144,7 @@ def test_the_data_flow_shows_every_connection_coloured_by_health_and_links_to_it
         legend = flow.get_by_role("list", name="Colours").get_by_role("listitem").all_inner_texts()
         assert legend == ["Healthy", "Retrying", "Failing", "Circuit open", "Disabled"]
         _assert_drawn(page, width)
+        _assert_names_whole(page, width)
         page.screenshot(path=str(SCREENSHOTS / f"polish-flow-states-{width}.png"), full_page=False)
         # hovering a source lights its curves only
         page.locator(f'[data-flow-source="{world["web"].id}"]').hover()
@@ -174,11 +183,7 @@ def test_the_data_flow_stays_readable_with_one_and_with_twelve_destinations(
         expect(page.locator("[data-flow-destination]")).to_have_count(12)
         expect(page.locator("[data-flow-link]")).to_have_count(16)
         _assert_drawn(page, width)
-        # every name whole (not cut off by an ellipsis or a line clamp), the numbers that tell them apart too
-        cut = page.locator("[data-flow] .flow-name").evaluate_all(
-            "names => names.filter(n => n.scrollWidth > n.clientWidth || n.scrollHeight > n.clientHeight + 1)"
-            ".map(n => [n.textContent, n.scrollWidth, n.clientWidth, n.scrollHeight, n.clientHeight])")
-        assert cut == [], (width, cut)
+        _assert_names_whole(page, width)  # the numbers that tell the hooks apart too
         page.locator("[data-flow]").screenshot(path=str(SCREENSHOTS / f"polish-flow-twelve-{width}.png"))
         page.context.close()
 
