@@ -59,3 +59,18 @@ def test_an_event_no_action_matched_is_not_sent(owner_client: Client, js_source:
                        timezone.now())
     fanout.fan_out(ids)  # no destination: nothing queued
     assert _rows(owner_client, js_source)["m-1"]["delivery"] == {"status": "none", "label": "Not sent"}
+
+
+def test_relative_times_read_as_words_with_the_exact_time_on_hover() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from connections.templatetags.connections_ui import ago, relative_time
+
+    now = datetime(2026, 12, 4, 12, 0, 0, tzinfo=UTC)
+    words = [ago(now - delta, now) for delta in (
+        timedelta(seconds=10), timedelta(seconds=70), timedelta(minutes=59), timedelta(hours=5),
+        timedelta(days=3), timedelta(days=45))]
+    assert words == ["just now", "1 min ago", "59 min ago", "5 h ago", "3 d ago", "20 Oct 2026"]
+    html = str(relative_time("2026-12-04T11:57:00+00:00"))
+    assert html.startswith('<time datetime="2026-12-04T11:57:00+00:00" title="2026-12-04 11:57:00 UTC" data-relative>')
+    assert relative_time(None) == "—"
