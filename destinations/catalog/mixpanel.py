@@ -21,7 +21,7 @@ from typing import Any
 from .. import http
 from ..errors import DeliveryError, PayloadError
 from ..mapping import person_traits
-from ._timestamps import epoch_ms
+from ..timestamps import epoch_ms
 from .base import ActionDefinition, ActionField, BatchResult, DestinationDefinition, SettingField
 
 KIND = "mixpanel"

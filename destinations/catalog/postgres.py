@@ -38,10 +38,9 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.types.json import Jsonb
 
-from .. import http
+from .. import http, timestamps
 from ..errors import DeliveryError, PayloadError
 from ..mapping import event_person_traits
-from ._timestamps import parse_timestamp
 from .base import ActionDefinition, ActionField, BatchResult, DestinationDefinition, SettingField
 
 KIND = "postgres"
@@ -64,7 +63,8 @@ _PG_TYPES = {"text": "text", "character varying": "text", "numeric": "numeric", 
              "timestamp with time zone": "timestamptz", "bigint": "integer", "integer": "integer",
              "smallint": "integer", "double precision": "float", "real": "float", "jsonb": "json", "json": "json",
              "timestamp without time zone": "timestamp", "date": "date"}
-_DDL_TYPES = {"text": "text", "numeric": "numeric", "boolean": "boolean", "timestamptz": "timestamptz"}
+_DDL_TYPES = {"text": "text", "numeric": "numeric", "boolean": "boolean", "timestamptz": "timestamptz",
+              "date": "date"}
 
 
 # --- names -------------------------------------------------------------------------------------------------
@@ -183,8 +183,10 @@ def infer_type(column: str, value: Any) -> str | None:
         return "boolean"
     if isinstance(value, (int, float, Decimal)):
         return "numeric"
-    if isinstance(value, str) and parse_timestamp(value) is not None:
+    if timestamps.is_iso_datetime(value):
         return "timestamptz"
+    if timestamps.is_iso_date(value):
+        return "date"
     return "text"
 
 
@@ -217,11 +219,11 @@ def convert(value: Any, column_type: str) -> Any:
             return value.strip().lower() == "true"
         return None
     if column_type in ("timestamptz", "timestamp", "date"):
-        parsed = parse_timestamp(value)
+        if column_type == "date":
+            return timestamps.parse_date(value)
+        parsed = timestamps.parse(value)
         if parsed is None:
             return None
-        if column_type == "date":
-            return parsed.date()
         return parsed if column_type == "timestamptz" else parsed.replace(tzinfo=None)
     if column_type == "json":
         return Jsonb(value)
@@ -485,7 +487,7 @@ def write_batch(settings: dict[str, Any], payloads: list[dict[str, Any]]) -> Bat
 
 
 def _newer_or_same(user: dict[str, Any], merged: dict[str, Any]) -> bool:
-    new, old = parse_timestamp(user.get("updated_at")), parse_timestamp(merged.get("updated_at"))
+    new, old = timestamps.parse(user.get("updated_at")), timestamps.parse(merged.get("updated_at"))
     return old is None or new is None or new >= old
 
 
