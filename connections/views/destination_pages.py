@@ -146,7 +146,7 @@ def settings_tab(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
         form = DestinationSettingsForm(definition, initial={"name": destination.name}, existing=existing,
                                        masked=masked)
     return _page(request, workspace, destination, "settings", "connections/destination/settings.html", {
-        "form": form, "test_result": test_result, "has_test": definition.test_credentials is not None,
+        "form": form, "test_result": test_result, "has_test": definition.check_credentials is not None,
     }, status=400 if form.is_bound and form.errors else 200)
 
 

@@ -28,15 +28,16 @@ def build_message(settings: dict[str, Any], payload: dict[str, Any]) -> dict[str
     body: dict[str, Any] = {"text": str(text)}
     if payload.get("blocks"):
         body["blocks"] = payload["blocks"]
+    defaults = DEFINITION.read(settings)
     for key in _OPTIONAL:
-        value = payload.get(key) or settings.get(key)
+        value = payload.get(key) or defaults[key]
         if value:
             body[key] = value
     return body
 
 
 def perform(settings: dict[str, Any], payload: dict[str, Any]) -> http.Exchange:
-    url = settings["webhook_url"]
+    url = DEFINITION.read(settings).text("webhook_url")
     return http.send("POST", url, json=build_message(settings, payload), user_url=True, secrets=(url,))
 
 
@@ -51,10 +52,10 @@ def _validate(settings: dict[str, Any]) -> dict[str, str]:
     return {}
 
 
-def test_credentials(settings: dict[str, Any]) -> tuple[bool, str]:
+def check_credentials(settings: dict[str, Any]) -> tuple[bool, str]:
     """Post an empty body: a live hook answers 400 (no text) without posting anything; a revoked or
     mistyped one answers 403/404/410."""
-    url = settings["webhook_url"]
+    url = DEFINITION.read(settings).text("webhook_url")
     try:
         exchange = http.send("POST", url, json={}, user_url=True, secrets=(url,))
     except DeliveryError as exc:
@@ -103,6 +104,6 @@ DEFINITION = DestinationDefinition(
         SettingField("icon_emoji", "Icon emoji", "string", "Default sender emoji, e.g. :rocket:."),
     ),
     actions=(POST_MESSAGE,),
-    test_credentials=test_credentials,
+    check_credentials=check_credentials,
     validate=_validate,
 )

@@ -57,7 +57,7 @@ def test_entry_is_complete(definition: Any) -> None:
         assert f"window.{definition.browser_library} = function" in plugin.read_text()
         assert definition.vendor_script_url.startswith("https://")
     else:
-        assert callable(definition.test_credentials)
+        assert callable(definition.check_credentials)
     assert definition.actions, "a destination needs at least one action"
     assert any(a.default_enabled for a in definition.actions)
     for action in definition.actions:
@@ -67,6 +67,8 @@ def test_entry_is_complete(definition: Any) -> None:
         assert 1 <= action.batch_size <= 2000
         batching = action.perform_batch is not None or action.perform_local is not None
         assert batching == (action.batch_size > 1) or definition.key == "webhook"
+        if action.batch_size_setting:  # a declared integer setting of this type
+            assert {f.key: f.type for f in definition.settings}.get(action.batch_size_setting) == "integer"
         field_keys = [f.key for f in action.fields]
         assert len(field_keys) == len(set(field_keys))
         for f in action.fields:
