@@ -20,7 +20,7 @@ from django.utils.html import format_html
 
 from destinations.catalog import choices as catalog_choices
 from destinations.catalog import get_definition
-from destinations.catalog.base import DestinationDefinition, SettingField
+from destinations.catalog.base import ActionDefinition, DestinationDefinition, SettingField
 from destinations.errors import SettingsError
 
 from . import services
@@ -297,13 +297,32 @@ class ActionInlineForm(forms.ModelForm):
         if self.instance.pk and "kind" in self.fields:
             self.fields["kind"].disabled = True  # an action keeps its kind; add another action instead
 
-    def clean_trigger(self) -> str:
-        trigger = self.cleaned_data["trigger"]
+    def clean(self) -> dict[str, Any]:
+        """The trigger and the mapping are checked by services.validate_action, as in the UI and the API;
+        a required field left unmapped is reported on the mapping, named by its key."""
+        cleaned = super().clean()
+        action_def = self._action_definition(cleaned.get("kind") or self.instance.kind)
+        mapping = cleaned.get("mapping")
+        if mapping in (None, {}) and self.instance.pk is None and action_def is not None:
+            mapping = cleaned["mapping"] = action_def.default_mapping()  # a new action: the catalog's mapping
         try:
-            services.validate_trigger(trigger)
+            services.validate_action(action_def, trigger=cleaned.get("trigger"), mapping=mapping)
         except ValidationError as exc:
-            raise ValidationError(exc.messages) from None
-        return trigger
+            for key, messages_ in exc.message_dict.items():
+                if key.startswith("mapping."):
+                    self.add_error("mapping", [f"{key[len('mapping.'):]}: {m}" for m in messages_])
+                else:
+                    self.add_error(key if key in self.fields else None, messages_)
+        return cleaned
+
+    def _action_definition(self, kind: str) -> ActionDefinition | None:
+        destination = getattr(self.instance, "destination", None) if self.instance.destination_id else None
+        if destination is None:
+            return None
+        try:
+            return destination.definition.action(kind)
+        except KeyError:
+            return None
 
 
 class ActionInline(admin.StackedInline):

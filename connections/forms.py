@@ -17,10 +17,10 @@ from django.core.exceptions import ValidationError
 
 from destinations.catalog.base import DestinationDefinition, SettingField
 from destinations.errors import SettingsError
-from destinations.mapping import MappingError, validate_mapping
+from destinations.mapping import MappingError
 
+from . import services
 from .models import Action, SourceKind
-from .services import validate_trigger
 
 
 def _headers_to_text(headers: dict[str, Any] | None) -> str:
@@ -205,6 +205,7 @@ class ActionForm(forms.Form):
         self.initial.setdefault("trigger", action.trigger)
         self.initial.setdefault("enabled", action.enabled)
         self.mapping_keys: list[str] = []
+        self._unparsed: set[str] = set()  # fields whose JSON did not parse
         for field in self.action_definition.fields:
             key = f"map__{field.key}"
             self.mapping_keys.append(key)
@@ -217,40 +218,44 @@ class ActionForm(forms.Form):
             if field.key in action.mapping:
                 self.initial.setdefault(key, json.dumps(action.mapping[field.key], indent=None))
 
-    def clean_trigger(self) -> str:
-        """Checked here, with the other fields, so that every error shows in one round."""
-        trigger = self.cleaned_data["trigger"]
-        try:
-            validate_trigger(trigger)
-        except ValidationError as exc:
-            raise ValidationError(exc.message_dict["trigger"]) from None
-        return trigger
-
     def mapping_fields(self) -> list[forms.BoundField]:
         return [self[key] for key in self.mapping_keys]
 
     def clean(self) -> dict[str, Any]:
+        """JSON is read here; the trigger and the mapping are checked by services.validate_action, the
+        check the API and admin make, so every error shows in one round with the same words."""
         cleaned = super().clean() or {}
         mapping: dict[str, Any] = {}
+        self._unparsed = set()
         for field in self.action_definition.fields:
             key = f"map__{field.key}"
             raw = (cleaned.get(key) or "").strip()
             if not raw:
-                if field.required:
-                    self.add_error(key, "This field is required: map it from the event or give a value.")
                 continue
             try:
                 mapping[field.key] = json.loads(raw)
             except json.JSONDecodeError as exc:
+                self._unparsed.add(field.key)
                 self.add_error(key, f"Not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno}). "
                                     'Write a path as {"@path": "$.userId"} and text in double quotes.')
-        if not any(k in self.errors for k in self.mapping_keys):
-            try:
-                validate_mapping(mapping)
-            except MappingError as exc:
-                self.add_error(None, f"Mapping: {exc}")
+        try:
+            services.validate_action(self.action_definition, trigger=cleaned.get("trigger"), mapping=mapping)
+        except ValidationError as exc:
+            self.add_service_errors(exc)
         cleaned["mapping"] = mapping
         return cleaned
+
+    def add_service_errors(self, exc: ValidationError) -> None:
+        """Put the errors of services.validate_action (or update_action) on the inputs they are about."""
+        for key, messages in exc.message_dict.items():
+            if key.startswith("mapping."):
+                if key[len("mapping."):] not in self._unparsed:  # its JSON error is already shown
+                    self.add_error(f"map__{key[len('mapping.'):]}", messages)
+            elif key == "mapping":
+                if not self._unparsed:
+                    self.add_error(None, [f"Mapping: {m}" for m in messages])
+            else:
+                self.add_error(key if key in self.fields else None, messages)
 
 
 WEBHOOK_FIELD_HELP = {

@@ -267,8 +267,7 @@ def action_page(request: HttpRequest, slug: str, pk: int, action_id: int) -> Htt
                 services.update_action(action, name=form.cleaned_data["name"], trigger=form.cleaned_data["trigger"],
                                        mapping=form.cleaned_data["mapping"], enabled=form.cleaned_data["enabled"])
             except ValidationError as exc:
-                for key, messages_ in exc.message_dict.items():
-                    form.add_error(key if key in form.fields else None, messages_)
+                form.add_service_errors(exc)
             else:
                 messages.success(request, f"Saved “{action.name}”.")
                 return redirect("connections:action", slug=slug, pk=pk, action_id=action.pk)
