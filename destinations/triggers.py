@@ -136,8 +136,8 @@ def _tokenize(text: str) -> list[_Token]:
             i += 1
             continue
         if ch == '"':
-            value, i = _read_string(text, i)
-            tokens.append(_Token("string", value, col, text[col - 1:i]))
+            string, i = _read_string(text, i)
+            tokens.append(_Token("string", string, col, text[col - 1:i]))
             continue
         two = text[i:i + 2]
         if two in ("!=", "<=", ">=", "=="):
