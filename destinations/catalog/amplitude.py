@@ -33,6 +33,8 @@ from .base import (
     SettingField,
     compact,
     one_at_a_time,
+    regional_endpoint,
+    viewed_name,
 )
 
 KIND = "amplitude"
@@ -57,7 +59,7 @@ _REJECTIONS = {
 
 
 def _base(settings: dict[str, Any]) -> str:
-    return http.endpoint(KIND, HOSTS[DEFINITION.read(settings).choice("region")])
+    return regional_endpoint(KIND, HOSTS, DEFINITION.read(settings))
 
 
 def _secrets(settings: dict[str, Any]) -> tuple[str, ...]:
@@ -251,10 +253,6 @@ def _event_fields(event_type_default: Any) -> tuple[ActionField, ...]:
     )
 
 
-def _viewed(fallback: str) -> dict[str, Any]:
-    return {"@if": {"exists": path("$.name"), "then": {"@template": "Viewed {{name}}"}, "else": fallback}}
-
-
 _events_perform = one_at_a_time(events_batch)
 
 LOG_EVENT = ActionDefinition(
@@ -264,12 +262,12 @@ LOG_EVENT = ActionDefinition(
 )
 LOG_PAGE = ActionDefinition(
     key="log_page_view", title="Log Page View", description='Send page calls as "Viewed <name>" events.',
-    default_trigger='type = "page"', fields=_event_fields(_viewed("Loaded a Page")),
+    default_trigger='type = "page"', fields=_event_fields(viewed_name("Loaded a Page")),
     perform=_events_perform, perform_batch=events_batch, batch_size=EVENT_BATCH,
 )
 LOG_SCREEN = ActionDefinition(
     key="log_screen_view", title="Log Screen View", description='Send screen calls as "Viewed <name>" events.',
-    default_trigger='type = "screen"', fields=_event_fields(_viewed("Loaded a Screen")),
+    default_trigger='type = "screen"', fields=_event_fields(viewed_name("Loaded a Screen")),
     perform=_events_perform, perform_batch=events_batch, batch_size=EVENT_BATCH,
 )
 IDENTIFY_USER = ActionDefinition(

@@ -1,9 +1,10 @@
 """The shape every catalog entry has, and the helpers every entry shares.
 
 See `destinations/catalog/__init__.py` for how to add one. A catalog module reads its settings through
-`DEFINITION.read(settings)` (a `Settings`: declared defaults applied, typed getters), drops empty values
-with `compact` and turns a batch sender into a one-payload `perform` with `one_at_a_time`; default
-mappings are built with `destinations.mapping.path` / `first_of`. None of these is copied into a module.
+`DEFINITION.read(settings)` (a `Settings`: declared defaults applied, typed getters), finds a regional
+host with `regional_endpoint`, drops empty values with `compact` and turns a batch sender into a
+one-payload `perform` with `one_at_a_time`; default mappings are built with `destinations.mapping.path` /
+`first_of` and `viewed_name`. None of these is copied into a module.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import http
 from ..errors import PayloadError, SettingsError
 from ..http import Exchange
+from ..mapping import path
 
 # Setting field types: how the UI renders them and how values are validated.
 SETTING_TYPES = ("string", "text", "url", "number", "integer", "boolean", "choice", "headers")
@@ -98,6 +101,18 @@ class Settings(Mapping[str, Any]):
     def secrets(self, *keys: str) -> tuple[str, ...]:
         """The non-empty values of `keys` (secret settings), for the outbound module to keep out of records."""
         return tuple(str(v) for v in (self[k] for k in keys) if v)
+
+
+def regional_endpoint(kind: str, hosts: Mapping[str, str], settings: Settings) -> str:
+    """The vendor's base URL for the destination's `region` setting (`hosts` by region key); the
+    DESTINATION_ENDPOINTS setting overrides it for `kind` (tests, proxies)."""
+    return http.endpoint(kind, hosts[settings.choice("region")])
+
+
+def viewed_name(fallback: str) -> dict[str, Any]:
+    """The default mapping of an analytics event name for page and screen calls: "Viewed <name>" when
+    the call has a name, else `fallback` ("Loaded a Page")."""
+    return {"@if": {"exists": path("$.name"), "then": {"@template": "Viewed {{name}}"}, "else": fallback}}
 
 
 def compact(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -379,5 +394,6 @@ def _coerce(f: SettingField, raw: Any) -> Any:
 
 __all__: Sequence[str] = (
     "ActionDefinition", "ActionField", "BatchResult", "DestinationDefinition", "Exchange", "LocalBatch",
-    "SettingField", "Settings", "compact", "one_at_a_time", "runs_in_browser",
+    "SettingField", "Settings", "compact", "one_at_a_time", "regional_endpoint", "runs_in_browser",
+    "viewed_name",
 )

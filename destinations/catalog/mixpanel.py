@@ -30,6 +30,8 @@ from .base import (
     SettingField,
     compact,
     one_at_a_time,
+    regional_endpoint,
+    viewed_name,
 )
 
 KIND = "mixpanel"
@@ -52,7 +54,7 @@ RESERVED_TRAITS = {
 
 
 def _base(settings: dict[str, Any]) -> str:
-    return http.endpoint(KIND, HOSTS[DEFINITION.read(settings).choice("region")])
+    return regional_endpoint(KIND, HOSTS, DEFINITION.read(settings))
 
 
 def _auth(settings: dict[str, Any]) -> tuple[str, str]:
@@ -294,10 +296,6 @@ def _event_fields(event_default: Any) -> tuple[ActionField, ...]:
     )
 
 
-def _viewed(fallback: str) -> dict[str, Any]:
-    return {"@if": {"exists": path("$.name"), "then": {"@template": "Viewed {{name}}"}, "else": fallback}}
-
-
 _import_perform = one_at_a_time(import_batch)
 
 TRACK_EVENT = ActionDefinition(
@@ -309,13 +307,13 @@ TRACK_EVENT = ActionDefinition(
 TRACK_PAGE = ActionDefinition(
     key="track_page_view", title="Track Page View",
     description='Send page calls as "Viewed <page name>" events.',
-    default_trigger='type = "page"', fields=_event_fields(_viewed("Loaded a Page")),
+    default_trigger='type = "page"', fields=_event_fields(viewed_name("Loaded a Page")),
     perform=_import_perform, perform_batch=import_batch, batch_size=IMPORT_BATCH,
 )
 TRACK_SCREEN = ActionDefinition(
     key="track_screen_view", title="Track Screen View",
     description='Send screen calls as "Viewed <screen name>" events.',
-    default_trigger='type = "screen"', fields=_event_fields(_viewed("Loaded a Screen")),
+    default_trigger='type = "screen"', fields=_event_fields(viewed_name("Loaded a Screen")),
     perform=_import_perform, perform_batch=import_batch, batch_size=IMPORT_BATCH,
 )
 IDENTIFY_USER = ActionDefinition(

@@ -11,7 +11,7 @@ from typing import Any
 
 from ... import http
 from ...errors import DeliveryError, PayloadError
-from ..base import BatchResult
+from ..base import BatchResult, regional_endpoint
 from .operations import BATCH_PATH, MAX_BATCH_BYTES, Operation, check_size
 from .settings import read
 
@@ -25,7 +25,7 @@ Builder = Callable[[dict[str, Any], dict[str, Any]], Operation]
 
 def base_url(settings: dict[str, Any]) -> str:
     """The Track API host for the account region; DESTINATION_ENDPOINTS["customerio"] overrides it."""
-    return http.endpoint(KIND, HOSTS[read(settings).choice("region")])
+    return regional_endpoint(KIND, HOSTS, read(settings))
 
 
 def auth(settings: dict[str, Any]) -> dict[str, Any]:
