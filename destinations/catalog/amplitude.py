@@ -287,8 +287,8 @@ IDENTIFY_USER = ActionDefinition(
 
 
 def _validate(settings: dict[str, Any]) -> dict[str, str]:
-    value = settings.get("min_id_length")
-    if value is not None and not 1 <= int(value) <= 128:
+    value = DEFINITION.read(settings).integer("min_id_length")
+    if value is not None and not 1 <= value <= 128:
         return {"min_id_length": "Between 1 and 128."}
     return {}
 

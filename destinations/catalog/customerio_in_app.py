@@ -30,7 +30,7 @@ def browser_settings(settings: dict[str, Any]) -> dict[str, Any]:
 
 
 def _validate(settings: dict[str, Any]) -> dict[str, str]:
-    if not SITE_ID_RE.match(settings.get("site_id", "")):
+    if not SITE_ID_RE.match(DEFINITION.read(settings).text("site_id")):
         return {"site_id": "The Site ID of your tracking API credentials (Settings → API credentials): "
                            "letters, digits, - and _."}
     return {}

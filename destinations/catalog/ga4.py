@@ -45,12 +45,12 @@ def browser_settings(settings: dict[str, Any]) -> dict[str, Any]:
 
 def _validate(settings: dict[str, Any]) -> dict[str, str]:
     errors: dict[str, str] = {}
-    measurement_id = settings.get("measurement_id", "").upper()
+    measurement_id = DEFINITION.read(settings).text("measurement_id").upper()
     if not MEASUREMENT_ID_RE.match(measurement_id):
         errors["measurement_id"] = "A GA4 measurement id looks like G-XXXXXXXXXX (Admin → Data streams)."
     else:
         settings["measurement_id"] = measurement_id  # normalized in the cleaned settings: GA ids are upper case
-    expires = settings.get("cookie_expires")
+    expires = DEFINITION.read(settings).integer("cookie_expires")
     if expires is not None and not 0 <= expires <= 63_072_000:
         errors["cookie_expires"] = "Between 0 and 63072000 seconds (two years)."
     return errors

@@ -360,7 +360,7 @@ ALIAS = ActionDefinition(
 
 
 def _validate(settings: dict[str, Any]) -> dict[str, str]:
-    token = settings.get("project_token", "")
+    token = DEFINITION.read(settings).text("project_token")
     if not re.fullmatch(r"[A-Za-z0-9]{8,64}", token):
         return {"project_token": "A Mixpanel project token is letters and digits (Project Settings → Access Keys)."}
     return {}

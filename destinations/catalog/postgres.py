@@ -510,7 +510,7 @@ def _validate(settings: dict[str, Any]) -> dict[str, str]:
         errors["schema"] = ("Use lowercase letters, digits and underscores (at most 63, not starting with a "
                             "digit or pg_).")
     try:
-        connection_params(settings["connection_url"])
+        connection_params(DEFINITION.read(settings).text("connection_url"))
     except (ValueError, http.UnsafeURL) as exc:
         errors["connection_url"] = str(exc)
     return errors

@@ -43,10 +43,10 @@ def perform(settings: dict[str, Any], payload: dict[str, Any]) -> http.Exchange:
 
 def _validate(settings: dict[str, Any]) -> dict[str, str]:
     try:
-        http.check_url(settings["webhook_url"])
+        http.check_url(DEFINITION.read(settings).text("webhook_url"))
     except http.UnsafeURL as exc:
         return {"webhook_url": str(exc)}
-    emoji = settings.get("icon_emoji")
+    emoji = DEFINITION.read(settings).text("icon_emoji")
     if emoji and not (emoji.startswith(":") and emoji.endswith(":")):
         return {"icon_emoji": "Write the emoji as :name:, e.g. :rocket:."}
     return {}

@@ -64,10 +64,10 @@ def _validate(settings: dict[str, Any]) -> dict[str, str]:
     names are real header names, and the batch size is 1..MAX_BATCH."""
     errors: dict[str, str] = {}
     try:
-        http.check_url(settings["url"])
+        http.check_url(DEFINITION.read(settings).text("url"))
     except http.UnsafeURL as exc:
         errors["url"] = str(exc)
-    for name, value in (settings.get("headers") or {}).items():
+    for name, value in DEFINITION.read(settings).headers("headers").items():
         if not _HEADER_NAME_RE.match(name):
             errors["headers"] = f"{name!r} is not a valid header name."
         elif name.lower() in _RESERVED_HEADERS:

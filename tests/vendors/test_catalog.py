@@ -3,6 +3,7 @@ its perform expects."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +78,17 @@ def test_entry_is_complete(definition: Any) -> None:
         assert _directives(mapping) <= DIRECTIVES, (action.key, _directives(mapping) - DIRECTIVES)
         validate_mapping(mapping)
     definition.to_dict()  # what the API and UI render
+
+
+def test_catalog_modules_read_settings_through_the_accessor() -> None:
+    # Defaults live in the declared fields only: a module reads DEFINITION.read(settings)[...], never
+    # settings.get(key, default) or settings[key] (base.py, which implements the accessor, aside).
+    reads = re.compile(r'settings\.get\(|settings\[\"\w+\"\](?!\s*=[^=])')
+    catalog = REPO / "destinations" / "catalog"
+    offenders = [f"{path.relative_to(REPO)}:{number}" for path in sorted(catalog.rglob("*.py"))
+                 if path.name not in ("base.py", "__init__.py") or path.parent != catalog
+                 for number, line in enumerate(path.read_text().splitlines(), start=1) if reads.search(line)]
+    assert offenders == []
 
 
 def test_slack_default_trigger_does_not_fire_on_everything(events: dict[str, Any]) -> None:
