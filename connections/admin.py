@@ -221,6 +221,12 @@ class DestinationAdminForm(forms.ModelForm):
         stored = self.instance.config if self.instance.pk else {}
         for key, value in setting_initial(self.definition, stored, SETTING_PREFIX).items():
             self.initial.setdefault(key, value)
+        # Admin marks required inputs by Django's `required` (bold labels); a stored secret left empty
+        # is kept, so it is not required. The message is the catalog's own ("This field is required.").
+        kept = self.instance.secret_values if self.instance.pk else {}
+        for setting in self.definition.settings:
+            if setting.required and setting.type != "boolean" and not kept.get(setting.key):
+                self.fields[SETTING_PREFIX + setting.key].required = True
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()

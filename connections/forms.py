@@ -72,6 +72,7 @@ def setting_field(setting: SettingField, masked: Any = None) -> forms.Field:
         attrs = {"autocomplete": "new-password"}
         if masked:
             attrs["placeholder"] = f"{masked} (leave empty to keep)"
+            common["help_text"] = f"{setting.help} Stored: {masked}. Leave empty to keep it.".strip()
         field = forms.CharField(widget=forms.PasswordInput(attrs=attrs, render_value=False), **common)
     elif setting.type == "text":
         field = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), **common)

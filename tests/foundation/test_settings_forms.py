@@ -18,7 +18,9 @@ WITH_SETTINGS = [d for d in all_definitions() if d.settings]
 
 
 def _without_prefix(html: str) -> str:
-    return html.replace(SETTING_PREFIX, "")
+    """Admin's input as the UI renders it: no name prefix, and no `required` attribute (admin marks required
+    inputs the Django way, bold labels; the UI marks the same ones with an asterisk, see below)."""
+    return re.sub(r"\srequired(?=[\s/>])", "", html.replace(SETTING_PREFIX, ""))
 
 
 def _forms(definition: Any, data: dict[str, Any] | None = None, masked: dict[str, Any] | None = None):
@@ -35,6 +37,8 @@ def test_every_setting_renders_the_same_input_in_the_ui_and_in_admin(db, definit
         ui_field, admin_field = ui[setting.key], admin[SETTING_PREFIX + setting.key]
         assert str(ui_field) == _without_prefix(str(admin_field)), setting.key
         assert (ui_field.label, ui_field.help_text) == (admin_field.label, admin_field.help_text)
+        marked = ui_field.field.show_required  # type: ignore[attr-defined]
+        assert marked == setting.required and admin_field.field.required == (setting.type != "boolean" and marked)
 
 
 def test_numbers_and_headers_are_the_same_kind_of_input() -> None:
@@ -49,6 +53,7 @@ def test_stored_secrets_show_masked_in_both() -> None:
                                                           "headers": {"X-Token": "••••••••abcd"}})
     for form, prefix in ((ui, ""), (admin, SETTING_PREFIX)):
         assert "••••••••1234 (leave empty to keep)" in str(form[prefix + "shared_secret"])
+        assert "Stored: ••••••••1234. Leave empty to keep it." in form[prefix + "shared_secret"].help_text
         assert "X-Token: ••••••••abcd" in str(form[prefix + "headers"])
 
 
