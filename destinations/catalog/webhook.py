@@ -1,7 +1,8 @@
 """Webhook: POST (or PUT/PATCH) events as JSON to a URL of yours, optionally signed.
 
 One action, "Send", whose `data` field (default: the whole event) is the body. Batch size 1 sends one
-request per event; more sends a JSON array of up to that many (the Send action names `batch_size` as its batch_size_setting).
+request per event; more sends a JSON array of up to that many (Send names the `batch_size` setting as its
+batch_size_setting).
 With a shared secret, `X-Signature` is the hex HMAC-SHA1 of the exact body bytes (the whole batch when
 batched). Header values are secrets: encrypted at rest and redacted from delivery records.
 """

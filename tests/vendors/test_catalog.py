@@ -75,6 +75,8 @@ def test_entry_is_complete(definition: Any) -> None:
         for f in action.fields:
             assert f.label and f.type in ACTION_FIELD_TYPES, (action.key, f.key)
         mapping = action.default_mapping()
+        # a new action must pass the services' check (connections.services.validate_action) as it comes
+        assert all(mapping.get(f.key) not in (None, "") for f in action.fields if f.required), action.key
         assert _directives(mapping) <= DIRECTIVES, (action.key, _directives(mapping) - DIRECTIVES)
         validate_mapping(mapping)
     definition.to_dict()  # what the API and UI render
