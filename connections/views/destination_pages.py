@@ -146,7 +146,7 @@ def settings_tab(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
         form = DestinationSettingsForm(definition, initial={"name": destination.name}, existing=existing,
                                        masked=masked)
     return _page(request, workspace, destination, "settings", "connections/destination/settings.html", {
-        "form": form, "test_result": test_result, "has_test": definition.test_credentials is not None,
+        "form": form, "test_result": test_result, "has_test": definition.check_credentials is not None,
     }, status=400 if form.is_bound and form.errors else 200)
 
 
@@ -267,8 +267,7 @@ def action_page(request: HttpRequest, slug: str, pk: int, action_id: int) -> Htt
                 services.update_action(action, name=form.cleaned_data["name"], trigger=form.cleaned_data["trigger"],
                                        mapping=form.cleaned_data["mapping"], enabled=form.cleaned_data["enabled"])
             except ValidationError as exc:
-                for key, messages_ in exc.message_dict.items():
-                    form.add_error(key if key in form.fields else None, messages_)
+                form.add_service_errors(exc)
             else:
                 messages.success(request, f"Saved “{action.name}”.")
                 return redirect("connections:action", slug=slug, pk=pk, action_id=action.pk)
