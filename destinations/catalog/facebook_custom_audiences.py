@@ -32,7 +32,15 @@ import orjson
 
 from .. import http, identity
 from ..errors import DeliveryError, PayloadError
-from .base import ActionDefinition, ActionField, BatchResult, DestinationDefinition, SettingField
+from ..mapping import path
+from .base import (
+    ActionDefinition,
+    ActionField,
+    BatchResult,
+    DestinationDefinition,
+    SettingField,
+    one_at_a_time,
+)
 
 KIND = "facebook_custom_audiences"
 ENDPOINT = "facebook"
@@ -51,19 +59,19 @@ RECONNECT = ("Meta says the access token expired or was revoked (error 190): rec
 
 
 def _base(settings: dict[str, Any]) -> str:
-    return f"{http.endpoint(ENDPOINT, DEFAULT_HOST)}/{settings.get('api_version') or 'v24.0'}"
+    return f"{http.endpoint(ENDPOINT, DEFAULT_HOST)}/{DEFINITION.read(settings).text('api_version')}"
 
 
 def _headers(settings: dict[str, Any]) -> dict[str, str]:
-    return {"Authorization": f"Bearer {settings['access_token']}"}
+    return {"Authorization": f"Bearer {DEFINITION.read(settings).text('access_token')}"}
 
 
 def _secrets(settings: dict[str, Any]) -> tuple[str, ...]:
-    return tuple(v for v in (settings.get("access_token"),) if v)
+    return DEFINITION.read(settings).secrets("access_token")
 
 
 def account_id(settings: dict[str, Any]) -> str:
-    match = _ACCOUNT.match(str(settings.get("ad_account_id") or "").strip())
+    match = _ACCOUNT.match(DEFINITION.read(settings).text("ad_account_id").strip())
     if not match:
         raise PayloadError("the ad account id must be digits (with or without act_)")
     return match.group(1)
@@ -138,7 +146,7 @@ def session_status(settings: dict[str, Any], audience_id: str, session_id: int) 
 def rows(settings: dict[str, Any], payloads: list[dict[str, Any]]) -> tuple[list[list[str]], dict[int, Exception]]:
     """Each payload's row in SCHEMA order (hashed where Meta wants hashes), and per-index errors for the
     payloads that have no usable identifier at all (their invalid values are dropped, never sent)."""
-    region = str(settings.get("phone_region") or "US")
+    region = DEFINITION.read(settings).text("phone_region")
     out: list[list[str]] = []
     errors: dict[int, Exception] = {}
     for i, payload in enumerate(payloads):
@@ -193,17 +201,7 @@ def remove_batch(settings: dict[str, Any], payloads: list[dict[str, Any]]) -> Ba
     return _users("DELETE", settings, payloads)
 
 
-def _one(batch: Any) -> Any:
-    def perform(settings: dict[str, Any], payload: dict[str, Any]) -> http.Exchange:
-        result = batch(settings, [payload])
-        if result.item_errors:
-            raise result.item_errors[0]
-        assert result.exchange is not None
-        return result.exchange
-    return perform
-
-
-def test_credentials(settings: dict[str, Any]) -> tuple[bool, str]:
+def check_credentials(settings: dict[str, Any]) -> tuple[bool, str]:
     """Read the ad account's name: proves the token works and reaches this account."""
     try:
         exchange = _send("GET", f"{_base(settings)}/act_{account_id(settings)}", settings,
@@ -219,48 +217,45 @@ def test_credentials(settings: dict[str, Any]) -> tuple[bool, str]:
 
 def _validate(settings: dict[str, Any]) -> dict[str, str]:
     errors = {}
-    if not _ACCOUNT.match(str(settings.get("ad_account_id") or "").strip()):
+    s = DEFINITION.read(settings)
+    if not _ACCOUNT.match(s.text("ad_account_id").strip()):
         errors["ad_account_id"] = "Digits only, as in Ads Manager (act_ may precede them)."
-    region = str(settings.get("phone_region") or "US")
+    region = s.text("phone_region")
     if len(region) != 2 or not region.isalpha():
         errors["phone_region"] = "A 2-letter country code, e.g. US or GB."
     return errors
 
 
-def _path(p: str) -> dict[str, str]:
-    return {"@path": p}
-
-
 FIELDS = (
     ActionField("external_audience_id", "Audience id", "string", "The Meta custom audience (set by audience sync).",
-                required=True, default=_path("$.context.personas.external_audience_id")),
+                required=True, default=path("$.context.personas.external_audience_id")),
     ActionField("external_id", "External id (EXTERN_ID)", "string", "Your id for the person; not hashed.",
-                default=_path("$.userId")),
+                default=path("$.userId")),
     ActionField("email", "Email", "string", "Hashed (SHA-256) after trimming and lowercasing.",
-                default=_path("$.context.traits.email")),
+                default=path("$.context.traits.email")),
     ActionField("phone", "Phone", "string", "To E.164 without + (default region setting), then hashed.",
-                default=_path("$.context.traits.phone")),
-    ActionField("first_name", "First name (FN)", "string", default=_path("$.context.traits.first_name")),
-    ActionField("last_name", "Last name (LN)", "string", default=_path("$.context.traits.last_name")),
-    ActionField("city", "City (CT)", "string", default=_path("$.context.traits.address.city")),
-    ActionField("state", "State (ST)", "string", default=_path("$.context.traits.address.state")),
-    ActionField("zip", "ZIP", "string", default=_path("$.context.traits.address.postal_code")),
+                default=path("$.context.traits.phone")),
+    ActionField("first_name", "First name (FN)", "string", default=path("$.context.traits.first_name")),
+    ActionField("last_name", "Last name (LN)", "string", default=path("$.context.traits.last_name")),
+    ActionField("city", "City (CT)", "string", default=path("$.context.traits.address.city")),
+    ActionField("state", "State (ST)", "string", default=path("$.context.traits.address.state")),
+    ActionField("zip", "ZIP", "string", default=path("$.context.traits.address.postal_code")),
     ActionField("country", "Country", "string", "ISO 3166-1 alpha-2.",
-                default=_path("$.context.traits.address.country")),
+                default=path("$.context.traits.address.country")),
     ActionField("madid", "Mobile advertiser id (MADID)", "string", "Not hashed.",
-                default=_path("$.context.device.advertisingId")),
+                default=path("$.context.device.advertisingId")),
 )
 
 ADD = ActionDefinition(
     key="add_to_audience", title="Add to Audience",
     description="Add the people who entered a connected audience to its Meta custom audience.",
     default_trigger='type = "track" and event = "Audience Entered"', fields=FIELDS,
-    perform=_one(add_batch), perform_batch=add_batch, batch_size=BATCH)
+    perform=one_at_a_time(add_batch), perform_batch=add_batch, batch_size=BATCH)
 REMOVE = ActionDefinition(
     key="remove_from_audience", title="Remove from Audience",
     description="Remove the people who exited a connected audience from its Meta custom audience.",
     default_trigger='type = "track" and event = "Audience Exited"', fields=FIELDS,
-    perform=_one(remove_batch), perform_batch=remove_batch, batch_size=BATCH)
+    perform=one_at_a_time(remove_batch), perform_batch=remove_batch, batch_size=BATCH)
 
 DEFINITION = DestinationDefinition(
     key=KIND,
@@ -278,6 +273,6 @@ DEFINITION = DestinationDefinition(
         SettingField("api_version", "Graph API version", "string", default="v24.0"),
     ),
     actions=(ADD, REMOVE),
-    test_credentials=test_credentials,
+    check_credentials=check_credentials,
     validate=_validate,
 )

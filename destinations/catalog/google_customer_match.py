@@ -32,7 +32,15 @@ from typing import Any
 
 from .. import http, identity
 from ..errors import DeliveryError, PayloadError
-from .base import ActionDefinition, ActionField, BatchResult, DestinationDefinition, SettingField
+from ..mapping import path
+from .base import (
+    ActionDefinition,
+    ActionField,
+    BatchResult,
+    DestinationDefinition,
+    SettingField,
+    one_at_a_time,
+)
 
 KIND = "google_customer_match"
 ENDPOINT, DEFAULT_HOST = "google_datamanager", "https://datamanager.googleapis.com"
@@ -50,22 +58,23 @@ _tokens_lock = threading.Lock()
 
 
 def _secrets(settings: dict[str, Any]) -> tuple[str, ...]:
-    return tuple(settings[k] for k in ("access_token", "refresh_token", "client_secret") if settings.get(k))
+    return DEFINITION.read(settings).secrets("access_token", "refresh_token", "client_secret")
 
 
 def customer_id(settings: dict[str, Any]) -> str:
-    return str(settings.get("customer_id") or "").replace("-", "").strip()
+    return DEFINITION.read(settings).text("customer_id").replace("-", "").strip()
 
 
 def access_token(settings: dict[str, Any]) -> str:
     """The Bearer token: exchanged from the refresh token (cached until a minute before it expires), or
     the access token setting. Raises DeliveryError (401/400 from Google: reconnect, not retried)."""
-    refresh = settings.get("refresh_token")
+    s = DEFINITION.read(settings)
+    refresh = s.text("refresh_token")
     if not refresh:
-        if not settings.get("access_token"):
+        if not s.text("access_token"):
             raise DeliveryError("No Google credentials: set a refresh token or an access token.", retryable=False)
-        return str(settings["access_token"])
-    key = hashlib.sha256(f"{settings.get('client_id')}:{refresh}".encode()).hexdigest()
+        return s.text("access_token")
+    key = hashlib.sha256(f"{s.text('client_id')}:{refresh}".encode()).hexdigest()
     with _tokens_lock:
         cached = _tokens.get(key)
     if cached and cached[0] > time.monotonic():
@@ -73,8 +82,8 @@ def access_token(settings: dict[str, Any]) -> str:
     try:
         exchange = http.send("POST", f"{http.endpoint(OAUTH_ENDPOINT, OAUTH_HOST)}/token", secrets=_secrets(settings),
                              data={"grant_type": "refresh_token", "refresh_token": refresh,
-                                   "client_id": settings.get("client_id") or "",
-                                   "client_secret": settings.get("client_secret") or ""})
+                                   "client_id": s.text("client_id"),
+                                   "client_secret": s.text("client_secret")})
     except DeliveryError as exc:
         if exc.status in (400, 401):
             raise DeliveryError(RECONNECT, retryable=False, status=exc.status, exchange=exc.exchange) from exc
@@ -121,7 +130,7 @@ def classify(exc: DeliveryError) -> DeliveryError:
 def member(settings: dict[str, Any], payload: dict[str, Any]) -> tuple[dict[str, Any] | None, dict[str, str]]:
     """One audienceMembers entry (None when nothing usable is left) and the values dropped, by field."""
     prepared = identity.prepare(identity.GOOGLE, {k: payload.get(k) for k in (
-        "email", "phone", "first_name", "last_name", "country", "zip")}, region=str(settings.get("phone_region") or "US"))
+        "email", "phone", "first_name", "last_name", "country", "zip")}, region=DEFINITION.read(settings).text("phone_region"))
     v = prepared.values
     ids: list[dict[str, Any]] = []
     if "email" in v:
@@ -157,8 +166,9 @@ def _members(path: str, settings: dict[str, Any], payloads: list[dict[str, Any]]
             "audienceMembers": [e for _, e in entries],
         }
         if path.endswith(":ingest"):
-            body["consent"] = {"adUserData": settings.get("ad_user_data_consent") or "CONSENT_GRANTED",
-                               "adPersonalization": settings.get("ad_personalization_consent") or "CONSENT_GRANTED"}
+            consent = DEFINITION.read(settings)
+            body["consent"] = {"adUserData": consent.choice("ad_user_data_consent"),
+                               "adPersonalization": consent.choice("ad_personalization_consent")}
         body["encoding"] = "HEX"
         body["validateOnly"] = False
         try:
@@ -181,17 +191,7 @@ def remove_batch(settings: dict[str, Any], payloads: list[dict[str, Any]]) -> Ba
     return _members("/v1/audienceMembers:remove", settings, payloads)
 
 
-def _one(batch: Any) -> Any:
-    def perform(settings: dict[str, Any], payload: dict[str, Any]) -> http.Exchange:
-        result = batch(settings, [payload])
-        if result.item_errors:
-            raise result.item_errors[0]
-        assert result.exchange is not None
-        return result.exchange
-    return perform
-
-
-def test_credentials(settings: dict[str, Any]) -> tuple[bool, str]:
+def check_credentials(settings: dict[str, Any]) -> tuple[bool, str]:
     """Get an access token and ask Google which scopes it carries (tokeninfo)."""
     try:
         token = access_token(settings)
@@ -209,46 +209,42 @@ def test_credentials(settings: dict[str, Any]) -> tuple[bool, str]:
 
 def _validate(settings: dict[str, Any]) -> dict[str, str]:
     errors = {}
-    if not _CUSTOMER.match(str(settings.get("customer_id") or "").strip()):
+    s = DEFINITION.read(settings)
+    if not _CUSTOMER.match(s.text("customer_id").strip()):
         errors["customer_id"] = "The Google Ads customer id: 10 digits, dashes allowed (123-456-7890)."
-    if not settings.get("access_token") and not all(settings.get(k) for k in ("refresh_token", "client_id",
-                                                                              "client_secret")):
+    if not s.text("access_token") and not all(s.text(k) for k in ("refresh_token", "client_id", "client_secret")):
         errors["refresh_token"] = "Give a refresh token with its OAuth client id and secret (or an access token)."
-    region = str(settings.get("phone_region") or "US")
+    region = s.text("phone_region")
     if len(region) != 2 or not region.isalpha():
         errors["phone_region"] = "A 2-letter country code, e.g. US or GB."
     return errors
 
 
-def _path(p: str) -> dict[str, str]:
-    return {"@path": p}
-
-
 FIELDS = (
     ActionField("external_audience_id", "User list id", "string", "The Customer Match list (set by audience sync).",
-                required=True, default=_path("$.context.personas.external_audience_id")),
+                required=True, default=path("$.context.personas.external_audience_id")),
     ActionField("email", "Email", "string", "Hashed (SHA-256) after Google's normalization.",
-                default=_path("$.context.traits.email")),
+                default=path("$.context.traits.email")),
     ActionField("phone", "Phone", "string", "E.164 with + (default region setting), then hashed.",
-                default=_path("$.context.traits.phone")),
+                default=path("$.context.traits.phone")),
     ActionField("first_name", "First name", "string", "Sent in the address identifier (with last name, "
-                "country and postal code).", default=_path("$.context.traits.first_name")),
-    ActionField("last_name", "Last name", "string", default=_path("$.context.traits.last_name")),
+                "country and postal code).", default=path("$.context.traits.first_name")),
+    ActionField("last_name", "Last name", "string", default=path("$.context.traits.last_name")),
     ActionField("country", "Country", "string", "ISO alpha-2; not hashed.",
-                default=_path("$.context.traits.address.country")),
-    ActionField("zip", "Postal code", "string", "Not hashed.", default=_path("$.context.traits.address.postal_code")),
+                default=path("$.context.traits.address.country")),
+    ActionField("zip", "Postal code", "string", "Not hashed.", default=path("$.context.traits.address.postal_code")),
 )
 
 ADD = ActionDefinition(
     key="add_members", title="Add to Customer Match list",
     description="Add the people who entered a connected audience to its Customer Match user list.",
     default_trigger='type = "track" and event = "Audience Entered"', fields=FIELDS,
-    perform=_one(ingest_batch), perform_batch=ingest_batch, batch_size=BATCH)
+    perform=one_at_a_time(ingest_batch), perform_batch=ingest_batch, batch_size=BATCH)
 REMOVE = ActionDefinition(
     key="remove_members", title="Remove from Customer Match list",
     description="Remove the people who exited a connected audience from its Customer Match user list.",
     default_trigger='type = "track" and event = "Audience Exited"', fields=FIELDS,
-    perform=_one(remove_batch), perform_batch=remove_batch, batch_size=BATCH)
+    perform=one_at_a_time(remove_batch), perform_batch=remove_batch, batch_size=BATCH)
 
 DEFINITION = DestinationDefinition(
     key=KIND,
@@ -273,6 +269,6 @@ DEFINITION = DestinationDefinition(
                      "without a country code (ISO alpha-2).", default="US"),
     ),
     actions=(ADD, REMOVE),
-    test_credentials=test_credentials,
+    check_credentials=check_credentials,
     validate=_validate,
 )

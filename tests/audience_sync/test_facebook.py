@@ -114,7 +114,7 @@ def test_expired_token_asks_to_reconnect_and_rate_limits_retry(httpserver: HTTPS
 def test_credentials_test_reads_the_ad_account(httpserver: HTTPServer) -> None:
     httpserver.expect_request("/v24.0/act_1234567890", query_string="fields=name").respond_with_json(
         {"name": "Shop ads", "id": "act_1234567890"})
-    assert FB.test_credentials(SETTINGS) == (True, "Connected to the ad account Shop ads.")
+    assert FB.check_credentials(SETTINGS) == (True, "Connected to the ad account Shop ads.")
     assert _requests(httpserver, "/v24.0/act_1234567890")[0].headers["Authorization"] == "Bearer EAAB-secret-token"
     errors = FB.validate({**SETTINGS, "ad_account_id": "my account", "phone_region": "Britain"})
     assert set(errors) == {"ad_account_id", "phone_region"}

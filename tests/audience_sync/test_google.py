@@ -117,7 +117,7 @@ def test_batches_credentials_test_and_settings(httpserver: HTTPServer) -> None:
         GOOGLE.action("add_members").perform_batch(SETTINGS, [{"external_audience_id": "1"}] * 10_001)
     httpserver.expect_request("/oauth/tokeninfo").respond_with_json(
         {"scope": "https://www.googleapis.com/auth/datamanager", "expires_in": 3500})
-    assert GOOGLE.test_credentials(SETTINGS)[0] is True
+    assert GOOGLE.check_credentials(SETTINGS)[0] is True
     assert _requests(httpserver, "/oauth/tokeninfo")[0].args["access_token"] == "ya29.access-token"
     errors = GOOGLE.validate({"customer_id": "12-34", "phone_region": "US"})
     assert set(errors) == {"customer_id", "refresh_token"}
