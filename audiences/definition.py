@@ -210,8 +210,8 @@ def segment_key(value: Any, path: str = "segment") -> str:
     keys it."""
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value.strip())
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_SEGMENT_ID:
-        raise DefinitionError(path, "expected a manual segment id (a whole number from 1)")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SEGMENT_ID:
+        raise DefinitionError(path, "expected a manual segment id (a whole number from 0)")
     return str(value)
 
 

@@ -57,13 +57,38 @@ def validate_definition(workspace: Workspace, value: Any, *, own_key: str | None
         raise ValidationError({"definition": str(exc)}, code="invalid_definition") from None
 
 
-def create_audience(workspace: Workspace, *, name: str, key: str, definition: Any,
-                    enabled: bool = True) -> Audience:
-    validate_definition(workspace, definition, own_key=key)
+def _segment(workspace_id: int, segment_id: Any, *, own_pk: int | None = None) -> int:
+    """A manual audience's segment id, checked: a whole number, not another audience's."""
+    try:
+        value = int(definition.segment_key(segment_id, "segment_id"))
+    except definition.DefinitionError as exc:
+        raise ValidationError({"segment_id": exc.message}) from None
+    taken = Audience.objects.filter(workspace_id=workspace_id, segment_id=value).exclude(pk=own_pk).first()
+    if taken is not None:
+        raise ValidationError({"segment_id": f"Audience \"{taken.name}\" already shows segment {value}."})
+    return value
+
+
+def create_audience(workspace: Workspace, *, name: str, key: str, definition: Any = None,
+                    enabled: bool = True, kind: str = Audience.Kind.RULES, segment_id: Any = None) -> Audience:
+    """A rules audience from `definition`, or (kind "manual") the manual segment `segment_id` of the
+    Track API. Raises ValidationError naming the field."""
+    if kind == Audience.Kind.MANUAL:
+        segment_id = _segment(workspace.pk, segment_id)
+        definition = {"segment": segment_id}
+    elif kind == Audience.Kind.RULES:
+        if segment_id is not None:
+            raise ValidationError({"segment_id": "Only manual audiences have a segment id."})
+        if definition is None:
+            raise ValidationError({"definition": "This field is required."})
+        validate_definition(workspace, definition, own_key=key)
+    else:
+        raise ValidationError({"kind": f"Expected \"rules\" or \"manual\", got {kind!r}."})
     if Audience.objects.filter(workspace=workspace, key=key).exists():
         raise ValidationError({"key": f"An audience with key \"{key}\" already exists in this workspace."})
     audience = Audience.objects.create(workspace=workspace, name=name, key=key, definition=definition,
-                                       enabled=enabled, status=Audience.Status.COMPUTING)
+                                       enabled=enabled, status=Audience.Status.COMPUTING, kind=kind,
+                                       segment_id=segment_id)
     people.forget_definitions(workspace.pk)
     _schedule_compute(audience)
     return audience
@@ -80,8 +105,23 @@ def update_audience(audience: Audience, changes: Mapping[str, Any]) -> Audience:
         if _dependents(audience.workspace_id, old_key):
             raise ValidationError({"key": "Other audiences reference this key; change them first."})
         audience.key = changes["key"]
+    if "kind" in changes and changes["kind"] not in (None, audience.kind):
+        raise ValidationError({"kind": "An audience's kind cannot change; create another audience."})
+    if audience.kind == Audience.Kind.MANUAL:
+        if "definition" in changes and changes["definition"] not in (None, audience.definition):
+            raise ValidationError({"definition": "A manual audience has no definition: its members are the "
+                                                 "people its segment's add_customers / remove_customers calls name."})
+        changes = {k: v for k, v in changes.items() if k != "definition"}
+        if changes.get("segment_id") is not None:
+            segment = _segment(audience.workspace_id, changes["segment_id"], own_pk=audience.pk)
+            if segment != audience.segment_id:
+                audience.segment_id = segment
+                changes = {**changes, "definition": {"segment": segment}}
+    elif changes.get("segment_id") is not None:
+        raise ValidationError({"segment_id": "Only manual audiences have a segment id."})
     if "definition" in changes and changes["definition"] != audience.definition:
-        validate_definition(audience.workspace, changes["definition"], own_key=audience.key)
+        if audience.kind == Audience.Kind.RULES:
+            validate_definition(audience.workspace, changes["definition"], own_key=audience.key)
         audience.definition = changes["definition"]
         recompute = True
     if "name" in changes:

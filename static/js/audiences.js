@@ -128,10 +128,26 @@
     return null;
   }
 
+  /* New audience: the "Members" radios show the rules part (builder, JSON) or the manual part. */
+  function initKind(form) {
+    var radios = form.querySelectorAll("[data-audience-kind]");
+    if (!radios.length) return;
+    function sync() {
+      var kind = (form.querySelector("[data-audience-kind]:checked") || {}).value || "rules";
+      Array.prototype.forEach.call(form.querySelectorAll("[data-audience-part]"), function (part) {
+        part.hidden = part.getAttribute("data-audience-part") !== kind;
+      });
+    }
+    Array.prototype.forEach.call(radios, function (r) { r.addEventListener("change", sync); });
+    sync();
+  }
+
   function init() {
     var form = document.querySelector("[data-audience-form]");
     if (!form) return;
+    initKind(form);
     var box = form.querySelector("[data-audience-builder]");
+    if (!box) return;  // a manual audience: nothing to build
     var textarea = form.querySelector("[data-audience-definition]");
     var rows = box.querySelector("[data-audience-rows]");
     var join = box.querySelector("[data-audience-join]");
