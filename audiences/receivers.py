@@ -11,7 +11,8 @@ from . import services
 def on_person_changed(sender: Any = None, *, workspace_id: int, person_ids: Iterable[int],
                       event_names: Iterable[str] = (), trait_keys: Iterable[str] = (),
                       merged_ids: Iterable[int] = (), created_ids: Iterable[int] = (),
-                      states: Mapping[int, Any] | None = None, **_: Any) -> None:
+                      states: Mapping[int, Any] | None = None,
+                      changes: Mapping[int, tuple[set[str], set[str]]] | None = None, **_: Any) -> None:
     """Re-evaluate, for these people only, the audiences that name one of the changed events or traits
     (every audience for people new to the store); people merged into another leave their audiences (the
     survivor is among `person_ids`)."""
@@ -19,4 +20,5 @@ def on_person_changed(sender: Any = None, *, workspace_id: int, person_ids: Iter
     if merged:
         services.forget_people(workspace_id, merged)
     services.evaluate_people(workspace_id, person_ids, event_names=list(event_names or ()),
-                             trait_keys=list(trait_keys or ()), created_ids=created_ids or (), states=states)
+                             trait_keys=list(trait_keys or ()), created_ids=created_ids or (), states=states,
+                             per_person=changes)

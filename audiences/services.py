@@ -174,13 +174,16 @@ def _schedule_compute(audience: Audience) -> None:
 def evaluate_people(workspace_id: int, person_ids: Iterable[int], *, now: datetime | None = None,
                     audience_ids: Iterable[int] | None = None, event_names: Iterable[str] | None = None,
                     trait_keys: Iterable[str] | None = None, leaving: Iterable[int] = (),
-                    created_ids: Iterable[int] = (), states: Mapping[int, Any] | None = None) -> Changes:
+                    created_ids: Iterable[int] = (), states: Mapping[int, Any] | None = None,
+                    per_person: Mapping[int, tuple[set[str], set[str]]] | None = None) -> Changes:
     """Re-evaluate the workspace's enabled audiences for these people and record what changed.
 
     With `event_names` / `trait_keys`, only audiences whose conditions (or referenced audiences' conditions)
     name one of them are evaluated, except for the people in `created_ids` (new to the profile store:
     every audience, so those who match by absence alone enter now); with `audience_ids`, only those.
-    `states` (person id → profiles.state.PersonState, as the store just wrote them) saves loading them.
+    `states` (person id → profiles.state.PersonState, as the store just wrote them) saves loading them;
+    `per_person` (person id → (event names, trait keys) that changed for that person) narrows each
+    audience to the people whose own changes it names.
     People the profile store no longer has (deleted), and those in `leaving` (merged into another), leave
     every audience evaluated."""
     now = now or clock.now()
@@ -205,6 +208,10 @@ def evaluate_people(workspace_id: int, person_ids: Iterable[int], *, now: dateti
         if (names is not None or keys is not None) and not (
                 (names and aff.events & names) or (keys and aff.traits & keys)):
             who = created
+        elif per_person is not None:
+            created_set = set(created)
+            who = [pid for pid in ids if pid in created_set or pid not in per_person
+                   or aff.events & per_person[pid][0] or aff.traits & per_person[pid][1]]
         if not who:
             continue
         windowed[a.pk] = aff.windowed

@@ -462,6 +462,10 @@ def _apply(workspace_id: int, parsed: list[Parsed], now: datetime, days: int, wa
     result.people = set(finals)
 
     states = _states(workspace_id, finals, held_identifiers, history)
+    names_of: dict[int, set[str]] = defaultdict(set)
+    for p, person in r.by_event:
+        if p.name:
+            names_of[person.final().id].add(p.name)  # type: ignore[index]
     created = {p.id for p in new_people if p.id in finals}
     sent: set[int] = set()
     for final in finals.values():
@@ -473,7 +477,8 @@ def _apply(workspace_id: int, parsed: list[Parsed], now: datetime, days: int, wa
                                 states={final.id: states[final.id]})  # type: ignore[index]
     person_changed.send(sender=Person, workspace_id=workspace_id, person_ids=set(finals), event_names=names,
                         trait_keys={k for p in finals.values() for k in p.changed_keys}, merged_ids=set(),
-                        created_ids=created, states=states)
+                        created_ids=created, states=states,
+                        changes={pid: (names_of.get(pid, set()), set(p.changed_keys)) for pid, p in finals.items()})
     return result
 
 
