@@ -13,16 +13,20 @@ A node is one of:
 - ``{"audience": "newsletter-subscribers"}``: membership in another audience of the workspace (its
   definition is evaluated in place, so a reference cannot go stale; cycles are refused).
 
-What the compact state can answer, and so what the language promises:
-- The state keeps, per event name, counts per day, the first and last time and the last properties.
-  "At least one in the window" and "none in the window" are exact for every window (the last time
-  decides). Other counts are exact for windows of whole days (``d``); for ``m``/``h`` windows a day that
-  the window only partly covers is counted whole.
-- ``where`` filters can only look at the latest event of that name (its properties are the ones kept),
-  so a filtered condition means "the latest such event is in the window and matches"; it is refused with
-  counts other than at least 1 / none.
+- ``{"segment": 12}``: in the Track API's manual segment 12 (what a manual audience's definition is).
 
-Extending: a new node kind needs a branch in `_validate_node`, `_eval`, `_times` and `_affected`.
+What the compact state can answer, and so what the language promises:
+- A window is half-open: ``within "6h"`` is (now - 6 h, now]; ``between ["3h", "1h"]`` is
+  (now - 3 h, now - 1 h].
+- Counts are exact where the state's recent event times cover the window (the store keeps them as far
+  back as the longest minute/hour window in use: `recent_horizon`); elsewhere they come from per-day
+  counts, a day the window only partly covers counting whole. "At least one" and "none" are exact for
+  every window (the last time decides).
+- ``where`` filters count the events that matched, from the filtered history the store keeps per
+  (event, filters) (`filter_key`, `filters`); a person with none yet is judged by their latest event of
+  that name (the properties the plain history keeps).
+
+Extending: a new node kind needs a branch in `_validate_node`, `_eval`, `_times` and `affected_by`.
 """
 
 from __future__ import annotations

@@ -4,7 +4,9 @@
 destinations/catalog/profiles.py). A chunk costs a fixed handful of queries whatever its size: one
 lookup of every identifier it names, one lock of the people found (in id order), one insert each for
 new people, identifiers, conflicts, and one read + one upsert each for traits, event history, devices and
-groups. Merges (rare) cost a few more each.
+groups. Merges (rare) cost a few more each. The event history keeps, besides per-day counts, the exact
+times of recent events and the filtered histories audiences ask for (profiles.history.Needs), and the
+manual segments of the Track API's segment calls; person_changed carries the states as written.
 
 Identity resolution (Customer.io's identify semantics, docs/profiles.md):
 - a person is found by userId (case-sensitive), email (case-insensitive, stored lower-cased) or
