@@ -134,3 +134,17 @@ def test_people_matching_by_absence_enter_on_their_first_event(workspace: Any, f
     assert Person.objects.count() == 3
     feed(track("ann", "Order Completed", now - timedelta(minutes=1)))
     assert members(quiet) == {"bob"}
+
+
+def test_filtered_histories_stay_out_of_the_person_page_and_api(workspace: Any, feed: Any, now: datetime,
+                                                                owner_api: Any) -> None:
+    from profiles.models import PersonEvent
+
+    make(workspace, "big", {"event": "Order Completed", "within": "7d", "where": BIG}, now)
+    feed(track("ann", "Order Completed", now - timedelta(hours=1), total=150))
+    assert PersonEvent.objects.count() == 2  # the plain history and the filter's
+    person = Person.objects.get()
+    body = owner_api.get(f"/api/workspaces/{workspace.slug}/profiles/{person.id}/").json()
+    assert [e["name"] for e in body["events"]] == ["Order Completed"]
+    assert body["events"][0]["per_day"] == {(now - timedelta(hours=1)).astimezone(UTC).date().isoformat(): 1}
+    assert [a["key"] for a in body["audiences"]] == ["big"]
