@@ -40,6 +40,9 @@ def window_days(workspace_id: int) -> int:
 
 RECENT_MAX_SECONDS = 7 * 86400  # the recent horizon never reaches further back than this
 RECENT_MAX_EVENTS = 1000  # nor holds more times than this per person and event name
+# Times are kept this much longer than asked: an evaluation a little behind the store's clock (a queued
+# re-evaluation, a worker's clock) still finds its whole window covered.
+RECENT_SLACK_SECONDS = 3600
 
 
 @dataclass(frozen=True)

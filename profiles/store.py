@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -37,7 +37,7 @@ from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from .history import RECENT_MAX_EVENTS, Needs, first_day, needs, window_days
+from .history import RECENT_MAX_EVENTS, RECENT_SLACK_SECONDS, Needs, first_day, needs, window_days
 from .models import (
     MAX_IDENTIFIER_LENGTH,
     Device,
@@ -640,8 +640,7 @@ def _add(row: _Row, items: list[Parsed], oldest_key: str, horizon: float | None)
         day = p.at.astimezone(UTC).date().isoformat()
         if day >= oldest_key:
             per_day[day] = per_day.get(day, 0) + 1
-        if p.at < row.first_at:
-            row.first_at = p.at
+        row.first_at = min(row.first_at, p.at)
         if p.at >= row.last_at:
             row.last_at, row.properties = p.at, p.properties
         if horizon is not None:
@@ -663,7 +662,7 @@ def _apply_history(workspace_id: int, r: _Resolution, now: datetime, days: int, 
     every history row of the chunk's people (also what their states are made of) and one upsert.
     Returns the event names counted and, per person, every history row as it now is."""
     oldest_key = first_day(workspace_id, now, days).isoformat()
-    horizon = now.timestamp() - wanted.recent_seconds if wanted.recent_seconds else None
+    horizon = now.timestamp() - wanted.recent_seconds - RECENT_SLACK_SECONDS if wanted.recent_seconds else None
     batch: dict[tuple[int, str], list[Parsed]] = defaultdict(list)
     for p, person in r.by_event:
         if p.name:
@@ -726,7 +725,8 @@ def _read_history(person_ids: list[int]) -> list[tuple[Any, ...]]:
 def _matches(f: Any, properties: dict[str, Any]) -> bool:
     try:
         return bool(f.matches(properties))
-    except Exception:  # a filter that cannot read these properties does not match them
+    except Exception:  # noqa: BLE001 — a filter that cannot read these properties does not match them
+        # (never fail the chunk: it would be retried, and fail, forever)
         return False
 
 

@@ -14,7 +14,6 @@ from django.utils import timezone
 from audiences import services
 from audiences.models import Audience, Membership, MembershipEvent
 from profiles.models import Person
-from tests.profiles.conftest import _fresh_engine_state, feed, profiles_destination, source  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
