@@ -199,6 +199,7 @@ SPECTACULAR_SETTINGS = {
         "IdentityKindEnum": "privacy.models.IdentityKind",
         "SourceKindEnum": "connections.models.SourceKind",
         "AudienceChangeKindEnum": "audiences.models.MembershipEvent.Kind",
+        "AudienceKindEnum": "audiences.models.Audience.Kind",
     },
 }
 
