@@ -29,3 +29,12 @@ def test_docs_page_lists_operations_without_loading_anything_from_elsewhere(clie
     assert "/api/workspaces/{slug}/sources/{id}/rotate-key/" in html
     assert not re.search(r"<script[^>]+src=", html)
     assert not re.search(r"""(src|href)=["']https?://""", html)
+
+
+def test_openapi_schema_describes_deleting_a_workspace(client, db):
+    schema = yaml.safe_load(client.get("/api/schema/").content)
+    delete = schema["paths"]["/api/workspaces/{slug}/"]["delete"]
+    assert set(delete["responses"]) == {"202"}
+    assert "owners only" in delete["description"]
+    body = schema["components"]["schemas"]["WorkspaceDeletion"]
+    assert {"slug", "status", "deleting_at", "message"} <= set(body["properties"])

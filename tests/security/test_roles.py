@@ -31,7 +31,7 @@ VIEWER, MEMBER, ADMIN, OWNER = Role.VIEWER, Role.MEMBER, Role.ADMIN, Role.OWNER
 # (the action page saves with op=save, an admin's job, and tests with op=test, a member's).
 RULES: dict[str, dict[str, Role]] = {
     # Management API
-    "api-workspace": {"GET": VIEWER},
+    "api-workspace": {"GET": VIEWER, "DELETE": OWNER},
     "api-sources": {"GET": VIEWER, "POST": ADMIN},
     "api-source": {"GET": VIEWER, "PATCH": ADMIN, "DELETE": ADMIN},
     "api-source-rotate-key": {"POST": ADMIN},
@@ -75,7 +75,7 @@ RULES: dict[str, dict[str, Role]] = {
     "audiences:delete": {"POST": ADMIN},
     # Audit log and workspace settings pages
     "audit:log": {"GET": VIEWER},
-    "retention:workspace-settings": {"GET": VIEWER, "POST": ADMIN},
+    "retention:workspace-settings": {"GET": VIEWER, "POST": ADMIN, "POST op=delete": OWNER},
     "privacy:privacy": {"GET": VIEWER, "POST": ADMIN},
     # People pages
     "profiles:people": {"GET": VIEWER},
@@ -256,6 +256,7 @@ def test_members_see_write_keys_but_no_buttons_that_change_things(world: dict[st
     assert b"Disable destination" not in overview.content and b"Delete destination" not in overview.content
     settings_page = client.get(f"/w/acme/destinations/{destination.id}/settings/")
     assert b"Save changes" not in settings_page.content and b"Test connection" not in settings_page.content
+    assert b"Danger zone" not in settings_page.content and b"Delete destination" not in settings_page.content
     action_page = client.get(f"/w/acme/destinations/{destination.id}/actions/{action.id}/")
     assert b"Save action" not in action_page.content
     assert b"Test action" in action_page.content  # members test actions
@@ -266,6 +267,8 @@ def test_admins_get_every_button(world: dict[str, Any], member_of: Any) -> None:
     client.force_login(member_of(ADMIN))
     page = client.get(f"/w/acme/sources/{world['source'].id}/")
     assert b"Rotate write key" in page.content and b"Delete source" in page.content
+    settings_page = client.get(f"/w/acme/destinations/{world['destination'].id}/settings/")
+    assert b"Danger zone" in settings_page.content and b"Delete destination" in settings_page.content
     action_page = client.get(f"/w/acme/destinations/{world['destination'].id}/actions/{world['action'].id}/")
     assert b"Save action" in action_page.content
 
