@@ -37,12 +37,19 @@ def _workspace(request: Request, slug: str, *, edit: bool = False) -> Workspace:
 class AudienceSerializer(serializers.ModelSerializer):
     key = serializers.SlugField(max_length=100, help_text="A slug, unique in the workspace (used by other "
                                 "audiences' {\"audience\": key} conditions and by destinations).")
-    definition = serializers.JSONField(help_text="The condition tree (see docs/audiences.md).")
+    definition = serializers.JSONField(required=False, help_text=(
+        "The condition tree (see docs/audiences.md); required for kind \"rules\". A manual audience's is "
+        "{\"segment\": segment_id}, kept by the server."))
+    kind = serializers.ChoiceField(choices=Audience.Kind.choices, default=Audience.Kind.RULES, help_text=(
+        "\"rules\": members are the people matching the definition; \"manual\": the people the Track API's "
+        "POST /api/v1/segments/{segment_id}/add_customers added (and remove_customers did not remove since)."))
+    segment_id = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=2**31 - 1,
+                                          help_text="Manual audiences: the Track API segment id (required).")
     progress = serializers.SerializerMethodField(help_text="Background computation: done / total people.")
 
     class Meta:
         model = Audience
-        fields = ("id", "name", "key", "definition", "enabled", "size", "status", "progress", "computed_at",
+        fields = ("id", "name", "key", "kind", "segment_id", "definition", "enabled", "size", "status", "progress", "computed_at",
                   "created_at", "updated_at")
         read_only_fields = ("id", "size", "status", "progress", "computed_at", "created_at", "updated_at")
 

@@ -33,15 +33,46 @@ class AudienceForm(forms.Form):
     key = forms.SlugField(max_length=100, help_text="A slug, unique in the workspace: other audiences and "
                           "destinations refer to the audience by it.")
     enabled = forms.BooleanField(required=False, initial=True)
-    definition = forms.CharField(widget=forms.Textarea(attrs={"rows": 8, "spellcheck": "false",
-                                                              "data-audience-definition": ""}),
-                                 help_text="The condition tree as JSON (the builder above writes it).")
+    kind = forms.ChoiceField(choices=Audience.Kind.choices, initial=Audience.Kind.RULES, required=False,
+                             widget=forms.RadioSelect(attrs={"data-audience-kind": ""}), label="Members",
+                             help_text="Rules: the people matching the conditions below. Manual segment: the "
+                             "people the Track API's segment calls add (and have not removed).")
+    segment_id = forms.IntegerField(required=False, min_value=0, max_value=2**31 - 1, label="Segment id",
+                                    help_text="The {segment_id} of POST /api/v1/segments/{segment_id}/add_customers "
+                                    "and /remove_customers.")
+    definition = forms.CharField(required=False, widget=forms.Textarea(attrs={
+        "rows": 8, "spellcheck": "false", "data-audience-definition": ""}),
+        help_text="The condition tree as JSON (the builder above writes it).")
 
-    def clean_definition(self) -> Any:
-        try:
-            return json.loads(self.cleaned_data["definition"])
-        except ValueError as exc:
-            raise ValidationError(f"Not valid JSON: {exc}") from None
+    def __init__(self, *args: Any, audience: Audience | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if audience is not None:  # the kind is chosen once
+            self.fields["kind"].disabled = True
+            self.fields["kind"].initial = audience.kind
+            if audience.kind == Audience.Kind.MANUAL:
+                del self.fields["definition"]
+            else:
+                del self.fields["segment_id"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        data["kind"] = data.get("kind") or Audience.Kind.RULES
+        if data["kind"] == Audience.Kind.MANUAL:
+            data.pop("definition", None)
+            if data.get("segment_id") is None and "segment_id" not in self.errors:
+                self.add_error("segment_id", "A manual audience needs the segment id its Track API calls use.")
+        else:
+            data.pop("segment_id", None)
+            text = (data.get("definition") or "").strip() if "definition" in self.fields else None
+            if text is not None and "definition" not in self.errors:
+                if not text:
+                    self.add_error("definition", "This field is required.")
+                else:
+                    try:
+                        data["definition"] = json.loads(text)
+                    except ValueError as exc:
+                        self.add_error("definition", f"Not valid JSON: {exc}")
+        return data
 
 
 def _apply_errors(form: AudienceForm, exc: ValidationError) -> None:
@@ -84,8 +115,8 @@ def audience_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     audience = get_object_or_404(Audience, workspace=workspace, pk=pk)
     can_edit = workspace.role.includes(ADMIN)
     initial = {"name": audience.name, "key": audience.key, "enabled": audience.enabled,
-               "definition": json.dumps(audience.definition, indent=2)}
-    form = AudienceForm(request.POST or None, initial=initial)
+               "definition": json.dumps(audience.definition, indent=2), "segment_id": audience.segment_id}
+    form = AudienceForm(request.POST or None, initial=initial, audience=audience)
     if request.method == "POST" and form.is_valid():
         try:
             services.update_audience(audience, form.cleaned_data)

@@ -188,19 +188,19 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
-    # Two serializers name a choice field "kind" (sources and the destinations' catalog keys): name them.
-    "ENUM_NAME_OVERRIDES": {"SourceKindEnum": "connections.models.SourceKind"},
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "pipelines.openapi_links.add_create_links",  # a create links to the read/update/delete of what it made
     ],
-    # choice sets that share a field name ("kind") get names of their own
+    # choice sets that share a field name ("kind": sources, the catalog's keys, privacy requests, ...) get
+    # names of their own
     "ENUM_NAME_OVERRIDES": {
         "PrivacyRequestKindEnum": "privacy.models.PrivacyRequest.Kind",
         "IdentityKindEnum": "privacy.models.IdentityKind",
         "SourceKindEnum": "connections.models.SourceKind",
         "AudienceChangeKindEnum": "audiences.models.MembershipEvent.Kind",
         "AudienceSyncModeEnum": "audience_sync.models.SyncMode",
+        "AudienceKindEnum": "audiences.models.Audience.Kind",
     },
 }
 
