@@ -147,7 +147,7 @@ def size_chart(hours: list[dict[str, Any]], time_range: timeranges.TimeRange) ->
                          "time": h["start"].isoformat(), "suffix": f": {h['exited']} exited",
                          "title": f"{h['start']:%d %b %H:%M} UTC: {h['exited']} exited"})
         if i % time_range.label_every == 0:
-            labels.append({"x": round(x, 1), "time": h["start"].isoformat(),
+            labels.append({"x": round(left + i * slot, 1), "time": h["start"].isoformat(),
                            "text": time_range.axis_text(h["start"])})
     return {"width": width, "height": height + 12, "time_range": time_range, "left": left, "right": width - right, "top": top,
             "bottom": bottom, "peak": peak, "points": " ".join(points), "bars": bars, "labels": labels,

@@ -361,6 +361,7 @@ def api_docs(request: Any) -> Any:
         groups.setdefault(op["tag"] or "other", []).append(op)
     for n, op in enumerate(operations, 1):
         op["anchor"] = f"op-{n}"
+        op["short_path"] = op["path"].removeprefix("/api")  # the index is narrow: every path starts so
     context = {"info": schema.get("info", {}), "groups": groups, "components": components, "nav": "api-docs",
                "example_slug": workspace.slug if workspace else "{slug}"}
     if workspace is None:

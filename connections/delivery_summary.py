@@ -219,7 +219,8 @@ def delivery_chart(destination: Destination, time_range: TimeRange, *, now: date
                 "title": f"{bucket['start']:%d %b %H:%M} UTC: {bucket[key]} {label.lower()}",
             })
         if i % time_range.label_every == 0:
-            chart.labels.append({"x": round(x + bar_width / 2, 1), "y": bottom + 16,
+            # at the start of its bucket, reading rightwards: the time a label names is where the bucket begins
+            chart.labels.append({"x": round(left + i * slot, 1), "y": bottom + 16,
                                  "time": bucket["start"].isoformat(), "text": time_range.axis_text(bucket["start"])})
     return chart
 
