@@ -2,6 +2,7 @@
    page.evaluate. Returns a list of violations (strings); an empty list passes.
    - every id named by aria-describedby / aria-labelledby / label[for] exists;
    - every visible form control has an accessible name (label, aria-label(ledby), title);
+   - nothing that looks clickable (cursor: pointer) is out of the keyboard's reach, and no tabindex > 0;
    - every visible text node (HTML and SVG text) has a contrast of at least 4.5:1 against the background
      behind it (3:1 for large text: 24px, or 18.66px bold), WCAG 2.x AA. The background is found by
      compositing the background colours of the ancestors (semi-transparent ones included) over white;
@@ -24,6 +25,7 @@
 
   function visible(node) {
     if (!node.getClientRects().length) return false;
+    if (node.checkVisibility && !node.checkVisibility({ visibilityProperty: true })) return false;  // closed <details>
     var style = getComputedStyle(node);
     if (style.visibility === "hidden" || style.display === "none") return false;
     var rect = node.getBoundingClientRect();
@@ -52,6 +54,15 @@
       || (control.getAttribute("aria-labelledby") || "").trim()
       || (control.getAttribute("title") || "").trim();
     if (!named) problems.push("control without a label: " + describe(control) + " name=" + control.name);
+  });
+
+  // --- keyboard: what looks clickable takes the focus; no tab order of our own ------------------------
+  var focusable = "a[href], button, input, select, textarea, summary, label, [tabindex], [contenteditable]";
+  document.querySelectorAll("body *").forEach(function (node) {
+    if (node.tabIndex > 0) problems.push("positive tabindex on " + describe(node));
+    if (getComputedStyle(node).cursor !== "pointer" || !visible(node)) return;
+    if (node.closest(focusable) || node.querySelector(focusable)) return;
+    problems.push("clickable but not reachable by keyboard: " + describe(node));
   });
 
   // --- contrast -----------------------------------------------------------------------------------

@@ -1,6 +1,8 @@
 """Browser checks of the polish pieces of issue #14: charts labelled in the browser's time zone with a
-range picker kept in the URL, the API docs inside the app's layout, the favicon, and an accessibility
-sweep (aria-describedby targets, labels, keyboard focus, WCAG AA contrast) over the main pages."""
+range picker kept in the URL, the API docs inside the app's layout, the favicon, and a sweep of every page
+at 1366x900 and 390x844: accessibility (aria-describedby targets, labels, keyboard focus, WCAG AA
+contrast: tests/e2e/a11y.js), no overlapping text (tests/e2e/overlap.js), no sideways scrolling, and
+screenshots under tests/e2e/screenshots/ to look at."""
 
 from __future__ import annotations
 
@@ -67,6 +69,7 @@ def test_delivery_chart_is_labelled_in_the_browsers_time_zone_and_keeps_its_rang
 # --- every page: accessibility sweep and screenshots ---------------------------------------------------
 
 A11Y_JS = (Path(__file__).parent / "a11y.js").read_text()
+OVERLAP_JS = (Path(__file__).parent / "overlap.js").read_text()
 VIEWPORTS = {"desktop": {"width": 1366, "height": 900}, "phone": {"width": 390, "height": 844}}
 
 
@@ -193,7 +196,7 @@ def test_every_page_passes_the_accessibility_sweep_and_is_photographed(
     try:
         page.goto(f"{live_server.url}/login/")
         _photograph(page, f"page-login-{viewport}")
-        failures["login"] = page.evaluate(A11Y_JS) + _focus_problems(page)
+        failures["login"] = page.evaluate(A11Y_JS) + page.evaluate(OVERLAP_JS) + _focus_problems(page)
         _login(page, live_server)
         for name, path in _pages(world).items():
             response = page.goto(f"{live_server.url}{path}")
@@ -203,7 +206,7 @@ def test_every_page_passes_the_accessibility_sweep_and_is_photographed(
             icon = page.locator("link[rel=icon]")
             problems = [] if icon.count() == 1 else ["no favicon link"]
             if OURS(name):
-                problems += page.evaluate(A11Y_JS) + _focus_problems(page)
+                problems += page.evaluate(A11Y_JS) + page.evaluate(OVERLAP_JS) + _focus_problems(page)
                 overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
                 if overflow > 0:
                     problems.append(f"the page scrolls sideways by {overflow}px")
