@@ -27,6 +27,7 @@ class AuditEntry(models.Model):
         MEMBERSHIP = "membership", "Member"
         INVITATION = "invitation", "Invitation"
         WEBHOOK = "webhook", "Webhook settings"
+        WORKSPACE = "workspace", "Workspace"
 
     class Channel(models.TextChoices):
         UI = "ui", "Web UI"
@@ -34,7 +35,10 @@ class AuditEntry(models.Model):
         ADMIN = "admin", "Django admin"
         SYSTEM = "system", "System"
 
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="audit_entries")
+    # Empty only on the entries recording a workspace's deletion (object_type "workspace"): they outlive it,
+    # and are shown in Django admin; every other entry goes with its workspace.
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="audit_entries",
+                                  null=True, blank=True)
     # The user is kept as a label too, so an entry still says who it was after the user is deleted.
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                               related_name="+")

@@ -8,7 +8,8 @@ is written in the same transaction as the change, so a rolled-back change leaves
 
 Deletes that are a consequence of deleting something else are not recorded one by one: deleting a
 destination records the destination, not each of its actions and connections, and deleting a workspace
-records nothing (its entries go with it).
+records nothing here (its entries go with it): retention.workspace_deletion records the deletion itself
+with `record_workspace_deletion`, in entries that name no workspace.
 
 To audit another model: add a `_Spec` to `_specs()`.
 """
@@ -174,6 +175,23 @@ def _record(spec: _Spec, instance: Any, action: str, changes: dict[str, Any], de
         object_id=instance.pk,
         object_name=spec.name(instance)[:300],
         changes=changes,
+    )
+
+
+def record_workspace_deletion(workspace: Any, changes: dict[str, Any] | None = None) -> AuditEntry:
+    """Record that `workspace` is deleted (by the current actor) or, with `changes`, that its data is gone.
+    The entry names no workspace (so it outlives it): object_id and object_name say which it was."""
+    actor = current_actor()
+    return AuditEntry.objects.create(
+        workspace=None,
+        actor_id=actor.user.pk if actor.user is not None else None,
+        actor_label=actor.label,
+        channel=actor.channel,
+        action=AuditEntry.Action.DELETED,
+        object_type=ObjectType.WORKSPACE,
+        object_id=workspace.pk,
+        object_name=f"{workspace.name} ({workspace.slug})"[:300],
+        changes=changes or {},
     )
 
 

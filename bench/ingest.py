@@ -5,7 +5,9 @@ Starts the app with production settings (DEBUG off, PostgreSQL, Redis broker) un
 - the no-op endpoint (/v1/m: routed through the same Django stack, accepted and dropped) = HTTP ceiling;
 - single-event /v1/track: req/s and p50/p99 latency, each one committed before its 200;
 - /v1/batch of 100 events: events/s stored (counted in the database);
-- psycopg inserting the same rows with the same statement directly = database ceiling.
+- psycopg inserting the same rows with the same statement directly = database ceiling;
+- bench/lean_view.py, a lean Django view doing one INSERT ... ON CONFLICT DO NOTHING per request (no auth,
+  no outbox, no publish), under the same granian settings: our figures are printed as ratios to it.
 
 Environment: BENCH_DATABASE_URL (default postgres://root@127.0.0.1:5432/pipelines_bench; the database is
 dropped and recreated), BENCH_BROKER_URL (default redis://127.0.0.1:6379/2; its "celery" queue is purged
@@ -97,14 +99,21 @@ def prepare_database() -> str:
     return out.stdout.strip().splitlines()[-1]
 
 
-def start_server(dispatch_window_ms: int, group_commit: bool) -> subprocess.Popen:
+def start_server(dispatch_window_ms: int, group_commit: bool, *, lean: bool = False) -> subprocess.Popen:
+    """granian serving the product (or, with `lean`, bench/lean_view.py) as the Procfile's web does."""
     env = {**_env(), "INGEST_DISPATCH_WINDOW_MS": str(dispatch_window_ms),
            "INGEST_GROUP_COMMIT": "true" if group_commit else "false"}
+    target, cwd = "pipelines.wsgi:application", ROOT
+    if lean:
+        with psycopg.connect(DATABASE_URL) as conn:
+            workspace_id, source_id = conn.execute("SELECT workspace_id, id FROM connections_source").fetchone()
+        env.update(LEAN_WORKSPACE_ID=str(workspace_id), LEAN_SOURCE_ID=str(source_id),
+                   PYTHONPATH=str(ROOT / "bench"))
+        target, cwd = "lean_view:application", ROOT / "bench"
     server = subprocess.Popen(
         [PY, "-m", "granian", "--interface", "wsgi", "--workers", "2", "--blocking-threads", str(THREADS),
-         "--host", "127.0.0.1", "--port", str(PORT), "--no-ws", "--log-level", "warning",
-         "pipelines.wsgi:application"],
-        cwd=ROOT, env=env, start_new_session=True,
+         "--host", "127.0.0.1", "--port", str(PORT), "--no-ws", "--log-level", "warning", target],
+        cwd=cwd, env=env, start_new_session=True,
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -214,10 +223,10 @@ def stop_server(server: subprocess.Popen) -> None:
 
 
 def measure(write_key: str, dispatch_window_ms: int, *, group_commit: bool = False,
-            with_noop: bool = False) -> dict[str, dict[str, float]]:
+            with_noop: bool = False, lean: bool = False) -> dict[str, dict[str, float]]:
     """Runs against one server configuration; events stored are counted in the database."""
     results: dict[str, dict[str, float]] = {}
-    server = start_server(dispatch_window_ms, group_commit)
+    server = start_server(dispatch_window_ms, group_commit, lean=lean)
     try:
         with tempfile.TemporaryDirectory() as tmp:
             single = Path(tmp) / "single.lua"
@@ -244,6 +253,7 @@ def main() -> None:
     per_request = measure(write_key, 0, with_noop=True)
     coalesced = measure(write_key, 10)
     grouped = measure(write_key, 10, group_commit=True)
+    lean = measure(write_key, 0, lean=True)
     ceiling = direct_insert(min(SECONDS, 10), BATCH)
     # Single-row commits from as many connections as the server has threads: what PostgreSQL alone can do.
     single_ceiling = direct_insert(min(SECONDS, 10), 1, processes=2, threads=THREADS)
@@ -264,6 +274,8 @@ def main() -> None:
         ("/v1/batch x100, publish per request", per_request["batch"]),
         ("/v1/batch x100, publish coalesced (10 ms)", coalesced["batch"]),
         ("/v1/batch x100, coalesced + group commit", grouped["batch"]),
+        ("lean view, single INSERT per request", lean["track"]),
+        ("lean view, batch x100 in one INSERT", lean["batch"]),
     ]
     for name, r in rows:
         print(f"{name:44}{r['rps']:>9.0f}{r['p50']:>8.2f}{r['p99']:>8.2f}{r.get('stored_per_s', 0):>10.0f}"
@@ -276,6 +288,10 @@ def main() -> None:
     for label, r in configs:
         eps = r["batch"]["stored_per_s"]
         print(f"batched events, {label:12} {eps:>8.0f} events/s = {eps / ceiling:.0%} of the database ceiling")
+    print(f"single events, group commit vs the lean view: {grouped['track']['stored_per_s'] / lean['track']['stored_per_s']:.2f}x"
+          f" (p99 {grouped['track']['p99']:.1f} ms vs {lean['track']['p99']:.1f} ms)")
+    print(f"batched events, group commit vs the lean view: {grouped['batch']['stored_per_s'] / lean['batch']['stored_per_s']:.2f}x")
+    print(f"single events, group commit vs psycopg's 1-row ceiling: {grouped['track']['stored_per_s'] / single_ceiling:.2f}x")
     print(f"psycopg direct, same INSERT ({BATCH} rows/statement, 4 connections): {ceiling:.0f} events/s")
     print(f"psycopg direct, same INSERT (1 row/statement, {2 * THREADS} connections): {single_ceiling:.0f} events/s")
     print(f"\ntotal bench time {time.monotonic() - started:.0f}s")

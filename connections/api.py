@@ -28,6 +28,7 @@ from destinations.catalog import all_definitions, get_definition
 from ingest.models import Event
 from pipelines.models import Membership, Workspace
 from pipelines.tenancy import get_workspace, workspaces_for
+from retention.workspace_deletion import request_deletion
 
 from . import services
 from .models import Action, Destination, Source
@@ -38,6 +39,7 @@ from .serializers import (
     EventSerializer,
     SourceCredentialsSerializer,
     SourceSerializer,
+    WorkspaceDeletionSerializer,
     WorkspaceSerializer,
 )
 from .views.access import render_page
@@ -66,10 +68,24 @@ class WorkspaceList(generics.ListCreateAPIView):
 
 @extend_schema(tags=["workspaces"])
 class WorkspaceDetail(generics.RetrieveAPIView):
+    """GET: the workspace. DELETE (owners only): delete it, with everything it holds."""
+
     serializer_class = WorkspaceSerializer
 
     def get_object(self) -> Workspace:
         return get_workspace(self.request.user, self.kwargs["slug"])
+
+    @extend_schema(
+        request=None, responses={202: WorkspaceDeletionSerializer},
+        description="Delete the workspace (owners only). From this answer on it is gone for every member: its "
+                    "pages and API routes answer 404, and its write keys and Track API credentials are refused "
+                    "(401) within INGEST_KEY_CACHE_SECONDS (10 seconds by default). Its data (events, deliveries, "
+                    "profiles, audiences, privacy records, audit log, settings) is removed in the background. "
+                    "Not undoable.",
+    )
+    def delete(self, request: Request, slug: str) -> Response:
+        workspace = request_deletion(get_workspace(request.user, slug, at_least=Role.OWNER))
+        return Response(WorkspaceDeletionSerializer(workspace).data, status=status.HTTP_202_ACCEPTED)
 
 
 Role = Membership.Role

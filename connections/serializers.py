@@ -46,6 +46,25 @@ class WorkspaceSerializer(serializers.ModelSerializer):
         )
 
 
+class WorkspaceDeletionSerializer(serializers.ModelSerializer):
+    """The answer to deleting a workspace (202): it is gone for everybody now; its data goes in the background."""
+
+    status = serializers.SerializerMethodField(help_text='Always "deleting".')
+    message = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Workspace
+        fields = ["id", "name", "slug", "status", "deleting_at", "message"]
+        read_only_fields = fields
+
+    def get_status(self, workspace: Workspace) -> str:
+        return "deleting"
+
+    def get_message(self, workspace: Workspace) -> str:
+        return (f"The workspace {workspace.name} is deleted: its pages, API routes and keys stopped working. "
+                "Its events, deliveries, profiles and settings are being removed in the background.")
+
+
 class SourceSerializer(serializers.ModelSerializer):
     kind = serializers.ChoiceField(choices=SourceKind.choices)
     client_side = serializers.BooleanField(source="is_client_side", read_only=True,

@@ -27,9 +27,10 @@ class MembershipInline(admin.TabularInline):
 
 @admin.register(Workspace)
 class WorkspaceAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "member_count", "source_count", "destination_count", "created_at"]
+    list_display = ["name", "slug", "member_count", "source_count", "destination_count", "created_at",
+                    "deleting_at"]
     search_fields = ["name", "slug"]
-    readonly_fields = ["created_at"]
+    readonly_fields = ["created_at", "deleting_at"]
     inlines = [MembershipInline]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Workspace]:
@@ -53,7 +54,7 @@ class WorkspaceAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Workspace | None = None) -> list[str]:
         # Slugs appear in URLs and API paths; changing one would break every client that uses it.
-        return ["slug", "created_at"] if obj else ["created_at"]
+        return ["slug", "created_at", "deleting_at"] if obj else ["created_at"]
 
     def save_model(self, request: HttpRequest, obj: Workspace, form: Any, change: bool) -> None:
         if change:

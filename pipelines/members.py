@@ -114,7 +114,8 @@ def invitation_for(token: str) -> Invitation:
     except signing.BadSignature:
         raise ValidationError("This invitation link is not valid.", code="invitation_invalid") from None
     invitation = (Invitation.objects.select_related("workspace", "invited_by")
-                  .filter(pk=data.get("i"), email=data.get("e"), accepted_at__isnull=True).first())
+                  .filter(pk=data.get("i"), email=data.get("e"), accepted_at__isnull=True,
+                          workspace__deleting_at__isnull=True).first())
     if invitation is None:
         raise ValidationError("This invitation is no longer valid (it was revoked or already used).",
                               code="invitation_invalid")

@@ -11,6 +11,11 @@ class Workspace(models.Model):
     name = models.CharField(max_length=120)
     slug = models.SlugField(max_length=60, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Set when an owner deletes the workspace (retention.workspace_deletion): from then on it is gone for
+    # every user and key, and a background task removes its data, then this row.
+    deleting_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The lease of the task removing its data (one run at a time; a dead worker's lease runs out).
+    deletion_locked_until = models.DateTimeField(null=True, blank=True, editable=False)
 
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership", related_name="workspaces")
 

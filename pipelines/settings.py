@@ -381,6 +381,15 @@ CELERY_BEAT_SCHEDULE["retention-purge"] = {
     "options": {"queue": "retries", "expires": RETENTION_PURGE_INTERVAL},
 }
 CELERY_TASK_ROUTES["retention.purge_expired"] = {"queue": "retries"}
+# Deleting a workspace (retention/workspace_deletion.py): the same batches, pause and time budget per run;
+# the beat task "retention.sweep_deletions" re-enqueues a deletion whose run was lost.
+CELERY_TASK_ROUTES["retention.delete_workspace"] = {"queue": "retries"}
+CELERY_TASK_ROUTES["retention.sweep_deletions"] = {"queue": "retries"}
+CELERY_BEAT_SCHEDULE["retention-sweep-deletions"] = {
+    "task": "retention.sweep_deletions",
+    "schedule": 300.0,
+    "options": {"queue": "retries", "expires": 300},
+}
 
 # --- Audiences (audiences/, docs/audiences.md) -----------------------------------------------------------
 # Time-window exits: the beat task "audiences.sweep_due" (retries queue) re-evaluates only the memberships

@@ -16,9 +16,11 @@ Role = Membership.Role
 
 
 def workspaces_for(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Workspace]:
+    """The workspaces `user` is a member of. A workspace an owner deleted is not among them from that
+    moment on, for anyone, although its data is still being removed in the background."""
     if not user.is_authenticated:
         return Workspace.objects.none()
-    return Workspace.objects.filter(memberships__user=user)
+    return Workspace.objects.filter(memberships__user=user, deleting_at__isnull=True)
 
 
 def get_workspace(
@@ -57,4 +59,5 @@ def abilities(role: Role) -> dict[str, bool]:
         "see_secrets": role.includes(Role.MEMBER),
         "invite": role.includes(Role.ADMIN),
         "members": role.includes(Role.OWNER),
+        "delete_workspace": role.includes(Role.OWNER),
     }

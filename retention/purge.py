@@ -133,9 +133,10 @@ def purge_expired(*, now: datetime | None = None, batch: int = DEFAULT_BATCH,
 
 
 def purge_workspace(workspace_id: int, cutoffs: Cutoffs, *, batch: int = DEFAULT_BATCH,
-                    pause: float = 0.0) -> PurgeResult:
-    """Delete one workspace's rows older than `cutoffs` (no time budget; `pause`: see _Budget)."""
-    budget = _Budget(pause=pause)
+                    pause: float = 0.0, max_seconds: float | None = None) -> PurgeResult:
+    """Delete one workspace's rows older than `cutoffs` (`pause`: see _Budget). With `max_seconds` it
+    stops between batches once that time has passed (`complete` is then False; run it again to go on)."""
+    budget = _Budget(time.monotonic() + max_seconds if max_seconds is not None else None, pause)
     _purge(workspace_id, cutoffs, batch, budget)
     return budget.result
 

@@ -7,7 +7,7 @@ import logging
 from celery import shared_task
 from django.conf import settings
 
-from . import purge
+from . import purge, workspace_deletion
 
 log = logging.getLogger(__name__)
 
@@ -24,3 +24,24 @@ def purge_expired() -> dict[str, int]:
         log.info("retention purge: %s%s", " ".join(f"{k}={v}" for k, v in deleted.items() if v),
                  "" if result.complete else " (time budget reached, continuing next run)")
     return deleted
+
+
+@shared_task(name="retention.delete_workspace", ignore_result=True, acks_late=True)
+def delete_workspace(workspace_id: int) -> str:
+    """Remove the data of a workspace an owner deleted, then the workspace (retention.workspace_deletion).
+    Works for at most RETENTION_PURGE_MAX_SECONDS, then enqueues the next run."""
+    run = workspace_deletion.run_deletion(workspace_id)
+    if run.busy:
+        return "another run holds the lease"
+    if not run.complete:
+        workspace_deletion.enqueue(workspace_id)
+    summary = " ".join(f"{k}={v}" for k, v in sorted(run.deleted.items()))
+    if run.deleted:
+        log.info("deleting workspace %s: %s%s", workspace_id, summary, "" if run.complete else " (continuing)")
+    return f"{'done' if run.complete else 'continuing'} {summary}"
+
+
+@shared_task(name="retention.sweep_deletions", ignore_result=True)
+def sweep_deletions() -> int:
+    """Enqueue the workspace deletions no run is working on (scheduled by beat): a lost task, a dead worker."""
+    return workspace_deletion.sweep()

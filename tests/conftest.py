@@ -1,5 +1,9 @@
-"""Shared fixtures: three personas (owner, teammate, outsider), their workspaces and API clients,
-and an in-process Celery worker on the real broker."""
+"""Shared fixtures: the personas, their workspaces, API clients (`*_api`) and logged-in browsers
+(`*_client`), and an in-process Celery worker on the real broker.
+
+Personas: in the workspace "acme", alice the owner, adam the admin, bob the teammate (role member) and
+vera the viewer; charlie, the outsider, owns "globex". The admin's browser is `workspace_admin_client`:
+`admin_client` is pytest-django's (a Django superuser, for admin pages)."""
 
 from __future__ import annotations
 
@@ -8,10 +12,12 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
-from rest_framework.authtoken.models import Token
+from django.test import Client
 from rest_framework.test import APIClient
 
 from pipelines.models import Membership, Workspace
+
+from .helpers import api_client_for, browser_for
 
 
 @pytest.fixture(autouse=True)
@@ -33,47 +39,85 @@ def other_workspace(db: Any) -> Workspace:
     return Workspace.objects.create(name="Globex", slug="globex")
 
 
+def _member(workspace: Workspace, username: str, role: str) -> User:
+    user = User.objects.create_user(username, f"{username}@example.com", f"{username}-password-1")
+    Membership.objects.create(user=user, workspace=workspace, role=role)
+    return user
+
+
 @pytest.fixture
 def owner(workspace: Workspace) -> User:
-    user = User.objects.create_user("alice", "alice@example.com", "alice-password-1")
-    Membership.objects.create(user=user, workspace=workspace, role=Membership.Role.OWNER)
-    return user
+    return _member(workspace, "alice", Membership.Role.OWNER)
+
+
+@pytest.fixture
+def admin(workspace: Workspace) -> User:
+    return _member(workspace, "adam", Membership.Role.ADMIN)
 
 
 @pytest.fixture
 def teammate(workspace: Workspace) -> User:
-    user = User.objects.create_user("bob", "bob@example.com", "bob-password-1")
-    Membership.objects.create(user=user, workspace=workspace, role=Membership.Role.MEMBER)
-    return user
+    return _member(workspace, "bob", Membership.Role.MEMBER)
+
+
+@pytest.fixture
+def viewer(workspace: Workspace) -> User:
+    return _member(workspace, "vera", Membership.Role.VIEWER)
 
 
 @pytest.fixture
 def outsider(other_workspace: Workspace) -> User:
-    user = User.objects.create_user("charlie", "charlie@example.com", "charlie-password-1")
-    Membership.objects.create(user=user, workspace=other_workspace, role=Membership.Role.OWNER)
-    return user
-
-
-def _api_client(user: User) -> APIClient:
-    client = APIClient()
-    token, _ = Token.objects.get_or_create(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
-    return client
+    return _member(other_workspace, "charlie", Membership.Role.OWNER)
 
 
 @pytest.fixture
 def owner_api(owner: User) -> APIClient:
-    return _api_client(owner)
+    return api_client_for(owner)
+
+
+@pytest.fixture
+def admin_api(admin: User) -> APIClient:
+    return api_client_for(admin)
 
 
 @pytest.fixture
 def teammate_api(teammate: User) -> APIClient:
-    return _api_client(teammate)
+    return api_client_for(teammate)
+
+
+@pytest.fixture
+def viewer_api(viewer: User) -> APIClient:
+    return api_client_for(viewer)
 
 
 @pytest.fixture
 def outsider_api(outsider: User) -> APIClient:
-    return _api_client(outsider)
+    return api_client_for(outsider)
+
+
+@pytest.fixture
+def owner_client(owner: User) -> Client:
+    return browser_for(owner)
+
+
+@pytest.fixture
+def workspace_admin_client(admin: User) -> Client:
+    return browser_for(admin)
+
+
+@pytest.fixture
+def teammate_client(teammate: User) -> Client:
+    return browser_for(teammate)
+
+
+@pytest.fixture
+def viewer_client(viewer: User) -> Client:
+    return browser_for(viewer)
+
+
+@pytest.fixture
+def outsider_client(outsider: User) -> Client:
+    return browser_for(outsider)
 
 
 @pytest.fixture

@@ -45,6 +45,12 @@ def _lookup(site_id: str) -> Source | None:
     return None if cached == _MISSING else cached
 
 
+def forget(site_id: str) -> None:
+    """Drop a site id from the cache, so a change to its source takes effect at once where this cache is
+    shared (the other processes' copies, with a per-process cache, still expire within CACHE_SECONDS)."""
+    cache.delete(_cache_key(site_id))
+
+
 def credentials(authorization: str) -> tuple[str, str] | None:
     """(site_id, api_key) from an `Authorization: Basic …` header value, or None."""
     scheme, _, encoded = authorization.partition(" ")

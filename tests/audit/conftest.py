@@ -1,5 +1,6 @@
-"""Fixtures for the audit log tests: logged-in browsers per persona, a webhook with a secret, and a way
-to read every stored entry as the database holds it (to prove no secret is in any of them)."""
+"""Fixtures for the audit log tests (the personas and their logged-in browsers are tests/conftest.py's):
+a webhook with a secret, and a way to read every stored entry as the database holds it (to prove no
+secret is in any of them)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ from typing import Any
 
 import pytest
 from django.db import connection
-from django.test import Client
 
 from audit.models import AuditEntry
 from connections import services
@@ -16,27 +16,6 @@ from pipelines.models import Workspace
 
 SECRET = "whsec-audit-secret-value-0123456789"
 NEW_SECRET = "whsec-replaced-secret-value-987654"
-
-
-@pytest.fixture
-def owner_client(owner: Any) -> Client:
-    client = Client()
-    client.force_login(owner)
-    return client
-
-
-@pytest.fixture
-def teammate_client(teammate: Any) -> Client:
-    client = Client()
-    client.force_login(teammate)
-    return client
-
-
-@pytest.fixture
-def outsider_client(outsider: Any) -> Client:
-    client = Client()
-    client.force_login(outsider)
-    return client
 
 
 @pytest.fixture

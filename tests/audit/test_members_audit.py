@@ -11,7 +11,7 @@ from django.test import Client
 from audit.models import AuditEntry
 from pipelines import members
 from pipelines.models import Invitation, Membership
-from tests.conftest import _api_client
+from tests.helpers import api_client_for
 
 AUDIT = "/api/workspaces/acme/audit/"
 
@@ -32,7 +32,7 @@ def test_inviting_joining_and_revoking_are_recorded(owner_api: Any, owner: User,
     assert owner_api.delete(f"/api/workspaces/acme/invitations/{invitation.id}/").status_code == 204
     erin = User.objects.create_user("erin", "erin@example.com", "erin-password-1")
     token = members.invitation_token(Invitation.objects.get(email="erin@example.com"))
-    assert _api_client(erin).post("/api/invitations/accept/", {"token": token}, format="json").status_code == 200
+    assert api_client_for(erin).post("/api/invitations/accept/", {"token": token}, format="json").status_code == 200
 
     assert _entries(object_type__in=["invitation", "membership"])[-4:] == [
         ("alice", "created", "invitation", "erin@example.com"),

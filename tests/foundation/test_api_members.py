@@ -12,7 +12,7 @@ from django.core import mail
 from rest_framework.test import APIClient
 
 from pipelines.models import Invitation, Membership, Workspace
-from tests.conftest import _api_client
+from tests.helpers import api_client_for
 
 Role = Membership.Role
 
@@ -26,7 +26,7 @@ def admin_user(workspace: Workspace) -> User:
 
 @pytest.fixture
 def admin_api(admin_user: User) -> APIClient:
-    return _api_client(admin_user)
+    return api_client_for(admin_user)
 
 
 @pytest.fixture
@@ -100,7 +100,7 @@ def test_with_a_second_owner_the_first_may_step_down(owner: User, owner_api: API
     theirs = Membership.objects.get(user=teammate)
     # Now bob is the last owner: alice, an admin, can't touch him, and he can't leave.
     assert owner_api.delete(f"/api/workspaces/acme/members/{theirs.id}/").status_code == 403
-    assert _api_client(teammate).delete(f"/api/workspaces/acme/members/{theirs.id}/").json()["code"] == "last_owner"
+    assert api_client_for(teammate).delete(f"/api/workspaces/acme/members/{theirs.id}/").json()["code"] == "last_owner"
 
 
 def test_an_admin_invites_by_email_and_the_link_arrives(admin_api: APIClient, invite: Any) -> None:
@@ -149,17 +149,17 @@ def test_accepting_through_the_api_makes_a_member(owner_api: APIClient, invite: 
     invite(owner_api, "erin@example.com", "viewer")
     token = _link(mail.outbox[0])
     erin = User.objects.create_user("erin", "erin@example.com", "erin-password-1")
-    response = _api_client(erin).post("/api/invitations/accept/", {"token": token}, format="json")
+    response = api_client_for(erin).post("/api/invitations/accept/", {"token": token}, format="json")
     assert response.status_code == 200 and response.json()["workspace"] == "acme"
     assert Membership.objects.get(user=erin).role == "viewer"
-    again = _api_client(erin).post("/api/invitations/accept/", {"token": token}, format="json")
+    again = api_client_for(erin).post("/api/invitations/accept/", {"token": token}, format="json")
     assert again.status_code == 400 and again.json()["code"] == "invitation_invalid"
 
 
 def test_accepting_someone_elses_invitation_is_refused(owner_api: APIClient, outsider: User,
                                                        invite: Any) -> None:
     invite(owner_api, "erin@example.com")
-    response = _api_client(outsider).post("/api/invitations/accept/", {"token": _link(mail.outbox[0])},
+    response = api_client_for(outsider).post("/api/invitations/accept/", {"token": _link(mail.outbox[0])},
                                           format="json")
     assert response.status_code == 400 and response.json()["code"] == "wrong_email"
     assert not Membership.objects.filter(user=outsider, workspace__slug="acme").exists()
@@ -173,7 +173,7 @@ def test_revoked_invitations_stop_working(owner_api: APIClient, admin_api: APICl
     assert admin_api.delete(f"/api/workspaces/acme/invitations/{invitation.id}/").status_code == 403
     assert owner_api.delete(f"/api/workspaces/acme/invitations/{invitation.id}/").status_code == 204
     erin = User.objects.create_user("erin", "erin@example.com", "erin-password-1")
-    response = _api_client(erin).post("/api/invitations/accept/", {"token": _link(mail.outbox[0])}, format="json")
+    response = api_client_for(erin).post("/api/invitations/accept/", {"token": _link(mail.outbox[0])}, format="json")
     assert response.status_code == 400 and response.json()["code"] == "invitation_invalid"
     assert not Membership.objects.filter(user=erin).exists()
 

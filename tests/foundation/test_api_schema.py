@@ -48,3 +48,12 @@ def test_docs_page_is_inside_the_layout_and_linked_from_the_navigation(client, d
     assert "/api/workspaces/acme/" in docs  # the curl example names the user's workspace
     # another workspace's slug does not show its navigation: the user's own first workspace is used
     assert 'href="/w/globex/' not in client.get("/api/docs/?workspace=globex").content.decode()
+
+
+def test_openapi_schema_describes_deleting_a_workspace(client, db):
+    schema = yaml.safe_load(client.get("/api/schema/").content)
+    delete = schema["paths"]["/api/workspaces/{slug}/"]["delete"]
+    assert set(delete["responses"]) == {"202"}
+    assert "owners only" in delete["description"]
+    body = schema["components"]["schemas"]["WorkspaceDeletion"]
+    assert {"slug", "status", "deleting_at", "message"} <= set(body["properties"])

@@ -22,12 +22,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 import requests
 
 from tests.faults.harness import REPO, Process, Sink, _port_open, free_port
-from tests.helpers import wait_for
+from tests.helpers import scratch_postgres_database, wait_for
 
 PROCESSES = ("web", "worker", "retries", "beat")
 BROKERS = {
@@ -71,14 +70,8 @@ def bare_install(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Pat
 
 @pytest.fixture
 def database() -> Iterator[str]:
-    name = "pipelines_install_" + secrets.token_hex(3)
-    with psycopg.connect("postgresql://root@127.0.0.1:5432/postgres", autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgres://root@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect("postgresql://root@127.0.0.1:5432/postgres", autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_postgres_database("pipelines_install_") as url:
+        yield url
 
 
 def _run(bin_dir: Path, checkout: Path, env: dict[str, str], command: str) -> subprocess.CompletedProcess[str]:

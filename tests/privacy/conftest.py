@@ -1,5 +1,6 @@
-"""Fixtures for the privacy tests: a viewer and an admin beside the shared personas, a source, a webhook
-destination on a local server, and helpers that store events and deliver them the way the engine does."""
+"""Fixtures for the privacy tests (the personas, viewer and admin included, are tests/conftest.py's): a
+source, a webhook destination on a local server, and helpers that store events and deliver them the way
+the engine does."""
 
 from __future__ import annotations
 
@@ -7,18 +8,15 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import User
 from django.utils import timezone
 from pytest_httpserver import HTTPServer
-from rest_framework.test import APIClient
 
 from connections import services
 from connections.models import Destination, Source
 from ingest import auth
 from ingest.models import Event
-from pipelines.models import Membership, Workspace
+from pipelines.models import Workspace
 from privacy import suppression
-from tests.conftest import _api_client
 
 
 @pytest.fixture(autouse=True)
@@ -34,30 +32,6 @@ def _fresh_process_state(settings: Any) -> Iterator[None]:
     yield
     auth.forget()
     suppression.forget()
-
-
-@pytest.fixture
-def viewer(workspace: Workspace) -> User:
-    user = User.objects.create_user("vera", "vera@example.com", "vera-password-1")
-    Membership.objects.create(user=user, workspace=workspace, role=Membership.Role.VIEWER)
-    return user
-
-
-@pytest.fixture
-def admin(workspace: Workspace) -> User:
-    user = User.objects.create_user("adam", "adam@example.com", "adam-password-1")
-    Membership.objects.create(user=user, workspace=workspace, role=Membership.Role.ADMIN)
-    return user
-
-
-@pytest.fixture
-def viewer_api(viewer: User) -> APIClient:
-    return _api_client(viewer)
-
-
-@pytest.fixture
-def admin_api(admin: User) -> APIClient:
-    return _api_client(admin)
 
 
 @pytest.fixture

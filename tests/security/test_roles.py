@@ -31,7 +31,7 @@ VIEWER, MEMBER, ADMIN, OWNER = Role.VIEWER, Role.MEMBER, Role.ADMIN, Role.OWNER
 # (the action page saves with op=save, an admin's job, and tests with op=test, a member's).
 RULES: dict[str, dict[str, Role]] = {
     # Management API
-    "api-workspace": {"GET": VIEWER},
+    "api-workspace": {"GET": VIEWER, "DELETE": OWNER},
     "api-sources": {"GET": VIEWER, "POST": ADMIN},
     "api-source": {"GET": VIEWER, "PATCH": ADMIN, "DELETE": ADMIN},
     "api-source-rotate-key": {"POST": ADMIN},
@@ -75,7 +75,7 @@ RULES: dict[str, dict[str, Role]] = {
     "audiences:delete": {"POST": ADMIN},
     # Audit log and workspace settings pages
     "audit:log": {"GET": VIEWER},
-    "retention:workspace-settings": {"GET": VIEWER, "POST": ADMIN},
+    "retention:workspace-settings": {"GET": VIEWER, "POST": ADMIN, "POST op=delete": OWNER},
     "privacy:privacy": {"GET": VIEWER, "POST": ADMIN},
     # People pages
     "profiles:people": {"GET": VIEWER},

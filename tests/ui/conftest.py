@@ -1,32 +1,17 @@
-"""Fixtures for the Connections UI tests: logged-in browsers (Django test client) per persona, and a
-small workspace with sources and a Webhook destination."""
+"""Fixtures for the Connections UI tests (the personas and their logged-in browsers are
+tests/conftest.py's): a small workspace with sources and a Webhook destination."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
-from django.test import Client
 
 from connections import services
 from connections.models import Destination, Source, SourceKind
 from destinations.catalog import _registry, get_definition
 from destinations.catalog.base import DestinationDefinition, SettingField
 from pipelines.models import Workspace
-
-
-@pytest.fixture
-def owner_client(owner: Any) -> Client:
-    client = Client()
-    client.force_login(owner)
-    return client
-
-
-@pytest.fixture
-def outsider_client(outsider: Any) -> Client:
-    client = Client()
-    client.force_login(outsider)
-    return client
 
 
 @pytest.fixture

@@ -12,21 +12,9 @@ from django.core import mail
 from django.test import Client
 
 from pipelines.models import Invitation, Membership, Workspace
+from tests.helpers import browser_for
 
 Role = Membership.Role
-
-
-def _client(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-@pytest.fixture
-def viewer(workspace: Workspace) -> User:
-    user = User.objects.create_user("vera", "vera@example.com", "vera-password-1")
-    Membership.objects.create(user=user, workspace=workspace, role=Role.VIEWER)
-    return user
 
 
 @pytest.fixture
@@ -50,7 +38,7 @@ def test_the_members_page_lists_people_and_offers_owners_every_control(owner_cli
 
 
 def test_viewers_see_the_members_but_no_controls(viewer: User, owner: User) -> None:
-    html = _client(viewer).get("/w/acme/members/").content.decode()
+    html = browser_for(viewer).get("/w/acme/members/").content.decode()
     assert "alice" in html and "Owner" in html
     assert "Change role" not in html and "Send invitation" not in html and "Remove <span" not in html
     assert "Leave workspace" in html  # their own row
@@ -96,7 +84,7 @@ def test_an_existing_account_logs_in_then_accepts(owner_client: Client, post_inv
 def test_admins_invite_up_to_admin(owner: User, workspace: Workspace, post_invitation: Any) -> None:
     dana = User.objects.create_user("dana", "dana@example.com", "dana-password-1")
     Membership.objects.create(user=dana, workspace=workspace, role=Role.ADMIN)
-    client = _client(dana)
+    client = browser_for(dana)
     html = client.get("/w/acme/members/").content.decode()
     assert '<option value="admin"' in html and '<option value="owner"' not in html.split("invite-form")[1]
     refused = post_invitation(client, "erin@example.com", "owner")
@@ -106,7 +94,7 @@ def test_admins_invite_up_to_admin(owner: User, workspace: Workspace, post_invit
 
 
 def test_members_posting_an_invitation_get_the_403_page(teammate: User, post_invitation: Any) -> None:
-    response = post_invitation(_client(teammate), "erin@example.com")
+    response = post_invitation(browser_for(teammate), "erin@example.com")
     assert response.status_code == 403 and b"needs the admin role" in response.content
     assert not mail.outbox
 
@@ -134,7 +122,7 @@ def test_the_last_owner_gets_a_form_error(owner_client: Client, owner: User) -> 
 
 
 def test_a_member_leaves_and_sees_how_to_join_again(teammate: User) -> None:
-    client = _client(teammate)
+    client = browser_for(teammate)
     mine = Membership.objects.get(user=teammate)
     left = client.post(f"/w/acme/members/{mine.id}/remove/")
     assert left.status_code == 302
