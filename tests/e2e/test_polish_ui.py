@@ -142,8 +142,9 @@ def _pages(world: dict[str, Any]) -> dict[str, str]:
     }
 
 
-# Django admin's own stylesheet is not ours to restyle; its pages are checked for the favicon only.
-OURS = lambda name: not name.startswith("admin")  # noqa: E731
+def _ours(name: str) -> bool:
+    """Django admin's own stylesheet is not ours to restyle; its pages are checked for the favicon only."""
+    return not name.startswith("admin")
 
 
 def _photograph(page: Page, name: str) -> None:
@@ -205,7 +206,7 @@ def test_every_page_passes_the_accessibility_sweep_and_is_photographed(
             _photograph(page, f"page-{name}-{viewport}")
             icon = page.locator("link[rel=icon]")
             problems = [] if icon.count() == 1 else ["no favicon link"]
-            if OURS(name):
+            if _ours(name):
                 problems += page.evaluate(A11Y_JS) + page.evaluate(OVERLAP_JS) + _focus_problems(page)
                 overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
                 if overflow > 0:
