@@ -62,6 +62,11 @@ def test_delivery_chart_is_labelled_in_the_browsers_time_zone_and_keeps_its_rang
         assert all(re.fullmatch(r"[A-Z][a-z]{2} \d\d:30", text) for text in labels), labels
         page.reload()  # the range is remembered: it lives in the URL
         expect(page.get_by_role("heading", name=re.compile("Event delivery"))).to_contain_text("last 7 days")
+        # the picker works from the keyboard too
+        page.get_by_role("link", name="1h").focus()
+        page.keyboard.press("Enter")
+        page.wait_for_url(re.compile(r"\?range=1h$"))
+        expect(page.get_by_role("heading", name=re.compile("Event delivery"))).to_contain_text("last 1 hour")
     finally:
         context.close()
 
