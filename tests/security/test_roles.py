@@ -257,6 +257,7 @@ def test_members_see_write_keys_but_no_buttons_that_change_things(world: dict[st
     assert b"Disable destination" not in overview.content and b"Delete destination" not in overview.content
     settings_page = client.get(f"/w/acme/destinations/{destination.id}/settings/")
     assert b"Save changes" not in settings_page.content and b"Test connection" not in settings_page.content
+    assert b"Danger zone" not in settings_page.content and b"Delete destination" not in settings_page.content
     action_page = client.get(f"/w/acme/destinations/{destination.id}/actions/{action.id}/")
     assert b"Save action" not in action_page.content
     assert b"Test action" in action_page.content  # members test actions
@@ -267,6 +268,8 @@ def test_admins_get_every_button(world: dict[str, Any], member_of: Any) -> None:
     client.force_login(member_of(ADMIN))
     page = client.get(f"/w/acme/sources/{world['source'].id}/")
     assert b"Rotate write key" in page.content and b"Delete source" in page.content
+    settings_page = client.get(f"/w/acme/destinations/{world['destination'].id}/settings/")
+    assert b"Danger zone" in settings_page.content and b"Delete destination" in settings_page.content
     action_page = client.get(f"/w/acme/destinations/{world['destination'].id}/actions/{world['action'].id}/")
     assert b"Save action" in action_page.content
 
