@@ -19,6 +19,7 @@ from destinations.mapping import MappingError, parse_path
 from pipelines.models import Workspace
 
 from .models import (
+    SYSTEM_KINDS,
     Action,
     Connection,
     Destination,
@@ -35,6 +36,9 @@ def create_source(workspace: Workspace, *, name: str, kind: str) -> tuple[Source
     """Create a source. Returns it and, for Journeys Track API sources, the API key (shown once)."""
     if kind not in SourceKind.values:
         raise ValidationError({"kind": f"Unknown source kind {kind!r}."})
+    if kind in SYSTEM_KINDS:
+        raise ValidationError({"kind": "Audience sync sources are created by connecting an audience to a "
+                                       "destination (on the audience's page)."})
     source = Source(workspace=workspace, name=name.strip(), kind=kind)
     api_key = source.issue_track_api_key() if kind == SourceKind.JOURNEYS_TRACK_API else None
     source.save()
@@ -128,14 +132,17 @@ def update_destination(
 
 @transaction.atomic
 def set_sources(destination: Destination, sources: Iterable[Source]) -> None:
-    """Make `sources` exactly the sources connected to `destination`."""
+    """Make `sources` exactly the sources connected to `destination` (system sources, such as an
+    audience's, are left as they are)."""
     wanted = {s.id: s for s in sources}
     for source in wanted.values():
         try:
             check_connectable(source, destination)
         except ValidationError as exc:
             raise ValidationError({"source_ids": f"{source.display_name}: {exc.messages[0]}"}) from None
-    Connection.objects.filter(destination=destination).exclude(source_id__in=wanted).delete()
+    # Sources Pipelines made itself (an audience's) stay connected: they are managed where they were made.
+    (Connection.objects.filter(destination=destination).exclude(source_id__in=wanted)
+     .exclude(source__kind__in=SYSTEM_KINDS).delete())
     existing = set(Connection.objects.filter(destination=destination).values_list("source_id", flat=True))
     for source_id, source in wanted.items():
         if source_id not in existing:
@@ -152,6 +159,11 @@ def connect(source: Source, destination: Destination) -> Connection:
 
 
 def disconnect(source: Source, destination: Destination) -> None:
+    """Stop `source` feeding `destination`. A system source (an audience's) exists only for that
+    connection: it goes, which disconnects the audience (audience_sync)."""
+    if source.kind in SYSTEM_KINDS and Connection.objects.filter(source=source, destination=destination).exists():
+        delete_source(source)
+        return
     Connection.objects.filter(source=source, destination=destination).delete()
 
 

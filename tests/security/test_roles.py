@@ -66,6 +66,9 @@ RULES: dict[str, dict[str, Role]] = {
     "audiences-api:audience-history": {"GET": VIEWER},
     "audiences-api:audience-estimate": {"POST": VIEWER},  # evaluates a draft; stores nothing
     "audiences-api:audience-vocabulary": {"GET": VIEWER},
+    "audience-sync-api:audience-destinations": {"GET": VIEWER, "POST": ADMIN},
+    "audience-sync-api:audience-destination": {"GET": VIEWER, "PATCH": ADMIN, "DELETE": ADMIN},
+    "audience-sync-api:audience-destination-sync": {"GET": VIEWER},
     "api-profiles": {"GET": VIEWER},
     "api-profile": {"GET": VIEWER},
     # Audiences UI
@@ -73,6 +76,8 @@ RULES: dict[str, dict[str, Role]] = {
     "audiences:new": {"GET": ADMIN, "POST": ADMIN},
     "audiences:detail": {"GET": VIEWER, "POST": ADMIN},
     "audiences:delete": {"POST": ADMIN},
+    "audience-sync:connect": {"POST": ADMIN},
+    "audience-sync:change": {"POST": ADMIN},
     # Audit log and workspace settings pages
     "audit:log": {"GET": VIEWER},
     "retention:workspace-settings": {"GET": VIEWER, "POST": ADMIN, "POST op=delete": OWNER},
