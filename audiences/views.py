@@ -15,6 +15,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_POST
 
 from connections.views.access import render_page
+from pipelines import timeranges
 from pipelines.models import Membership as WorkspaceMembership
 from pipelines.tenancy import get_workspace
 
@@ -128,11 +129,13 @@ def audience_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     if not can_edit:
         for field in form.fields.values():
             field.disabled = True
-    data = api.history(audience, 48)
+    picker = timeranges.picker(request.GET)
+    data = api.history_by_range(audience, picker["range"])
     return render_page(request, workspace, "audiences/detail.html", {
-        "nav": "audiences", "audience": audience, "form": form, "can_edit": can_edit,
-        "chart": size_chart(data["hours"]), "latest": data["latest"][:20], "naming_hint": NAMING_HINT,
-    }, status=400 if form.errors else 200)
+        "nav": "audiences", "audience": audience, "form": form, "can_edit": can_edit, "picker": picker,
+        "chart": size_chart(data["buckets"], picker["range"]), "latest": data["latest"][:20],
+        "naming_hint": NAMING_HINT,
+    }, status=400 if form.errors or picker["error"] else 200)
 
 
 @login_required
@@ -149,8 +152,9 @@ def audience_delete(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     return redirect("audiences:list", slug=workspace.slug)
 
 
-def size_chart(hours: list[dict[str, Any]]) -> dict[str, Any]:
-    """SVG geometry: the size as a line, entries (up) and exits (down) per hour as small bars."""
+def size_chart(hours: list[dict[str, Any]], time_range: timeranges.TimeRange) -> dict[str, Any]:
+    """SVG geometry: the size as a line, entries (up) and exits (down) per bucket as small bars. Times
+    carry their instant (`time`) so the browser labels them in its own time zone."""
     width, height, left, right, top, bottom = 720, 200, 44, 8, 10, 150
     flow_bottom = 190
     peak = max((h["size"] for h in hours), default=0) or 1
@@ -165,15 +169,18 @@ def size_chart(hours: list[dict[str, Any]]) -> dict[str, Any]:
             bh = (mid - bottom - 6) * h["entered"] / flow_peak + 1
             bars.append({"x": round(x - slot * .35, 1), "y": round(mid - bh, 1), "w": round(slot * .7, 1),
                          "h": round(bh, 1), "kind": "enter",
-                         "title": f"{h['hour']:%d %b %H:00} UTC: {h['entered']} entered"})
+                         "time": h["start"].isoformat(), "suffix": f": {h['entered']} entered",
+                         "title": f"{h['start']:%d %b %H:%M} UTC: {h['entered']} entered"})
         if h["exited"]:
             bh = (flow_bottom - mid) * h["exited"] / flow_peak + 1
             bars.append({"x": round(x - slot * .35, 1), "y": round(mid, 1), "w": round(slot * .7, 1),
                          "h": round(bh, 1), "kind": "exit",
-                         "title": f"{h['hour']:%d %b %H:00} UTC: {h['exited']} exited"})
-        if i % 6 == 0:
-            labels.append({"x": round(x, 1), "text": f"{h['hour']:%H:00}"})
-    return {"width": width, "height": height + 12, "left": left, "right": width - right, "top": top,
+                         "time": h["start"].isoformat(), "suffix": f": {h['exited']} exited",
+                         "title": f"{h['start']:%d %b %H:%M} UTC: {h['exited']} exited"})
+        if i % time_range.label_every == 0:
+            labels.append({"x": round(left + i * slot, 1), "time": h["start"].isoformat(),
+                           "text": time_range.axis_text(h["start"])})
+    return {"width": width, "height": height + 12, "time_range": time_range, "left": left, "right": width - right, "top": top,
             "bottom": bottom, "peak": peak, "points": " ".join(points), "bars": bars, "labels": labels,
             "label_y": height + 8, "current": hours[-1]["size"] if hours else 0,
             "entered": sum(h["entered"] for h in hours), "exited": sum(h["exited"] for h in hours)}

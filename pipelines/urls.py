@@ -13,11 +13,15 @@
 """
 
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 from . import members_urls
 
 urlpatterns = [
+    # Pages link the SVG icon themselves; this answers browsers (and admin, JSON pages) asking the old way.
+    path("favicon.ico", RedirectView.as_view(url=static("img/favicon.svg"), permanent=True), name="favicon"),
     path("admin/", admin.site.urls),
     path("", include("ingest.urls")),
     path("", include("ingest.track_urls")),

@@ -24,6 +24,7 @@ class Person(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name_plural = "people"
         # the People list and API: a workspace's people newest first, a page at a time
         indexes = [models.Index(fields=["workspace", "-id"], name="person_workspace_newest")]
 

@@ -17,6 +17,7 @@ from destinations.models import Delivery, DeliveryChunk, DeliveryStatus
 from destinations.preview import preview_action
 from destinations.triggers import TriggerSyntaxError, parse
 from ingest.models import Event
+from pipelines import timeranges
 from pipelines.models import Workspace
 
 from .. import delivery_summary, mapping_editor, services
@@ -313,7 +314,8 @@ def delivery_tab(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     destination = destination_for(workspace, pk)
     context: dict[str, Any] = {"direct": destination.mode == DestinationMode.DIRECT}
     if not context["direct"]:
-        context["chart"] = delivery_summary.hourly_chart(destination)
+        context["picker"] = timeranges.picker(request.GET)
+        context["chart"] = delivery_summary.delivery_chart(destination, context["picker"]["range"])
         context["failures"] = (
             Delivery.objects.filter(destination=destination, status=DeliveryStatus.FAILED)
             .select_related("action", "exchange")[:20]
@@ -324,4 +326,5 @@ def delivery_tab(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
             .select_related("action", "exchange")[:20]
         )
         context["queued"] = DeliveryChunk.queued(destination)
-    return _page(request, workspace, destination, "delivery", "connections/destination/delivery.html", context)
+    return _page(request, workspace, destination, "delivery", "connections/destination/delivery.html", context,
+                 status=400 if context.get("picker", {}).get("error") else 200)

@@ -123,6 +123,7 @@ RULES: dict[str, dict[str, Role]] = {
 # Routes that name no workspace, with why no workspace role applies to them.
 UNSCOPED = {
     "login", "logout",  # before any workspace
+    "favicon",  # a redirect to the static icon
     "connections:home",  # redirects to the first workspace the user is a member of
     "api-schema", "api-docs", "api-catalog", "api-catalog-entry",  # the same for every authenticated user
     "api-workspaces",  # your own workspaces; creating one makes you its owner
