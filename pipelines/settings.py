@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "privacy",
     "profiles",
     "audiences",
+    "alerts",
 ]
 
 MIDDLEWARE = [
@@ -409,6 +410,21 @@ CELERY_BEAT_SCHEDULE["audiences-sweep"] = {
 }
 CELERY_TASK_ROUTES["audiences.sweep_due"] = {"queue": "retries"}
 CELERY_TASK_ROUTES["audiences.compute"] = {"queue": "celery"}
+
+# --- Alerts (alerts/, docs/alerts.md) ---------------------------------------------------------------------
+# The beat task "alerts.evaluate" (retries queue) checks at most ALERTS_EVALUATE_LIMIT enabled rules per run.
+ALERTS_EVALUATE_INTERVAL = env.float("ALERTS_EVALUATE_INTERVAL", default=60.0)
+ALERTS_EVALUATE_LIMIT = env.int("ALERTS_EVALUATE_LIMIT", default=1000)
+if ALERTS_EVALUATE_INTERVAL <= 0 or ALERTS_EVALUATE_LIMIT < 1:
+    raise ImproperlyConfigured("ALERTS_EVALUATE_INTERVAL and ALERTS_EVALUATE_LIMIT must be positive.")
+# Freezes the alerts clock (an ISO time): for tests and demos only.
+ALERTS_FROZEN_NOW = env.str("ALERTS_FROZEN_NOW", default="") or None
+CELERY_BEAT_SCHEDULE["alerts-evaluate"] = {
+    "task": "alerts.evaluate",
+    "schedule": ALERTS_EVALUATE_INTERVAL,
+    "options": {"queue": "retries", "expires": ALERTS_EVALUATE_INTERVAL},
+}
+CELERY_TASK_ROUTES["alerts.evaluate"] = {"queue": "retries"}
 
 # --- Privacy (privacy/) ---------------------------------------------------------------------------------
 # Each process keeps a workspace's suppressed identities in memory this long (see privacy/suppression.py):
