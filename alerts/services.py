@@ -56,7 +56,8 @@ def now() -> datetime:
 
 def _clean(workspace: Workspace, values: dict[str, Any], rule: AlertRule | None) -> dict[str, Any]:
     """The values merged over `rule`'s, checked as a whole. Raises ValidationError with field errors."""
-    current: dict[str, Any] = {}
+    # A new rule starts from the model's defaults (window 15 min, at least 10 attempts, enabled).
+    current: dict[str, Any] = {"window_minutes": 15, "min_events": 10, "enabled": True, "emails": []}
     if rule is not None:
         current = {f: getattr(rule, f) for f in FIELDS if f != "slack_url"}
     merged = {**current, **values}
