@@ -45,7 +45,7 @@ class AlertRule(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        ordering = ["name", "id"]
+        ordering = ("name", "id")
 
     def __str__(self) -> str:
         return self.name
@@ -81,9 +81,9 @@ class AlertIncident(models.Model):
     notifications = models.JSONField(default=list, blank=True)
 
     class Meta:
-        ordering = ["-opened_at", "-id"]
-        constraints = [models.UniqueConstraint(fields=["rule"], condition=models.Q(recovered_at__isnull=True),
-                                               name="one_open_incident_per_rule")]
+        ordering = ("-opened_at", "-id")
+        constraints = (models.UniqueConstraint(fields=["rule"], condition=models.Q(recovered_at__isnull=True),
+                                               name="one_open_incident_per_rule"),)
 
     def __str__(self) -> str:
         return f"{self.rule} at {self.opened_at}"

@@ -232,7 +232,7 @@ def evaluate(at: datetime | None = None, *, limit: int = 1000) -> dict[str, int]
     for rule in rules:
         try:
             finding = check(rule, at)
-        except Exception:  # one broken rule must not silence the others
+        except Exception:
             log.exception("alert rule %s could not be evaluated", rule.pk)
             continue
         incident = AlertIncident.objects.filter(rule=rule, recovered_at__isnull=True).first()
@@ -262,12 +262,12 @@ def message(incident: AlertIncident, event: str) -> tuple[str, str]:
     rule = incident.rule
     where = f"{rule.workspace.name} · {rule.target_name}"
     if event == "opened":
-        return (f"[Alert] {rule.name} ({where})",
-                f"Alert “{rule.name}” fired for {rule.target_name} in {rule.workspace.name} at "
+        text = (f"Alert “{rule.name}” fired for {rule.target_name} in {rule.workspace.name} at "
                 f"{incident.opened_at:%Y-%m-%d %H:%M UTC}.\n{incident.summary}")
-    return (f"[Recovered] {rule.name} ({where})",
-            f"Recovered: “{rule.name}” for {rule.target_name} in {rule.workspace.name} at "
+        return f"[Alert] {rule.name} ({where})", text
+    text = (f"Recovered: “{rule.name}” for {rule.target_name} in {rule.workspace.name} at "
             f"{incident.recovered_at:%Y-%m-%d %H:%M UTC}.\n{incident.recovery_summary}")
+    return f"[Recovered] {rule.name} ({where})", text
 
 
 def notify(incident: AlertIncident, event: str) -> None:
@@ -282,7 +282,7 @@ def notify(incident: AlertIncident, event: str) -> None:
             send_mail(subject, text, settings.DEFAULT_FROM_EMAIL, list(rule.emails))
             results.append({"at": stamp, "event": event, "channel": "email", "ok": True,
                             "to": ", ".join(rule.emails), "error": ""})
-        except Exception as exc:  # SMTP down, bad configuration: recorded, not raised
+        except Exception as exc:  # noqa: BLE001 - SMTP down, bad configuration: recorded, not raised
             results.append({"at": stamp, "event": event, "channel": "email", "ok": False,
                             "to": ", ".join(rule.emails), "error": f"{type(exc).__name__}: {exc}"[:500]})
     if rule.slack_url_encrypted:
