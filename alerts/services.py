@@ -19,13 +19,13 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
+from django.core.mail import get_connection, send_mail
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 
-from connections.models import Destination, Source
+from connections.models import Connection, Destination, Source
 from destinations import http
 from destinations.errors import DeliveryError
 from destinations.models import DeliveryCount, DestinationCircuit
@@ -193,9 +193,11 @@ def check(rule: AlertRule, at: datetime) -> Finding:
                                f"(threshold {rule.threshold_percent:g}%, at least {rule.min_events} events).")
     if rule.kind == RuleKind.NO_DELIVERY:
         delivered = _window_counts(rule.destination_id, since)["delivered"]  # type: ignore[arg-type]
-        source_ids = Destination.objects.filter(pk=rule.destination_id).values("connections__source_id")
-        arrived = Event.objects.filter(source_id__in=source_ids, received_at__gte=since, received_at__lte=at)\
-            .exists()
+        # Only what the destination is expected to receive: its enabled connections from enabled sources.
+        source_ids = Connection.objects.filter(destination_id=rule.destination_id, enabled=True,
+                                               source__enabled=True).values("source_id")
+        arrived = rule.destination.enabled and Event.objects.filter(  # type: ignore[union-attr]
+            source_id__in=source_ids, received_at__gte=since, received_at__lte=at).exists()
         firing = arrived and delivered == 0
         if firing:
             return Finding(True, f"Nothing was delivered in {window} while events arrived from its sources.")
@@ -208,9 +210,8 @@ def check(rule: AlertRule, at: datetime) -> Finding:
         return Finding(False, "The circuit is closed: deliveries are being sent again.")
     # Source volume: count at most one past the band's upper bound (or its lower one when it has none).
     cap = (rule.max_volume if rule.max_volume is not None else rule.min_volume or 0) + 1
-    ids = Event.objects.filter(source_id=rule.source_id, received_at__gte=since, received_at__lte=at)\
-        .order_by().values_list("id", flat=True)[:cap]
-    volume = Event.objects.filter(id__in=list(ids)).count() if cap else 0
+    volume = Event.objects.filter(source_id=rule.source_id, received_at__gte=since, received_at__lte=at)\
+        .order_by()[:cap].count()
     low, high = rule.min_volume, rule.max_volume
     shown = f"more than {high}" if high is not None and volume > high else str(volume)
     band = f"{low if low is not None else 0}–{high if high is not None else '∞'}"
@@ -226,7 +227,7 @@ def evaluate(at: datetime | None = None, *, limit: int = 1000) -> dict[str, int]
     conditions, close those that cleared. Returns how many opened and recovered."""
     at = at or now()
     opened = recovered = 0
-    rules = AlertRule.objects.filter(enabled=True).filter(
+    rules = AlertRule.objects.filter(enabled=True, workspace__deleting_at__isnull=True).filter(
         Q(destination__isnull=False) | Q(source__isnull=False)).select_related(
         "workspace", "destination", "source").order_by("id")[:limit]
     for rule in rules:
@@ -279,7 +280,9 @@ def notify(incident: AlertIncident, event: str) -> None:
     results: list[dict[str, Any]] = []
     if rule.emails:
         try:
-            send_mail(subject, text, settings.DEFAULT_FROM_EMAIL, list(rule.emails))
+            # A bounded wait: an SMTP server that hangs must not hold the evaluator (and the other rules).
+            send_mail(subject, text, settings.DEFAULT_FROM_EMAIL, list(rule.emails),
+                      connection=get_connection(timeout=settings.ALERTS_EMAIL_TIMEOUT))
             results.append({"at": stamp, "event": event, "channel": "email", "ok": True,
                             "to": ", ".join(rule.emails), "error": ""})
         except Exception as exc:  # noqa: BLE001 - SMTP down, bad configuration: recorded, not raised

@@ -415,6 +415,8 @@ CELERY_TASK_ROUTES["audiences.compute"] = {"queue": "celery"}
 # The beat task "alerts.evaluate" (retries queue) checks at most ALERTS_EVALUATE_LIMIT enabled rules per run.
 ALERTS_EVALUATE_INTERVAL = env.float("ALERTS_EVALUATE_INTERVAL", default=60.0)
 ALERTS_EVALUATE_LIMIT = env.int("ALERTS_EVALUATE_LIMIT", default=1000)
+# Seconds an alert email may wait for the SMTP server before it is recorded as failed.
+ALERTS_EMAIL_TIMEOUT = env.float("ALERTS_EMAIL_TIMEOUT", default=10.0)
 if ALERTS_EVALUATE_INTERVAL <= 0 or ALERTS_EVALUATE_LIMIT < 1:
     raise ImproperlyConfigured("ALERTS_EVALUATE_INTERVAL and ALERTS_EVALUATE_LIMIT must be positive.")
 # Freezes the alerts clock (an ISO time): for tests and demos only.

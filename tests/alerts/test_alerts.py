@@ -129,6 +129,18 @@ def test_no_delivery_while_events_arrive_fires_and_recovers(owner_api: Any, pipe
     assert len(mail.outbox) == 2
 
 
+def test_no_delivery_expects_nothing_of_a_disabled_destination(owner_api: Any, pipeline: dict[str, Any],
+                                                                clock: Any) -> None:
+    source, destination = pipeline["source"], pipeline["destination"]
+    _create(owner_api, name="Nothing delivered", kind="no_delivery", destination=destination.id, window_minutes=10)
+    destination.enabled = False
+    destination.save()
+    _events(source, clock(-3), 5)
+    clock(0)
+    assert tasks.evaluate() == {"opened": 0, "recovered": 0}
+    assert not AlertIncident.objects.exists()
+
+
 def test_circuit_open_fires_and_recovers(owner_api: Any, pipeline: dict[str, Any], clock: Any) -> None:
     destination = pipeline["destination"]
     _create(owner_api, name="Circuit", kind="circuit_open", destination=destination.id, emails=["ops@example.com"])
@@ -166,7 +178,7 @@ def test_a_failed_notification_is_recorded_and_the_task_goes_on(owner_api: Any, 
                                                                  clock: Any, httpserver: Any, settings: Any) -> None:
     httpserver.expect_request("/hook").respond_with_data("down", status=500)
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 9, 2  # nothing listens
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", 9  # nothing listens there
     destination = pipeline["destination"]
     _create(owner_api, name="Circuit", kind="circuit_open", destination=destination.id,
             emails=["ops@example.com"], slack_url=httpserver.url_for("/hook"))
