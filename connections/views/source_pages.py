@@ -21,7 +21,7 @@ from privacy.models import IdentityKind, SuppressedEvent
 
 from .. import delivery_summary, monograms, services, snippets
 from ..forms import SOURCE_DESCRIPTIONS, SourceNameForm
-from ..models import CLIENT_SIDE_KINDS, INTERNAL_KINDS, Source, SourceKind
+from ..models import CLIENT_SIDE_KINDS, INTERNAL_KINDS, SYSTEM_KINDS, Source, SourceKind
 from .access import Role, render_page, source_for, workspace_for
 
 # The Track API key is shown once, right after it is issued: kept in the session until that page shows it.
@@ -40,7 +40,7 @@ def _kinds() -> list[dict[str, Any]]:
     return [{"value": value, "label": label, "description": SOURCE_DESCRIPTIONS.get(value, ""),
              "monogram": monograms.for_source(value, label),
              "badges": [{"text": where(value), "mode": value in CLIENT_SIDE_KINDS}]}
-            for value, label in SourceKind.choices]
+            for value, label in SourceKind.choices if value not in SYSTEM_KINDS]
 
 
 def _base_url(request: HttpRequest) -> str:
@@ -58,7 +58,7 @@ def add_source(request: HttpRequest, slug: str) -> HttpResponse:
 def name_source(request: HttpRequest, slug: str, kind: str) -> HttpResponse:
     """Step 2: name it and Submit; then the installation instructions."""
     workspace = workspace_for(request, slug, Role.ADMIN)
-    if kind not in SourceKind.values:
+    if kind not in SourceKind.values or kind in SYSTEM_KINDS:
         raise Http404("No such source type")
     form = SourceNameForm(request.POST or None)
     if request.method == "POST" and form.is_valid():

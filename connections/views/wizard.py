@@ -258,10 +258,10 @@ def _wants_json(request: HttpRequest) -> bool:
 
 def run_credentials_test(definition: DestinationDefinition, settings: dict[str, Any]) -> tuple[bool, str]:
     """Run the catalog's credentials test; a failure of any kind is reported, never raised."""
-    if definition.test_credentials is None:
+    if definition.check_credentials is None:
         return True, f"{definition.name} has no credentials test; the settings are valid."
     try:
-        return definition.test_credentials(settings)
+        return definition.check_credentials(settings)
     except DeliveryError as exc:
         return False, exc.message
     except Exception as exc:  # noqa: BLE001 - a vendor test must never turn into a 500 page
@@ -319,7 +319,7 @@ def _configure(request: HttpRequest, workspace: Workspace, state: WizardState) -
                                        masked=_masked(definition, stored))
     status = 400 if form.is_bound and form.errors else 200
     return _render(request, workspace, "configure", state, {
-        "form": form, "test_result": test_result, "has_test": definition.test_credentials is not None,
+        "form": form, "test_result": test_result, "has_test": definition.check_credentials is not None,
     }, status=status)
 
 

@@ -19,6 +19,14 @@
     select.addEventListener("change", function () { window.location.assign(select.value); });
   }
 
+  /* Phone: the main navigation scrolls sideways; show the current page's link. */
+  function initMainNav() {
+    var nav = $(".mainnav"), current = $(".mainnav [aria-current=page]");
+    if (nav && current && nav.scrollWidth > nav.clientWidth) {
+      nav.scrollLeft = current.offsetLeft - nav.offsetLeft - 16;
+    }
+  }
+
   /* Catalog search: filter the entries as you type (the form still works with ?q= without JS). */
   function initCatalogFilter() {
     var input = $("[data-catalog-filter]");
@@ -116,10 +124,20 @@
 
   /* Field errors from a JSON answer ({field: [{message}]}), replacing every error shown before: the page
      never keeps a stale error, and the first field in error gets the focus. */
+  /* Add or remove one id in an element's aria-describedby (dropping the attribute when it empties). */
+  function describe(node, id, on) {
+    var ids = (node.getAttribute("aria-describedby") || "").split(/\s+/).filter(function (x) { return x && x !== id; });
+    if (on) ids.push(id);
+    if (ids.length) node.setAttribute("aria-describedby", ids.join(" "));
+    else node.removeAttribute("aria-describedby");
+  }
+
   function showFieldErrors(form, errors) {
     $all(".field.has-error", form).forEach(function (f) { f.classList.remove("has-error"); });
     $all(".field .error", form).forEach(function (e) { e.remove(); });
     $all("[aria-invalid]", form).forEach(function (i) { i.removeAttribute("aria-invalid"); });
+    // the removed messages are no longer there to describe their inputs
+    $all("[aria-describedby]", form).forEach(function (i) { describe(i, i.id + "_error", false); });
     var slot = $("[data-error-summary-slot]", form);
     if (slot) slot.innerHTML = "";
     var keys = Object.keys(errors || {});
@@ -135,6 +153,7 @@
         var p = el("p", { "class": "error", id: input.id + "_error" }, messages.join(" "));
         var help = $(".help", field);
         field.insertBefore(p, help);
+        describe(input, p.id, true);
         var label = $("label[for='" + input.id + "']", form);
         var name = label ? label.firstChild.textContent.trim() : key;
         messages.forEach(function (m) { items.push({ id: input.id, text: name + ": " + m }); });
@@ -595,6 +614,7 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     initSwitcher();
+    initMainNav();
     initCatalogFilter();
     initCopy();
     initSecrets();

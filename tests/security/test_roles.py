@@ -69,6 +69,9 @@ RULES: dict[str, dict[str, Role]] = {
     "alerts-api:rule-list": {"GET": VIEWER, "POST": ADMIN},
     "alerts-api:rule-detail": {"GET": VIEWER, "PATCH": ADMIN, "DELETE": ADMIN},
     "alerts-api:incident-list": {"GET": VIEWER},
+    "audience-sync-api:audience-destinations": {"GET": VIEWER, "POST": ADMIN},
+    "audience-sync-api:audience-destination": {"GET": VIEWER, "PATCH": ADMIN, "DELETE": ADMIN},
+    "audience-sync-api:audience-destination-sync": {"GET": VIEWER},
     "api-profiles": {"GET": VIEWER},
     "api-profile": {"GET": VIEWER},
     # Audiences UI
@@ -81,6 +84,8 @@ RULES: dict[str, dict[str, Role]] = {
     "alerts:new": {"GET": ADMIN, "POST": ADMIN},
     "alerts:edit": {"GET": VIEWER, "POST": ADMIN},
     "alerts:delete": {"POST": ADMIN},
+    "audience-sync:connect": {"POST": ADMIN},
+    "audience-sync:change": {"POST": ADMIN},
     # Audit log and workspace settings pages
     "audit:log": {"GET": VIEWER},
     "retention:workspace-settings": {"GET": VIEWER, "POST": ADMIN, "POST op=delete": OWNER},
@@ -126,6 +131,7 @@ RULES: dict[str, dict[str, Role]] = {
 # Routes that name no workspace, with why no workspace role applies to them.
 UNSCOPED = {
     "login", "logout",  # before any workspace
+    "favicon",  # a redirect to the static icon
     "connections:home",  # redirects to the first workspace the user is a member of
     "api-schema", "api-docs", "api-catalog", "api-catalog-entry",  # the same for every authenticated user
     "api-workspaces",  # your own workspaces; creating one makes you its owner
