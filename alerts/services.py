@@ -156,6 +156,9 @@ def update_rule(rule: AlertRule, values: dict[str, Any]) -> AlertRule:
     merged = _clean(rule.workspace, values, rule)
     _apply(rule, values, merged)
     rule.save()
+    if not rule.enabled:  # a disabled rule is not watched: its open incident ends here, without a message
+        AlertIncident.objects.filter(rule=rule, recovered_at__isnull=True).update(
+            recovered_at=now(), recovery_summary="The rule was disabled.")
     return rule
 
 

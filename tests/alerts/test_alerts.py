@@ -156,6 +156,20 @@ def test_circuit_open_fires_and_recovers(owner_api: Any, pipeline: dict[str, Any
     assert len(mail.outbox) == 2
 
 
+def test_disabling_a_rule_ends_its_incident_quietly(owner_api: Any, pipeline: dict[str, Any], clock: Any) -> None:
+    destination = pipeline["destination"]
+    rule = _create(owner_api, name="Circuit", kind="circuit_open", destination=destination.id,
+                   emails=["ops@example.com"])
+    DestinationCircuit.objects.create(destination=destination, open_until=NOW + timedelta(minutes=5))
+    assert tasks.evaluate() == {"opened": 1, "recovered": 0}
+    assert owner_api.patch(f"{RULES}{rule['id']}/", {"enabled": False}, format="json").status_code == 200
+    incident = owner_api.get(INCIDENTS).json()[0]
+    assert incident["recovered_at"] and incident["recovery_summary"] == "The rule was disabled."
+    clock(1)
+    assert tasks.evaluate() == {"opened": 0, "recovered": 0}
+    assert len(mail.outbox) == 1
+
+
 def test_source_volume_below_and_above_the_band(owner_api: Any, pipeline: dict[str, Any], clock: Any) -> None:
     source = pipeline["source"]
     _create(owner_api, name="Web volume", kind="source_volume", source=source.id, window_minutes=60,
