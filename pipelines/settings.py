@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "privacy",
     "profiles",
     "audiences",
+    "alerts",
     "audience_sync",
 ]
 
@@ -412,6 +413,22 @@ CELERY_BEAT_SCHEDULE["audiences-sweep"] = {
 CELERY_TASK_ROUTES["audiences.sweep_due"] = {"queue": "retries"}
 CELERY_TASK_ROUTES["audiences.compute"] = {"queue": "celery"}
 
+# --- Alerts (alerts/, docs/alerts.md) ---------------------------------------------------------------------
+# The beat task "alerts.evaluate" (retries queue) checks at most ALERTS_EVALUATE_LIMIT enabled rules per run.
+ALERTS_EVALUATE_INTERVAL = env.float("ALERTS_EVALUATE_INTERVAL", default=60.0)
+ALERTS_EVALUATE_LIMIT = env.int("ALERTS_EVALUATE_LIMIT", default=1000)
+# Seconds an alert email may wait for the SMTP server before it is recorded as failed.
+ALERTS_EMAIL_TIMEOUT = env.float("ALERTS_EMAIL_TIMEOUT", default=10.0)
+if ALERTS_EVALUATE_INTERVAL <= 0 or ALERTS_EVALUATE_LIMIT < 1:
+    raise ImproperlyConfigured("ALERTS_EVALUATE_INTERVAL and ALERTS_EVALUATE_LIMIT must be positive.")
+# Freezes the alerts clock (an ISO time): for tests and demos only.
+ALERTS_FROZEN_NOW = env.str("ALERTS_FROZEN_NOW", default="") or None
+CELERY_BEAT_SCHEDULE["alerts-evaluate"] = {
+    "task": "alerts.evaluate",
+    "schedule": ALERTS_EVALUATE_INTERVAL,
+    "options": {"queue": "retries", "expires": ALERTS_EVALUATE_INTERVAL},
+}
+CELERY_TASK_ROUTES["alerts.evaluate"] = {"queue": "retries"}
 # --- Audience sync (audience_sync/, docs/audience-sync.md) -------------------------------------------------
 # The beat tick "audience_sync.tick" enqueues every connected audience whose sync is due (realtime ones at
 # every tick, the others every interval_minutes). A sync sends AUDIENCE_SYNC_BATCH people (backfill) or

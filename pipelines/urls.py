@@ -10,6 +10,7 @@
 - audience_sync.api_urls, audience_sync.urls: audiences connected to destinations (API, the audience page's forms)
 - pipelines.members_urls: the Members page, invitation links and the members API
 - profiles.urls, profiles.api_urls: the People pages (/w/<slug>/people/) and the profiles API
+- alerts.urls, alerts.api_urls: the Alerts page (/w/<slug>/alerts/) and the alert rules and incidents API
 """
 
 from django.contrib import admin
@@ -40,6 +41,8 @@ urlpatterns = [
     path("api/", include((members_urls.api_patterns, "members-api"))),
     path("", include((members_urls.ui_patterns, "members"))),
     path("api/", include("profiles.api_urls")),
+    path("api/", include("alerts.api_urls")),
+    path("", include("alerts.urls")),
     path("", include("profiles.urls")),
     path("", include("connections.urls")),
 ]

@@ -113,9 +113,16 @@ def world(workspace: Workspace, owner: Any, teammate: Any, settings: Any) -> dic
     members.invite(workspace, inviter=owner, inviter_role=Membership.Role.OWNER, email="new@example.com",
                    role="member", accept_url=lambda token: f"http://testserver/invitations/{token}/")
     privacy_services.request_deletion(workspace, owner, email="gone@example.com")
+    from alerts.models import AlertIncident, AlertRule
     from profiles.models import Person
 
-    return {"source": web, "hook": hook, "audience": Audience.objects.get(key="pro-plan"),
+    rule = AlertRule.objects.create(workspace=workspace, name="Orders webhook failing", kind="failure_rate",
+                                    destination=hook, threshold_percent=5, emails=["ops@example.com"])
+    AlertIncident.objects.create(rule=rule, opened_at=now - timedelta(hours=1), recovered_at=now - timedelta(minutes=40),
+                                 summary="4.8% of 42 attempts failed in the last 15 min (threshold 5%).",
+                                 notifications=[{"event": "opened", "channel": "email", "ok": True,
+                                                 "to": "ops@example.com", "error": ""}])
+    return {"source": web, "hook": hook, "audience": Audience.objects.get(key="pro-plan"), "alert_rule": rule,
             "person": Person.objects.filter(workspace=workspace).order_by("id").first()}
 
 
@@ -137,6 +144,9 @@ def _pages(world: dict[str, Any]) -> dict[str, str]:
         "audiences": "/w/acme/audiences/",
         "audience": f"/w/acme/audiences/{world['audience'].id}/",
         "audience-new": "/w/acme/audiences/new/",
+        "alerts": "/w/acme/alerts/",
+        "alert-rule": f"/w/acme/alerts/{world['alert_rule'].id}/",
+        "alert-new": "/w/acme/alerts/new/",
         "settings": "/w/acme/settings/",
         "members": "/w/acme/members/",
         "privacy": "/w/acme/privacy/",

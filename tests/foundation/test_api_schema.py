@@ -57,3 +57,14 @@ def test_openapi_schema_describes_deleting_a_workspace(client, db):
     assert "owners only" in delete["description"]
     body = schema["components"]["schemas"]["WorkspaceDeletion"]
     assert {"slug", "status", "deleting_at", "message"} <= set(body["properties"])
+
+
+def test_openapi_schema_describes_alerts(client, db):
+    schema = yaml.safe_load(client.get("/api/schema/").content)
+    rules = schema["paths"]["/api/workspaces/{slug}/alerts/rules/"]
+    assert {"get", "post"} <= set(rules)
+    assert {"get", "patch", "delete"} <= set(schema["paths"]["/api/workspaces/{slug}/alerts/rules/{id}/"])
+    assert "get" in schema["paths"]["/api/workspaces/{slug}/alerts/incidents/"]
+    answer = schema["components"]["schemas"]["AlertRule"]["properties"]
+    assert "slack_url" not in answer and answer["slack_url_masked"].get("readOnly")  # the URL is never shown
+    assert schema["components"]["schemas"]["AlertRuleRequest"]["properties"]["slack_url"].get("writeOnly")

@@ -70,11 +70,15 @@ def world(owner: User, outsider: User, workspace: Workspace, other_workspace: Wo
 
     audience = Audience.objects.create(workspace=workspace, name="Acme pro", key="pro",
                                        definition={"trait": "plan", "op": "exists"})
+    from alerts.models import AlertRule
+
+    alert_rule = AlertRule.objects.create(workspace=workspace, name="Acme hook down", kind="circuit_open",
+                                          destination=destination)
     from audience_sync import services as audience_sync
 
     audience_sync.connect(audience, destination)  # the audience's destination routes name it
     return {"source": source, "destination": destination, "action": destination.actions.first(),
-            "audience": audience,
+            "audience": audience, "alert_rule": alert_rule,
             "their_source": their_source, "their_destination": their_destination,
             "member": member, "invitation": invitation, "webhook_source": hook, "webhook_body": body,
             "person": person}
@@ -105,6 +109,8 @@ def _url(route: str, slug: str, world: dict[str, Any]) -> str:
         pk = world["webhook_source"].id
     if "audiences/<int:pk>" in route:
         pk = world["audience"].id
+    if "alerts/<int:pk>" in route or "alerts/rules/<int:pk>" in route:
+        pk = world["alert_rule"].id
     if "profiles/<int:pk>" in route:
         pk = world["person"].id
     values["<int:pk>"] = str(pk)

@@ -66,6 +66,9 @@ RULES: dict[str, dict[str, Role]] = {
     "audiences-api:audience-history": {"GET": VIEWER},
     "audiences-api:audience-estimate": {"POST": VIEWER},  # evaluates a draft; stores nothing
     "audiences-api:audience-vocabulary": {"GET": VIEWER},
+    "alerts-api:rule-list": {"GET": VIEWER, "POST": ADMIN},
+    "alerts-api:rule-detail": {"GET": VIEWER, "PATCH": ADMIN, "DELETE": ADMIN},
+    "alerts-api:incident-list": {"GET": VIEWER},
     "audience-sync-api:audience-destinations": {"GET": VIEWER, "POST": ADMIN},
     "audience-sync-api:audience-destination": {"GET": VIEWER, "PATCH": ADMIN, "DELETE": ADMIN},
     "audience-sync-api:audience-destination-sync": {"GET": VIEWER},
@@ -76,6 +79,11 @@ RULES: dict[str, dict[str, Role]] = {
     "audiences:new": {"GET": ADMIN, "POST": ADMIN},
     "audiences:detail": {"GET": VIEWER, "POST": ADMIN},
     "audiences:delete": {"POST": ADMIN},
+    # Alerts page
+    "alerts:alerts": {"GET": VIEWER},
+    "alerts:new": {"GET": ADMIN, "POST": ADMIN},
+    "alerts:edit": {"GET": VIEWER, "POST": ADMIN},
+    "alerts:delete": {"POST": ADMIN},
     "audience-sync:connect": {"POST": ADMIN},
     "audience-sync:change": {"POST": ADMIN},
     # Audit log and workspace settings pages
