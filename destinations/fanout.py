@@ -37,6 +37,7 @@ from .delivery import batch_size, bound_cursor, int_array, json_value, relax_com
 from .errors import PayloadError
 from .mapping import MappingError, apply_fields
 from .models import DeliveryStatus
+from .routing_controls import integrations_reason
 from .triggers import Trigger, TriggerSyntaxError, parse
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,9 @@ class RouteAction:
 class Route:
     destination_id: int
     actions: tuple[RouteAction, ...]
+    # what the event's `integrations` object may call it: own name, catalog name, catalog key
+    names: tuple[str, ...] = ()
+    builtin: bool = False
 
 
 _routes: dict[int, tuple[float, list[Route]]] = {}
@@ -108,7 +112,8 @@ def routes_for(source_id: int) -> list[Route]:
             # the batch size only depends on non-secret settings (config): no need to decrypt here
             size = batch_size(action_def, destination.config)
             route_actions.append(RouteAction(action.id, action.name, trigger, action.mapping, action_def, size))
-        routes.append(Route(dest_id, tuple(route_actions)))
+        routes.append(Route(dest_id, tuple(route_actions), (destination.name, definition.name, definition.key),
+                            definition.category == "Built in"))
     with _routes_lock:
         _routes[source_id] = (now + settings.DELIVERY_ROUTING_TTL, routes)
     return routes
@@ -172,6 +177,11 @@ class _Event:
 def _route_event(event: _Event, routes: list[Route], rows: list[_NewRow]) -> None:
     body = event.payload if isinstance(event.payload, dict) else {}
     for route in routes:
+        reason = integrations_reason(body, route.names, builtin=route.builtin)
+        if reason:
+            rows.append(_NewRow(event.workspace_id, event.id, route.destination_id, None, event.message_id,
+                                DeliveryStatus.FILTERED, reason, None))
+            continue
         matched = False
         for ra in route.actions:
             if ra.trigger is None or not ra.trigger.matches(body):

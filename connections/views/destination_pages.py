@@ -324,5 +324,11 @@ def delivery_tab(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
             Delivery.objects.filter(destination=destination, status=DeliveryStatus.RETRYING)
             .select_related("action", "exchange")[:20]
         )
+        # the newest events not sent on purpose (no action matched, the event's integrations, ...), each
+        # with the reason (same index)
+        context["filtered_rows"] = (
+            Delivery.objects.filter(destination=destination, status=DeliveryStatus.FILTERED)
+            .select_related("action", "exchange")[:20]
+        )
         context["queued"] = DeliveryChunk.queued(destination)
     return _page(request, workspace, destination, "delivery", "connections/destination/delivery.html", context)
