@@ -25,7 +25,8 @@ from ..models import Action, Destination, DestinationMode, Source, check_connect
 from .access import Role, action_for, destination_for, read_or_change, render_page, source_for, workspace_for
 from .wizard import run_connection_test
 
-TABS = (("overview", "Overview"), ("settings", "Settings"), ("actions", "Actions"), ("delivery", "Event delivery"))
+TABS = (("overview", "Overview"), ("settings", "Settings"), ("actions", "Actions"), ("filters", "Filters"),
+        ("delivery", "Event delivery"))
 
 
 def _page(request: HttpRequest, workspace: Workspace, destination: Destination, tab: str, template: str,
