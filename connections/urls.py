@@ -3,9 +3,8 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from .views import destination_filters
+from .views import destination_filters, overview, source_pages, webhook_pages, wizard
 from .views import destination_pages as dest
-from .views import overview, source_pages, webhook_pages, wizard
 
 ui_patterns = [
     path("", overview.home, name="home"),

@@ -70,7 +70,7 @@ def filters_tab(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
         form = FiltersForm(request.POST)
         if form.is_valid():
             if op == "preview":
-                preview = destination_filters.preview(destination, form.cleaned_data["compiled"])
+                preview = destination_filters.preview(destination, form.cleaned_data["compiled"]).as_dict()
             else:
                 destination_filters.save(destination, form.cleaned_data["clean"])
                 messages.success(request, "Filters saved. New events get them within seconds.")
