@@ -14,7 +14,7 @@ TEST_BROKER_URL ?= redis://127.0.0.1:6379/0
 # by js/package-lock.json. npm writes node_modules/.package-lock.json on install: our up-to-date stamp.
 AJS_STAMP := js/node_modules/.package-lock.json
 
-.PHONY: run test test-faults test-install test-fuzz lint bench-ingest bench-fanout bench-retention bench-audiences clean analytics-js
+.PHONY: run test test-faults test-install test-fuzz lint typecheck bench-ingest bench-fanout bench-retention bench-audiences clean analytics-js
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -43,7 +43,7 @@ run: $(STAMP)
 	fi
 	PORT=$(PORT) $(PY) -m pipelines.devserver
 
-test: $(TEST_STAMP) analytics-js
+test: $(TEST_STAMP) analytics-js typecheck
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} CELERY_BROKER_URL=$${CELERY_BROKER_URL:-$(TEST_BROKER_URL)} \
 		$(PY) -m pipelines.checkservices
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} CELERY_BROKER_URL=$${CELERY_BROKER_URL:-$(TEST_BROKER_URL)} \
@@ -67,8 +67,13 @@ test-fuzz: $(TEST_STAMP)
 		DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} CELERY_BROKER_URL=$${CELERY_BROKER_URL:-$(TEST_BROKER_URL)} \
 		$(PY) -m pytest -q tests/fuzz $(PYTEST_ARGS)
 
-lint: $(TEST_STAMP)
+lint: typecheck
 	$(VENV)/bin/ruff check .
+
+# mypy on the modules pyproject.toml's [tool.mypy] `files` lists (part of `make lint` and `make test`).
+# Its Django plugin loads the settings, which refuse to start without a SECRET_KEY: any value does.
+typecheck: $(TEST_STAMP)
+	SECRET_KEY=$${SECRET_KEY:-typecheck-only} $(VENV)/bin/mypy
 
 bench-ingest: $(TEST_STAMP)
 	$(PY) bench/ingest.py

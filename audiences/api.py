@@ -17,6 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from pipelines import timeranges
 from pipelines.models import Membership as WorkspaceMembership
 from pipelines.models import Workspace
 from pipelines.tenancy import get_workspace
@@ -37,12 +38,19 @@ def _workspace(request: Request, slug: str, *, edit: bool = False) -> Workspace:
 class AudienceSerializer(serializers.ModelSerializer):
     key = serializers.SlugField(max_length=100, help_text="A slug, unique in the workspace (used by other "
                                 "audiences' {\"audience\": key} conditions and by destinations).")
-    definition = serializers.JSONField(help_text="The condition tree (see docs/audiences.md).")
+    definition = serializers.JSONField(required=False, help_text=(
+        "The condition tree (see docs/audiences.md); required for kind \"rules\". A manual audience's is "
+        "{\"segment\": segment_id}, kept by the server."))
+    kind = serializers.ChoiceField(choices=Audience.Kind.choices, default=Audience.Kind.RULES, help_text=(
+        "\"rules\": members are the people matching the definition; \"manual\": the people the Track API's "
+        "POST /api/v1/segments/{segment_id}/add_customers added (and remove_customers did not remove since)."))
+    segment_id = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=2**31 - 1,
+                                          help_text="Manual audiences: the Track API segment id (required).")
     progress = serializers.SerializerMethodField(help_text="Background computation: done / total people.")
 
     class Meta:
         model = Audience
-        fields = ("id", "name", "key", "definition", "enabled", "size", "status", "progress", "computed_at",
+        fields = ("id", "name", "key", "kind", "segment_id", "definition", "enabled", "size", "status", "progress", "computed_at",
                   "created_at", "updated_at")
         read_only_fields = ("id", "size", "status", "progress", "computed_at", "created_at", "updated_at")
 
@@ -69,8 +77,15 @@ class MemberPages(CursorPagination):
 
 
 HistorySerializer = inline_serializer("AudienceHistory", fields={
-    "hours": serializers.ListField(child=inline_serializer("AudienceHour", fields={
+    "hours": serializers.ListField(required=False, help_text="With ?hours= (the default).",
+                                   child=inline_serializer("AudienceHour", fields={
         "hour": serializers.DateTimeField(), "size": serializers.IntegerField(),
+        "entered": serializers.IntegerField(), "exited": serializers.IntegerField()})),
+    "range": serializers.ChoiceField(choices=list(timeranges.RANGES), required=False),
+    "bucket_minutes": serializers.IntegerField(required=False),
+    "buckets": serializers.ListField(required=False, help_text="With ?range=: size at the end of each bucket.",
+                                     child=inline_serializer("AudienceBucket", fields={
+        "start": serializers.DateTimeField(), "size": serializers.IntegerField(),
         "entered": serializers.IntegerField(), "exited": serializers.IntegerField()})),
     "latest": serializers.ListField(child=inline_serializer("AudienceChange", fields={
         "person_id": serializers.IntegerField(), "kind": serializers.ChoiceField(choices=["enter", "exit"]),
@@ -151,12 +166,25 @@ class AudienceMembers(APIView):
 @extend_schema(tags=["audiences"], parameters=[
     OpenApiParameter("hours", OpenApiTypes.INT, description="How many hours back (default 168, at most 2160).")])
 class AudienceHistory(APIView):
-    """Size over time and entries/exits per hour (hours with no change are filled in), and the latest
-    50 entries and exits."""
+    """Size over time and entries/exits per hour over ?hours= (default 168; hours with no change are
+    filled in), or per bucket of ?range= (1h, 24h, 7d: the charts' picker), and the latest 50 entries
+    and exits."""
 
-    @extend_schema(responses=HistorySerializer)
+    @extend_schema(responses=HistorySerializer, parameters=[
+        OpenApiParameter("hours", int, description="Hourly history over the last N hours (1-2160)."),
+        OpenApiParameter("range", str, enum=list(timeranges.RANGES),
+                         description="Bucketed history over a chart range; not together with hours."),
+    ])
     def get(self, request: Request, slug: str, pk: int) -> Response:
         audience = get_object_or_404(Audience, workspace=_workspace(request, slug), pk=pk)
+        if "range" in request.query_params:
+            if "hours" in request.query_params:
+                raise serializers.ValidationError({"range": "Give either range or hours, not both."})
+            try:
+                time_range = timeranges.parse_range(request.query_params["range"] or "(empty)")
+            except ValueError as exc:
+                raise serializers.ValidationError({"range": str(exc)}) from None
+            return Response(history_by_range(audience, time_range))
         try:
             hours = int(request.query_params.get("hours", 168))
         except ValueError:
@@ -186,6 +214,36 @@ def history(audience: Audience, hours: int) -> dict[str, Any]:
     latest = [{"person_id": e.person_id, "kind": e.kind, "at": e.at}
               for e in MembershipEvent.objects.filter(audience=audience).order_by("-at", "-id")[:50]]
     return {"hours": out, "latest": latest}
+
+
+def history_by_range(audience: Audience, time_range: timeranges.TimeRange) -> dict[str, Any]:
+    """Like `history`, cut into the buckets of `time_range`: entries and exits summed per bucket, the
+    size at its end. Buckets of an hour or more read the hourly counts; shorter ones (the 1 h range)
+    count the membership changes of that span and walk back from the current size."""
+    now = clock.now()
+    starts = time_range.buckets(now)
+    buckets = {start: {"start": start, "size": 0, "entered": 0, "exited": 0} for start in starts}
+    if time_range.bucket >= timedelta(hours=1):
+        data = history(audience, int(time_range.span / timedelta(hours=1)))
+        for hour in data["hours"]:
+            bucket = buckets.get(time_range.bucket_of(hour["hour"]))
+            if bucket is not None:
+                bucket["entered"] += hour["entered"]
+                bucket["exited"] += hour["exited"]
+                bucket["size"] = hour["size"]  # hours come oldest first: the last one wins
+        latest = data["latest"]
+    else:
+        for kind, at in MembershipEvent.objects.filter(audience=audience, at__gte=starts[0]).values_list("kind", "at"):
+            bucket = buckets.get(time_range.bucket_of(at))
+            if bucket is not None:
+                bucket["entered" if kind == MembershipEvent.Kind.ENTER else "exited"] += 1
+        size = audience.size
+        for start in reversed(starts):  # the size at the end of each bucket, from now backwards
+            buckets[start]["size"] = max(size, 0)
+            size -= buckets[start]["entered"] - buckets[start]["exited"]
+        latest = history(audience, 1)["latest"]
+    return {"range": time_range.key, "bucket_minutes": time_range.bucket_minutes,
+            "buckets": [buckets[start] for start in starts], "latest": latest}
 
 
 @extend_schema(tags=["audiences"])

@@ -15,7 +15,9 @@ class AudiencesConfig(AppConfig):
         person_changed.connect(receivers.on_person_changed, dispatch_uid="audiences.person_changed")
         # The profile store keeps per-day history as long as our longest window, and shows memberships.
         try:
-            importlib.import_module("profiles.history").register_window(people.window_days)
+            history = importlib.import_module("profiles.history")
+            history.register_window(people.window_days)
+            history.register_needs(people.history_needs)
         except ImportError:
             pass
         if hasattr(state, "register_memberships"):

@@ -13,21 +13,28 @@ A node is one of:
 - ``{"audience": "newsletter-subscribers"}``: membership in another audience of the workspace (its
   definition is evaluated in place, so a reference cannot go stale; cycles are refused).
 
-What the compact state can answer, and so what the language promises:
-- The state keeps, per event name, counts per day, the first and last time and the last properties.
-  "At least one in the window" and "none in the window" are exact for every window (the last time
-  decides). Other counts are exact for windows of whole days (``d``); for ``m``/``h`` windows a day that
-  the window only partly covers is counted whole.
-- ``where`` filters can only look at the latest event of that name (its properties are the ones kept),
-  so a filtered condition means "the latest such event is in the window and matches"; it is refused with
-  counts other than at least 1 / none.
+- ``{"segment": 12}``: in the Track API's manual segment 12 (what a manual audience's definition is).
 
-Extending: a new node kind needs a branch in `_validate_node`, `_eval`, `_times` and `_affected`.
+What the compact state can answer, and so what the language promises:
+- A window is half-open: ``within "6h"`` is (now - 6 h, now]; ``between ["3h", "1h"]`` is
+  (now - 3 h, now - 1 h].
+- Counts are exact where the state's recent event times cover the window (the store keeps them as far
+  back as the longest minute/hour window in use: `recent_horizon`); elsewhere they come from per-day
+  counts, a day the window only partly covers counting whole. "At least one" and "none" are exact for
+  every window (the last time decides).
+- ``where`` filters count the events that matched, from the filtered history the store keeps per
+  (event, filters) (`filter_key`, `filters`); a person with none yet is judged by their latest event of
+  that name (the properties the plain history keeps).
+
+Extending: a new node kind needs a branch in `_validate_node`, `_eval`, `_times` and `affected_by`.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
+from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -35,6 +42,8 @@ from typing import Any, Protocol
 
 TRAIT_OPS = ("=", "!=", ">", "<", "contains", "exists", "not exists", "in")
 COUNT_KEYS = ("at_least", "at_most", "exactly")
+# The events the Track API's manual segment calls store (what the profile store keeps segments from)
+SEGMENT_EVENTS = ("Added to Manual Segment", "Removed from Manual Segment")
 _DURATION = re.compile(r"^(\d{1,6})([mhd])$")
 _UNITS = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1)}
 MAX_DEPTH = 12
@@ -56,11 +65,15 @@ class _EventStat(Protocol):
     first_at: datetime
     last_at: datetime
     last_properties: Mapping[str, Any]
+    recent: list[float]
+    recent_from: float | None
 
 
 class _State(Protocol):
     traits: Mapping[str, Any]
     events: Mapping[str, Any]
+    filtered: Mapping[tuple[str, str], Any]
+    segments: Mapping[str, bool]
 
 
 Lookup = Callable[[str], "dict[str, Any] | None"]
@@ -117,9 +130,9 @@ def _validate_node(node: Any, path: str, depth: int, counter: list[int]) -> None
         raise DefinitionError(path, f"groups may be nested at most {MAX_DEPTH} deep")
     if not isinstance(node, dict):
         raise DefinitionError(path, "expected an object (a group or a condition)")
-    kinds = [k for k in ("all", "any", "not", "event", "trait", "audience") if k in node]
+    kinds = [k for k in ("all", "any", "not", "event", "trait", "audience", "segment") if k in node]
     if len(kinds) != 1:
-        raise DefinitionError(path, "expected exactly one of all, any, not, event, trait, audience"
+        raise DefinitionError(path, "expected exactly one of all, any, not, event, trait, audience, segment"
                               + (f" (found {', '.join(kinds)})" if kinds else ""))
     kind = kinds[0]
     if kind in ("all", "any"):
@@ -136,6 +149,9 @@ def _validate_node(node: Any, path: str, depth: int, counter: list[int]) -> None
         _validate_event(node, path)
     elif kind == "trait":
         _validate_trait(node, path)
+    elif kind == "segment":
+        _only(node, {"segment"}, path)
+        segment_key(node["segment"], _join(path, "segment"))
     else:
         _only(node, {"audience"}, path)
         key = node["audience"]
@@ -188,10 +204,38 @@ def _validate_event(node: dict[str, Any], path: str) -> None:
             if not isinstance(p, str) or not p.startswith("properties.") or len(p) <= len("properties."):
                 raise DefinitionError(_join(fpath, "path"), "expected a path like \"properties.total\"")
             _validate_op(f, fpath)
-        kind, n = _count(node)
-        if not ((kind == "at_least" and n == 1) or (kind in ("at_most", "exactly") and n == 0)):
-            raise DefinitionError(wpath, "property filters look at the latest event only, so they combine "
-                                         "only with at_least 1 (the default) or exactly 0")
+
+
+MAX_SEGMENT_ID = 2**31 - 1
+
+
+def segment_key(value: Any, path: str = "segment") -> str:
+    """A manual segment id (the Track API's /api/v1/segments/{id}: a whole number) as the profile store
+    keys it."""
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SEGMENT_ID:
+        raise DefinitionError(path, "expected a manual segment id (a whole number from 0)")
+    return str(value)
+
+
+def filter_key(node: Mapping[str, Any]) -> str:
+    """The key the profile store keeps the history of an event condition's property filter under: the
+    same for the same event name and filters, whatever the count, window or audience."""
+    filters = node["where"] if isinstance(node["where"], list) else [node["where"]]
+    text = json.dumps([node["event"], sorted(json.dumps(f, sort_keys=True) for f in filters)], sort_keys=True)
+    return "f" + hashlib.sha1(text.encode()).hexdigest()[:20]
+
+
+def where_matcher(node: Mapping[str, Any]) -> Callable[[Mapping[str, Any]], bool]:
+    """A function answering whether an event's properties pass the condition's `where` filters."""
+    filters = node["where"] if isinstance(node["where"], list) else [node["where"]]
+
+    def matches(properties: Mapping[str, Any]) -> bool:
+        data = {"properties": properties or {}}
+        return all(test_value(lookup_path(data, f["path"]), f["op"], f.get("value")) for f in filters)
+
+    return matches
 
 
 def _validate_trait(node: dict[str, Any], path: str) -> None:
@@ -303,18 +347,23 @@ def _day_start(d: date) -> datetime:
 
 
 def _count_in_window(stat: _EventStat, start: datetime | None, end: datetime) -> int:
+    """How many of the stat's events happened in (start, end]: exact from the recent times when they
+    cover the window, else from the per-day counts (a day the window covers in part counts whole)."""
+    if start is not None and stat.recent_from is not None and start.timestamp() >= stat.recent_from:
+        times = stat.recent
+        return bisect_right(times, end.timestamp()) - bisect_right(times, start.timestamp())
     if start is None:
         if end >= stat.last_at:
             return sum(stat.per_day.values())
-        start = stat.first_at
-    if stat.last_at < start or stat.first_at > end:
+        start = stat.first_at - timedelta(microseconds=1)
+    if stat.last_at <= start or stat.first_at > end:
         return 0
     total = 0
     for day, n in stat.per_day.items():
         ds = _day_start(day)
         if ds + timedelta(days=1) > start and ds < end:
             total += n
-    if total == 0 and start <= stat.last_at <= end:
+    if total == 0 and start < stat.last_at <= end:
         total = 1  # the last event is in the window even if its day's count was trimmed
     return total
 
@@ -353,17 +402,23 @@ def _eval(node: dict[str, Any], state: _State, ctx: _Context) -> bool:
             return _eval(ctx.audiences[key], state, ctx)
         finally:
             ctx.stack.pop()
-    stat = state.events.get(node["event"])
+    if "segment" in node:
+        return state.segments.get(str(node["segment"]).strip()) is True
     kind, wanted = _count(node)
     start, end = _window(node, ctx.now)
-    n = 0 if stat is None else _count_in_window(stat, start, end)
-    if n and "where" in node:
-        filters = node["where"] if isinstance(node["where"], list) else [node["where"]]
-        latest_in_window = stat is not None and (start is None or stat.last_at >= start) and stat.last_at <= end
-        props = {"properties": dict(stat.last_properties or {})} if stat is not None else {}
-        ok = latest_in_window and all(test_value(lookup_path(props, f["path"]), f["op"], f.get("value"))
-                                      for f in filters)
-        n = 1 if ok else 0
+    if "where" in node:
+        stat = state.filtered.get((node["event"], _filter_key(node)))
+        if stat is None:
+            # No event of this name matched since the filter was first asked for: the latest one (the
+            # properties the plain history keeps) is all there is to look at.
+            plain = state.events.get(node["event"])
+            n = int(plain is not None and (start is None or plain.last_at > start) and plain.last_at <= end
+                    and _matcher(node)(plain.last_properties))
+        else:
+            n = _count_in_window(stat, start, end)
+    else:
+        stat = state.events.get(node["event"])
+        n = 0 if stat is None else _count_in_window(stat, start, end)
     if kind == "at_least":
         return n >= wanted
     if kind == "at_most":
@@ -372,6 +427,26 @@ def _eval(node: dict[str, Any], state: _State, ctx: _Context) -> bool:
 
 
 _MISSING = object()
+_keys: dict[int, tuple[Any, str, Callable[[Mapping[str, Any]], bool]]] = {}
+
+
+def _memo(node: Mapping[str, Any]) -> tuple[str, Callable[[Mapping[str, Any]], bool]]:
+    """filter_key and where_matcher of a node, kept per node object (evaluation sees the same few
+    definition objects over and over)."""
+    held = _keys.get(id(node))
+    if held is None or held[0] is not node:
+        if len(_keys) > 10_000:
+            _keys.clear()
+        held = _keys[id(node)] = (node, filter_key(node), where_matcher(node))
+    return held[1], held[2]
+
+
+def _filter_key(node: Mapping[str, Any]) -> str:
+    return _memo(node)[0]
+
+
+def _matcher(node: Mapping[str, Any]) -> Callable[[Mapping[str, Any]], bool]:
+    return _memo(node)[1]
 
 
 def lookup_path(data: Mapping[str, Any], path: str) -> Any:
@@ -468,7 +543,10 @@ def _times(node: Any, state: _State, now: datetime, audiences: Mapping[str, Any]
             _times(audiences[key], state, now, audiences, out, [*stack, key])
     if "event" not in node or ("within" not in node and "between" not in node):
         return
-    stat = state.events.get(node["event"])
+    stat = None
+    if "where" in node:
+        stat = state.filtered.get((node["event"], _filter_key(node)))
+    stat = stat or state.events.get(node["event"])
     if stat is None:
         return
     start, end = _window(node, now)
@@ -480,6 +558,7 @@ def _times(node: Any, state: _State, now: datetime, audiences: Mapping[str, Any]
         out.append(stat.last_at + back)  # "any in the last X" changes only when the latest event leaves
         return
     moments = {stat.last_at, stat.first_at}
+    moments.update(datetime.fromtimestamp(t, UTC) for t in stat.recent)  # each recent event leaving
     moments.update(_day_start(d) + timedelta(days=1) for d in stat.per_day)  # a day's count leaving
     moments.update(_day_start(d) for d in stat.per_day)
     for t in moments:
@@ -515,6 +594,8 @@ def affected_by(definition: Any, audiences: Mapping[str, Any] | None = None) -> 
             elif "trait" in n:
                 traits.add(n["trait"].split(".")[0])
                 traits.add(n["trait"])
+            elif "segment" in n:
+                events.update(SEGMENT_EVENTS)
             elif "audience" in n:
                 key = n["audience"]
                 refs.add(key)
@@ -543,3 +624,35 @@ def max_window(definitions: Iterable[Any]) -> timedelta | None:
     for d in definitions:
         _walk(d, visit)
     return None if unbounded[0] else longest
+
+
+def recent_horizon(definitions: Iterable[Any]) -> timedelta:
+    """The longest minute- or hour-unit window (`within`, or the far end of `between`) any of
+    `definitions` uses: how far back the profile store keeps exact event times, so those windows count
+    exactly (timedelta(0): none)."""
+    longest = timedelta(0)
+
+    def visit(n: dict[str, Any]) -> None:
+        nonlocal longest
+        if "event" not in n:
+            return
+        far = n.get("within") if "within" in n else (n["between"][0] if isinstance(n.get("between"), list) else None)
+        if isinstance(far, str) and far.strip()[-1:] in ("m", "h"):
+            longest = max(longest, _relative(far, ""))
+
+    for d in definitions:
+        _walk(d, visit)
+    return longest
+
+
+def filters(definitions: Iterable[Any]) -> dict[str, tuple[str, Callable[[Mapping[str, Any]], bool]]]:
+    """{filter key: (event name, matcher)} of every event condition with `where` in `definitions`."""
+    out: dict[str, tuple[str, Callable[[Mapping[str, Any]], bool]]] = {}
+
+    def visit(n: dict[str, Any]) -> None:
+        if "event" in n and "where" in n:
+            out.setdefault(filter_key(n), (n["event"], where_matcher(n)))
+
+    for d in definitions:
+        _walk(d, visit)
+    return out

@@ -12,6 +12,14 @@ from pipelines.models import Workspace
 
 
 class Audience(models.Model):
+    """A rules audience is its `definition`; a manual one (kind "manual") is the people the Track API's
+    POST /api/v1/segments/{segment_id}/add_customers added and remove_customers did not remove since:
+    its definition is {"segment": segment_id}, kept by the service, not edited."""
+
+    class Kind(models.TextChoices):
+        RULES = "rules", "Rules"
+        MANUAL = "manual", "Manual segment"
+
     class Status(models.TextChoices):
         COMPUTING = "computing", "Computing"
         READY = "ready", "Ready"
@@ -21,6 +29,9 @@ class Audience(models.Model):
     name = models.CharField(max_length=200)
     key = models.SlugField(max_length=100, help_text="Stable identifier (a slug), unique in the workspace.")
     definition = models.JSONField()
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.RULES)
+    segment_id = models.PositiveIntegerField(null=True, blank=True,
+                                             help_text="Manual audiences: the Track API's segment id.")
     enabled = models.BooleanField(default=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.COMPUTING)
     # Each save of the definition bumps the generation; a background computation of an older one stops.
@@ -33,7 +44,11 @@ class Audience(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["workspace", "key"], name="unique_audience_key")]
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "key"], name="unique_audience_key"),
+            models.UniqueConstraint(fields=["workspace", "segment_id"], name="unique_audience_segment",
+                                    condition=models.Q(segment_id__isnull=False)),
+        ]
         ordering = ("name", "id")
 
     def __str__(self) -> str:

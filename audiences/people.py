@@ -4,6 +4,7 @@ module that imports `profiles`, so its interface is used in one place."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from profiles.models import Person
 from profiles.state import PersonState, load_states
@@ -35,36 +36,57 @@ def existing(workspace_id: int, person_ids: Iterable[int]) -> set[int]:
 # --- What the profile store asks of audiences (registered in AudiencesConfig.ready) ----------------------
 
 
-_windows: dict[int, tuple[float, int | None]] = {}
 WINDOW_CACHE_SECONDS = 10.0
+_cache: dict[int, tuple[float, Any]] = {}
 
 
-def window_days(workspace_id: int) -> int | None:
-    """The longest window (whole days, rounded up) the workspace's enabled audiences use: how much
-    per-day history the profile store must keep. None when no audience has a bounded window. Asked on
-    every state load, so kept for WINDOW_CACHE_SECONDS per process (a longer window needs the days it
-    did not keep anyway; a shorter one only trims later)."""
+def _definitions(workspace_id: int) -> tuple[list[Any], Any]:
+    """The enabled audiences' definitions and what the profile store must keep for them, kept for
+    WINDOW_CACHE_SECONDS per process (asked on every chunk the store applies). Saving an audience drops
+    this process's copy (`forget_definitions`); other processes see it within the TTL: a longer window
+    needs the days it did not keep anyway, a shorter one only trims later, a new filter's history starts
+    a few seconds later (its condition reads the latest event until then)."""
     import time
 
-    cached = _windows.get(workspace_id)
+    cached = _cache.get(workspace_id)
     if cached is not None and time.monotonic() - cached[0] < WINDOW_CACHE_SECONDS:
         return cached[1]
-    days = _window_days(workspace_id)
-    _windows[workspace_id] = (time.monotonic(), days)
-    return days
+    from profiles.history import Filter, Needs
 
-
-def _window_days(workspace_id: int) -> int | None:
     from . import definition
     from .models import Audience
 
     defs = list(Audience.objects.filter(workspace_id=workspace_id, enabled=True).values_list("definition", flat=True))
+    found = definition.filters(defs)
+    needs = Needs(recent_seconds=int(definition.recent_horizon(defs).total_seconds()),
+                  filters=tuple(Filter(key, event, matches) for key, (event, matches) in sorted(found.items())))
+    value = (defs, needs)
+    _cache[workspace_id] = (time.monotonic(), value)
+    return value
+
+
+def forget_definitions(workspace_id: int) -> None:
+    _cache.pop(workspace_id, None)
+
+
+def window_days(workspace_id: int) -> int | None:
+    """The longest window (whole days, rounded up) the workspace's enabled audiences use: how much
+    per-day history the profile store must keep. None when no audience has a bounded window."""
+    from . import definition
+
+    defs, _ = _definitions(workspace_id)
     if not defs:
         return None
     longest = definition.max_window(defs)
     if longest is None:
         return None  # an audience looks at the whole history: the store's own limit applies
     return max(1, -(-int(longest.total_seconds()) // 86400) + 1)
+
+
+def history_needs(workspace_id: int) -> Any:
+    """profiles.history.Needs: exact event times as far back as the longest minute/hour window, and the
+    filtered histories of every property filter of the enabled audiences."""
+    return _definitions(workspace_id)[1]
 
 
 def memberships_of(workspace_id: int, person_ids: list[int]) -> dict[int, list[dict]]:
@@ -91,5 +113,5 @@ def event_names(workspace_id: int, limit: int = 500) -> list[str] | None:
         from profiles.models import PersonEvent
     except ImportError:
         return None
-    return list(PersonEvent.objects.filter(workspace_id=workspace_id).order_by("name")
+    return list(PersonEvent.objects.filter(workspace_id=workspace_id, filter_key="").order_by("name")
                 .values_list("name", flat=True).distinct()[:limit])

@@ -57,13 +57,39 @@ def validate_definition(workspace: Workspace, value: Any, *, own_key: str | None
         raise ValidationError({"definition": str(exc)}, code="invalid_definition") from None
 
 
-def create_audience(workspace: Workspace, *, name: str, key: str, definition: Any,
-                    enabled: bool = True) -> Audience:
-    validate_definition(workspace, definition, own_key=key)
+def _segment(workspace_id: int, segment_id: Any, *, own_pk: int | None = None) -> int:
+    """A manual audience's segment id, checked: a whole number, not another audience's."""
+    try:
+        value = int(definition.segment_key(segment_id, "segment_id"))
+    except definition.DefinitionError as exc:
+        raise ValidationError({"segment_id": exc.message}) from None
+    taken = Audience.objects.filter(workspace_id=workspace_id, segment_id=value).exclude(pk=own_pk).first()
+    if taken is not None:
+        raise ValidationError({"segment_id": f"Audience \"{taken.name}\" already shows segment {value}."})
+    return value
+
+
+def create_audience(workspace: Workspace, *, name: str, key: str, definition: Any = None,
+                    enabled: bool = True, kind: str = Audience.Kind.RULES, segment_id: Any = None) -> Audience:
+    """A rules audience from `definition`, or (kind "manual") the manual segment `segment_id` of the
+    Track API. Raises ValidationError naming the field."""
+    if kind == Audience.Kind.MANUAL:
+        segment_id = _segment(workspace.pk, segment_id)
+        definition = {"segment": segment_id}
+    elif kind == Audience.Kind.RULES:
+        if segment_id is not None:
+            raise ValidationError({"segment_id": "Only manual audiences have a segment id."})
+        if definition is None:
+            raise ValidationError({"definition": "This field is required."})
+        validate_definition(workspace, definition, own_key=key)
+    else:
+        raise ValidationError({"kind": f"Expected \"rules\" or \"manual\", got {kind!r}."})
     if Audience.objects.filter(workspace=workspace, key=key).exists():
         raise ValidationError({"key": f"An audience with key \"{key}\" already exists in this workspace."})
     audience = Audience.objects.create(workspace=workspace, name=name, key=key, definition=definition,
-                                       enabled=enabled, status=Audience.Status.COMPUTING)
+                                       enabled=enabled, status=Audience.Status.COMPUTING, kind=kind,
+                                       segment_id=segment_id)
+    people.forget_definitions(workspace.pk)
     _schedule_compute(audience)
     return audience
 
@@ -79,8 +105,23 @@ def update_audience(audience: Audience, changes: Mapping[str, Any]) -> Audience:
         if _dependents(audience.workspace_id, old_key):
             raise ValidationError({"key": "Other audiences reference this key; change them first."})
         audience.key = changes["key"]
+    if "kind" in changes and changes["kind"] not in (None, audience.kind):
+        raise ValidationError({"kind": "An audience's kind cannot change; create another audience."})
+    if audience.kind == Audience.Kind.MANUAL:
+        if "definition" in changes and changes["definition"] not in (None, audience.definition):
+            raise ValidationError({"definition": "A manual audience has no definition: its members are the "
+                                                 "people its segment's add_customers / remove_customers calls name."})
+        changes = {k: v for k, v in changes.items() if k != "definition"}
+        if changes.get("segment_id") is not None:
+            segment = _segment(audience.workspace_id, changes["segment_id"], own_pk=audience.pk)
+            if segment != audience.segment_id:
+                audience.segment_id = segment
+                changes = {**changes, "definition": {"segment": segment}}
+    elif changes.get("segment_id") is not None:
+        raise ValidationError({"segment_id": "Only manual audiences have a segment id."})
     if "definition" in changes and changes["definition"] != audience.definition:
-        validate_definition(audience.workspace, changes["definition"], own_key=audience.key)
+        if audience.kind == Audience.Kind.RULES:
+            validate_definition(audience.workspace, changes["definition"], own_key=audience.key)
         audience.definition = changes["definition"]
         recompute = True
     if "name" in changes:
@@ -94,6 +135,7 @@ def update_audience(audience: Audience, changes: Mapping[str, Any]) -> Audience:
         audience.progress_done = 0
     audience.save()
     audience.refresh_from_db()
+    people.forget_definitions(audience.workspace_id)
     if recompute:
         _schedule_compute(audience)
         for dependent in _dependents(audience.workspace_id, audience.key):
@@ -109,6 +151,7 @@ def delete_audience(audience: Audience) -> None:
         names = ", ".join(f"\"{a.name}\"" for a in refs)
         raise ValidationError(f"Audiences {names} use this audience; change them first.", code="in_use")
     audience.delete()
+    people.forget_definitions(audience.workspace_id)
 
 
 def _dependents(workspace_id: int, key: str) -> list[Audience]:
@@ -130,12 +173,19 @@ def _schedule_compute(audience: Audience) -> None:
 
 def evaluate_people(workspace_id: int, person_ids: Iterable[int], *, now: datetime | None = None,
                     audience_ids: Iterable[int] | None = None, event_names: Iterable[str] | None = None,
-                    trait_keys: Iterable[str] | None = None, leaving: Iterable[int] = ()) -> Changes:
+                    trait_keys: Iterable[str] | None = None, leaving: Iterable[int] = (),
+                    created_ids: Iterable[int] = (), states: Mapping[int, Any] | None = None,
+                    per_person: Mapping[int, tuple[set[str], set[str]]] | None = None) -> Changes:
     """Re-evaluate the workspace's enabled audiences for these people and record what changed.
 
     With `event_names` / `trait_keys`, only audiences whose conditions (or referenced audiences' conditions)
-    name one of them are evaluated; with `audience_ids`, only those. People the profile store no longer
-    has (deleted), and those in `leaving` (merged into another), leave every audience evaluated."""
+    name one of them are evaluated, except for the people in `created_ids` (new to the profile store:
+    every audience, so those who match by absence alone enter now); with `audience_ids`, only those.
+    `states` (person id → profiles.state.PersonState, as the store just wrote them) saves loading them;
+    `per_person` (person id → (event names, trait keys) that changed for that person) narrows each
+    audience to the people whose own changes it names.
+    People the profile store no longer has (deleted), and those in `leaving` (merged into another), leave
+    every audience evaluated."""
     now = now or clock.now()
     ids = sorted(set(person_ids))
     changes = Changes()
@@ -147,25 +197,35 @@ def evaluate_people(workspace_id: int, person_ids: Iterable[int], *, now: dateti
     leaving = set(leaving)
     names = set(event_names) if event_names is not None else None
     keys = set(trait_keys) if trait_keys is not None else None
-    targets = []
+    created = sorted(set(created_ids) & set(ids))
+    targets: list[tuple[Audience, list[int]]] = []
     windowed: dict[int, bool] = {}
     for a in audiences:
         if not a.enabled or (wanted is not None and a.pk not in wanted):
             continue
-        aff = definition.affected_by(a.definition, defs)
+        aff = _affected(a, defs)
+        who = ids
         if (names is not None or keys is not None) and not (
                 (names and aff.events & names) or (keys and aff.traits & keys)):
+            who = created
+        elif per_person is not None:
+            created_set = set(created)
+            who = [pid for pid in ids if pid in created_set or pid not in per_person
+                   or aff.events & per_person[pid][0] or aff.traits & per_person[pid][1]]
+        if not who:
             continue
         windowed[a.pk] = aff.windowed
-        targets.append(a)
+        targets.append((a, who))
     if not targets:
         return changes
-    states = people.states(workspace_id, ids)
-    target_ids = [a.pk for a in targets]
-    members = {(m["audience_id"], m["person_id"]): m for m in Membership.objects.filter(
-        audience_id__in=target_ids, person_id__in=ids).values("id", "audience_id", "person_id", "due_at")}
-    dues = {(d["audience_id"], d["person_id"]): d for d in DueCheck.objects.filter(
-        audience_id__in=target_ids, person_id__in=ids).values("id", "audience_id", "person_id", "due_at")}
+    given = states or {}
+    missing = [pid for pid in ids if pid not in given]
+    loaded = {**given, **people.states(workspace_id, missing)} if missing else given
+    target_ids = [a.pk for a, _ in targets]
+    members = {(aid, pid): (mid, due) for mid, aid, pid, due in Membership.objects.filter(
+        audience_id__in=target_ids, person_id__in=ids).values_list("id", "audience_id", "person_id", "due_at")}
+    dues = {(aid, pid): (did, due) for did, aid, pid, due in DueCheck.objects.filter(
+        audience_id__in=target_ids, person_id__in=ids).values_list("id", "audience_id", "person_id", "due_at")}
 
     new_members: list[Membership] = []
     gone_members: list[int] = []
@@ -173,10 +233,10 @@ def evaluate_people(workspace_id: int, person_ids: Iterable[int], *, now: dateti
     new_dues: list[DueCheck] = []
     gone_dues: list[int] = []
     log_rows: list[MembershipEvent] = []
-    for a in targets:
+    for a, who in targets:
         timed = windowed[a.pk]
-        for pid in ids:
-            state = None if pid in leaving else states.get(pid)
+        for pid in who:
+            state = None if pid in leaving else loaded.get(pid)
             if state is None:
                 inside, due = False, None
             else:
@@ -190,34 +250,85 @@ def evaluate_people(workspace_id: int, person_ids: Iterable[int], *, now: dateti
                 log_rows.append(MembershipEvent(audience_id=a.pk, person_id=pid, kind="enter", at=now))
                 changes.entered[a.pk].append(pid)
             elif not inside and member is not None:
-                gone_members.append(member["id"])
+                gone_members.append(member[0])
                 log_rows.append(MembershipEvent(audience_id=a.pk, person_id=pid, kind="exit", at=now))
                 changes.exited[a.pk].append(pid)
-            elif inside and member is not None and member["due_at"] != due:
-                due_updates.append(Membership(id=member["id"], due_at=due))
+            elif inside and member is not None and member[1] != due:
+                due_updates.append(Membership(id=member[0], due_at=due))
             # Non-members that time alone could bring in wait in DueCheck.
             if not inside and due is not None:
-                if pending is None or pending["due_at"] != due:
+                if pending is None or pending[1] != due:
                     new_dues.append(DueCheck(audience_id=a.pk, person_id=pid, due_at=due))
             elif pending is not None:
-                gone_dues.append(pending["id"])
+                gone_dues.append(pending[0])
 
     with transaction.atomic():
         if new_members:
-            Membership.objects.bulk_create(new_members, ignore_conflicts=True)
+            _insert(Membership, ["audience_id", "person_id", "entered_at", "due_at"], new_members,
+                    "ON CONFLICT DO NOTHING", ignore_conflicts=True)
         if gone_members:
             Membership.objects.filter(id__in=gone_members).delete()
         if due_updates:
-            Membership.objects.bulk_update(due_updates, ["due_at"])
+            _update_due(due_updates)
         if gone_dues:
             DueCheck.objects.filter(id__in=gone_dues).delete()
         if new_dues:
-            DueCheck.objects.bulk_create(new_dues, update_conflicts=True, unique_fields=["audience", "person_id"],
-                                         update_fields=["due_at"])
+            _insert(DueCheck, ["audience_id", "person_id", "due_at"], new_dues,
+                    "ON CONFLICT (audience_id, person_id) DO UPDATE SET due_at = excluded.due_at",
+                    update_conflicts=True, unique_fields=["audience", "person_id"], update_fields=["due_at"])
         if log_rows:
-            MembershipEvent.objects.bulk_create(log_rows)
+            _insert(MembershipEvent, ["audience_id", "person_id", "kind", "at"], log_rows, "")
             _count(changes, now)
     return changes
+
+
+_SQL_TYPES = {"audience_id": "bigint", "person_id": "bigint", "entered_at": "timestamptz", "due_at": "timestamptz",
+              "at": "timestamptz", "kind": "text"}
+
+
+def _insert(model: Any, columns: list[str], rows: list[Any], conflict: str, **bulk: Any) -> None:
+    """Insert `rows` (unsaved model instances) in one statement: on PostgreSQL the columns are sent as
+    arrays and unnested (bulk_create prepares every value of every row in Python first, which costs
+    more than the evaluation itself); elsewhere bulk_create(**bulk)."""
+    if connection.vendor != "postgresql":
+        model.objects.bulk_create(rows, **bulk)
+        return
+    arrays = ", ".join(f"%s::{_SQL_TYPES[c]}[]" for c in columns)
+    with connection.cursor() as cursor:
+        names = ", ".join(f'"{c}"' for c in columns)
+        cursor.execute(f"INSERT INTO {model._meta.db_table} ({names}) SELECT * FROM unnest({arrays}) {conflict}",
+                       [[getattr(r, c) for r in rows] for c in columns])
+
+
+def _update_due(rows: list[Membership]) -> None:
+    """Set each membership's due_at in one statement (bulk_update's CASE per row costs more than the
+    evaluation itself)."""
+    if connection.vendor != "postgresql":
+        Membership.objects.bulk_update(rows, ["due_at"])
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {Membership._meta.db_table} AS m SET due_at = v.due FROM (SELECT unnest(%s::bigint[]) AS id, "
+            "unnest(%s::timestamptz[]) AS due) AS v WHERE m.id = v.id",
+            [[r.id for r in rows], [r.due_at for r in rows]])
+
+
+_affected_cache: dict[tuple[int, str], definition.Affected] = {}
+
+
+def _affected(audience: Audience, defs: Mapping[str, Any]) -> definition.Affected:
+    """definition.affected_by, kept per audience and definition text (the same on every chunk)."""
+    import json
+
+    key = (audience.pk, json.dumps([audience.definition, sorted(
+        (k, v) for k, v in defs.items() if k in definition.references(audience.definition))], sort_keys=True,
+        default=str))
+    found = _affected_cache.get(key)
+    if found is None:
+        if len(_affected_cache) > 5000:
+            _affected_cache.clear()
+        found = _affected_cache[key] = definition.affected_by(audience.definition, defs)
+    return found
 
 
 def _count(changes: Changes, now: datetime) -> None:

@@ -15,6 +15,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_POST
 
 from connections.views.access import render_page
+from pipelines import timeranges
 from pipelines.models import Membership as WorkspaceMembership
 from pipelines.tenancy import get_workspace
 
@@ -33,15 +34,46 @@ class AudienceForm(forms.Form):
     key = forms.SlugField(max_length=100, help_text="A slug, unique in the workspace: other audiences and "
                           "destinations refer to the audience by it.")
     enabled = forms.BooleanField(required=False, initial=True)
-    definition = forms.CharField(widget=forms.Textarea(attrs={"rows": 8, "spellcheck": "false",
-                                                              "data-audience-definition": ""}),
-                                 help_text="The condition tree as JSON (the builder above writes it).")
+    kind = forms.ChoiceField(choices=Audience.Kind.choices, initial=Audience.Kind.RULES, required=False,
+                             widget=forms.RadioSelect(attrs={"data-audience-kind": ""}), label="Members",
+                             help_text="Rules: the people matching the conditions below. Manual segment: the "
+                             "people the Track API's segment calls add (and have not removed).")
+    segment_id = forms.IntegerField(required=False, min_value=0, max_value=2**31 - 1, label="Segment id",
+                                    help_text="The {segment_id} of POST /api/v1/segments/{segment_id}/add_customers "
+                                    "and /remove_customers.")
+    definition = forms.CharField(required=False, widget=forms.Textarea(attrs={
+        "rows": 8, "spellcheck": "false", "data-audience-definition": ""}),
+        help_text="The condition tree as JSON (the builder above writes it).")
 
-    def clean_definition(self) -> Any:
-        try:
-            return json.loads(self.cleaned_data["definition"])
-        except ValueError as exc:
-            raise ValidationError(f"Not valid JSON: {exc}") from None
+    def __init__(self, *args: Any, audience: Audience | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if audience is not None:  # the kind is chosen once
+            self.fields["kind"].disabled = True
+            self.fields["kind"].initial = audience.kind
+            if audience.kind == Audience.Kind.MANUAL:
+                del self.fields["definition"]
+            else:
+                del self.fields["segment_id"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        data["kind"] = data.get("kind") or Audience.Kind.RULES
+        if data["kind"] == Audience.Kind.MANUAL:
+            data.pop("definition", None)
+            if data.get("segment_id") is None and "segment_id" not in self.errors:
+                self.add_error("segment_id", "A manual audience needs the segment id its Track API calls use.")
+        else:
+            data.pop("segment_id", None)
+            text = (data.get("definition") or "").strip() if "definition" in self.fields else None
+            if text is not None and "definition" not in self.errors:
+                if not text:
+                    self.add_error("definition", "This field is required.")
+                else:
+                    try:
+                        data["definition"] = json.loads(text)
+                    except ValueError as exc:
+                        self.add_error("definition", f"Not valid JSON: {exc}")
+        return data
 
 
 def _apply_errors(form: AudienceForm, exc: ValidationError) -> None:
@@ -84,8 +116,8 @@ def audience_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     audience = get_object_or_404(Audience, workspace=workspace, pk=pk)
     can_edit = workspace.role.includes(ADMIN)
     initial = {"name": audience.name, "key": audience.key, "enabled": audience.enabled,
-               "definition": json.dumps(audience.definition, indent=2)}
-    form = AudienceForm(request.POST or None, initial=initial)
+               "definition": json.dumps(audience.definition, indent=2), "segment_id": audience.segment_id}
+    form = AudienceForm(request.POST or None, initial=initial, audience=audience)
     if request.method == "POST" and form.is_valid():
         try:
             services.update_audience(audience, form.cleaned_data)
@@ -97,11 +129,13 @@ def audience_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     if not can_edit:
         for field in form.fields.values():
             field.disabled = True
-    data = api.history(audience, 48)
+    picker = timeranges.picker(request.GET)
+    data = api.history_by_range(audience, picker["range"])
     return render_page(request, workspace, "audiences/detail.html", {
-        "nav": "audiences", "audience": audience, "form": form, "can_edit": can_edit,
-        "chart": size_chart(data["hours"]), "latest": data["latest"][:20], "naming_hint": NAMING_HINT,
-    }, status=400 if form.errors else 200)
+        "nav": "audiences", "audience": audience, "form": form, "can_edit": can_edit, "picker": picker,
+        "chart": size_chart(data["buckets"], picker["range"]), "latest": data["latest"][:20],
+        "naming_hint": NAMING_HINT,
+    }, status=400 if form.errors or picker["error"] else 200)
 
 
 @login_required
@@ -118,8 +152,9 @@ def audience_delete(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     return redirect("audiences:list", slug=workspace.slug)
 
 
-def size_chart(hours: list[dict[str, Any]]) -> dict[str, Any]:
-    """SVG geometry: the size as a line, entries (up) and exits (down) per hour as small bars."""
+def size_chart(hours: list[dict[str, Any]], time_range: timeranges.TimeRange) -> dict[str, Any]:
+    """SVG geometry: the size as a line, entries (up) and exits (down) per bucket as small bars. Times
+    carry their instant (`time`) so the browser labels them in its own time zone."""
     width, height, left, right, top, bottom = 720, 200, 44, 8, 10, 150
     flow_bottom = 190
     peak = max((h["size"] for h in hours), default=0) or 1
@@ -134,15 +169,18 @@ def size_chart(hours: list[dict[str, Any]]) -> dict[str, Any]:
             bh = (mid - bottom - 6) * h["entered"] / flow_peak + 1
             bars.append({"x": round(x - slot * .35, 1), "y": round(mid - bh, 1), "w": round(slot * .7, 1),
                          "h": round(bh, 1), "kind": "enter",
-                         "title": f"{h['hour']:%d %b %H:00} UTC: {h['entered']} entered"})
+                         "time": h["start"].isoformat(), "suffix": f": {h['entered']} entered",
+                         "title": f"{h['start']:%d %b %H:%M} UTC: {h['entered']} entered"})
         if h["exited"]:
             bh = (flow_bottom - mid) * h["exited"] / flow_peak + 1
             bars.append({"x": round(x - slot * .35, 1), "y": round(mid, 1), "w": round(slot * .7, 1),
                          "h": round(bh, 1), "kind": "exit",
-                         "title": f"{h['hour']:%d %b %H:00} UTC: {h['exited']} exited"})
-        if i % 6 == 0:
-            labels.append({"x": round(x, 1), "text": f"{h['hour']:%H:00}"})
-    return {"width": width, "height": height + 12, "left": left, "right": width - right, "top": top,
+                         "time": h["start"].isoformat(), "suffix": f": {h['exited']} exited",
+                         "title": f"{h['start']:%d %b %H:%M} UTC: {h['exited']} exited"})
+        if i % time_range.label_every == 0:
+            labels.append({"x": round(left + i * slot, 1), "time": h["start"].isoformat(),
+                           "text": time_range.axis_text(h["start"])})
+    return {"width": width, "height": height + 12, "time_range": time_range, "left": left, "right": width - right, "top": top,
             "bottom": bottom, "peak": peak, "points": " ".join(points), "bars": bars, "labels": labels,
             "label_y": height + 8, "current": hours[-1]["size"] if hours else 0,
             "entered": sum(h["entered"] for h in hours), "exited": sum(h["exited"] for h in hours)}

@@ -188,8 +188,19 @@ def main() -> None:
 
     person_changed.disconnect(dispatch_uid="audiences.person_changed")
     person_changed.connect(timed, dispatch_uid="bench.timed", weak=False)
+    statements: dict[str, int] = {}
+
+    def count(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+        words = sql.split()
+        verb = words[0].upper() if words else "?"
+        names = (w.strip('"(').split('"')[0] for w in words[1:12])
+        table = next((w for w in names if w.startswith(("profiles_", "audiences_"))), "other")
+        statements[f"{verb} {table}"] = statements.get(f"{verb} {table}", 0) + 1
+        return execute(sql, params, many, context)
+
     t = time.monotonic()
-    _deliver(ids)
+    with connection.execute_wrapper(count):
+        _deliver(ids)
     full_rate = n / (time.monotonic() - t)
     after = Membership.objects.filter(audience__workspace=ws).count()
     print(f"profile store + {len(created)} audiences kept current: {full_rate:,.0f} events/s "
@@ -197,6 +208,11 @@ def main() -> None:
     audience_rate = n / spent[0] if spent[0] else float("inf")
     print(f"  of which audience membership: {spent[0] * 1000 / n:.3f} ms/event = {audience_rate:,.0f} events/s "
           f"= {audience_rate / ingest_rate:.2f}x ingest")
+    chunks = -(-n // 500)
+    ours = {k: v for k, v in statements.items() if not k.endswith(" other")}
+    print(f"  statements per 500-event chunk: {sum(statements.values()) / chunks:.1f} in all, "
+          f"{sum(ours.values()) / chunks:.1f} by the profile store and audiences: "
+          + ", ".join(f"{k} {v / chunks:.1f}" for k, v in sorted(ours.items(), key=lambda kv: -kv[1])))
 
     from django.utils import timezone
 

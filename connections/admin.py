@@ -20,11 +20,11 @@ from django.utils.html import format_html
 
 from destinations.catalog import choices as catalog_choices
 from destinations.catalog import get_definition
-from destinations.catalog.base import DestinationDefinition, SettingField
-from destinations.errors import SettingsError
+from destinations.catalog.base import ActionDefinition, DestinationDefinition
 
 from . import services
-from .models import Action, Connection, Destination, Source, SourceKind, _mask_value
+from .forms import clean_setting_values, setting_fields, setting_initial
+from .models import Action, Connection, Destination, Source, SourceKind
 
 # --- Connections (inline on both sides, and on their own) ------------------------------------------------
 
@@ -195,40 +195,6 @@ def _api_key_message(source: Source, api_key: str) -> str:
 SETTING_PREFIX = "setting__"
 
 
-def _setting_formfield(field: SettingField, stored: dict[str, Any], editing: bool) -> forms.Field:
-    """A write-only form field for one catalog setting; secrets are never put into the page."""
-    help_text = field.help
-    has_stored_secret = field.secret and stored.get(field.key) not in (None, "", {})
-    if has_stored_secret:
-        help_text = (f"{help_text} " if help_text else "") + (
-            f"Stored encrypted (currently {_describe_mask(_mask_value(stored[field.key]))}). Leave empty to keep it."
-        )
-    required = field.required and not has_stored_secret
-    common: dict[str, Any] = {"label": field.label, "help_text": help_text, "required": required}
-    if field.type == "headers":
-        widget = forms.Textarea(attrs={"rows": 3, "placeholder": '{"Authorization": "Bearer …"}'})
-        return forms.CharField(widget=widget, **common)
-    if field.secret:
-        return forms.CharField(widget=forms.PasswordInput(render_value=False), **common)
-    if field.type == "text":
-        return forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), **common)
-    if field.type == "choice":
-        return forms.ChoiceField(choices=[("", "—"), *field.choices], **common)
-    if field.type == "boolean":
-        return forms.BooleanField(**{**common, "required": False})
-    if field.type == "integer":
-        return forms.IntegerField(**common)
-    if field.type == "number":
-        return forms.FloatField(**common)
-    return forms.CharField(**common)
-
-
-def _describe_mask(masked: Any) -> str:
-    if isinstance(masked, dict):
-        return ", ".join(f"{k}: {v}" for k, v in masked.items()) or "empty"
-    return str(masked)
-
-
 class DestinationAdminForm(forms.ModelForm):
     """Name, enabled and the settings of one catalog type; subclassed per type by `for_definition`."""
 
@@ -239,10 +205,10 @@ class DestinationAdminForm(forms.ModelForm):
         fields = ["workspace", "name", "kind", "enabled"]
 
     @classmethod
-    def for_definition(cls, definition: DestinationDefinition, stored: dict[str, Any], editing: bool) -> type:
-        attrs: dict[str, Any] = {"definition": definition}
-        for f in definition.settings:
-            attrs[SETTING_PREFIX + f.key] = _setting_formfield(f, stored, editing)
+    def for_definition(cls, definition: DestinationDefinition, masked: dict[str, Any]) -> type:
+        """The form class for one type: its setting fields (connections.forms.setting_fields, the factory the
+        UI's settings form uses too) declared on the class, so admin's fieldsets can name them."""
+        attrs: dict[str, Any] = {"definition": definition, **setting_fields(definition, masked, SETTING_PREFIX)}
         return type(f"DestinationAdminForm_{definition.key}", (cls,), attrs)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -252,37 +218,24 @@ class DestinationAdminForm(forms.ModelForm):
                 choices=catalog_choices(), initial=self.definition.key,
                 help_text="After changing the type, save once: the form then shows that type's settings.",
             )
-        for f in self.definition.settings:
-            name = SETTING_PREFIX + f.key
-            if self.instance.pk and not f.secret and f.key in self.instance.config:
-                value = self.instance.config[f.key]
-                self.initial[name] = json.dumps(value) if f.type == "headers" else value
-            elif not self.instance.pk and f.default is not None and not f.secret:
-                self.initial[name] = f.default
+        stored = self.instance.config if self.instance.pk else {}
+        for key, value in setting_initial(self.definition, stored, SETTING_PREFIX).items():
+            self.initial.setdefault(key, value)
+        # Admin marks required inputs by Django's `required` (bold labels); a stored secret left empty
+        # is kept, so it is not required. The message is the catalog's own ("This field is required.").
+        kept = self.instance.secret_values if self.instance.pk else {}
+        for setting in self.definition.settings:
+            if setting.required and setting.type != "boolean" and not kept.get(setting.key):
+                self.fields[SETTING_PREFIX + setting.key].required = True
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
         if "kind" in self.fields and cleaned.get("kind") and cleaned["kind"] != self.definition.key:
             raise ValidationError("The type changed: check its settings below and save again.")
-        values: dict[str, Any] = {}
-        for f in self.definition.settings:
-            raw = cleaned.get(SETTING_PREFIX + f.key)
-            if f.type == "headers" and raw:
-                try:
-                    raw = json.loads(raw)
-                except ValueError:
-                    self.add_error(SETTING_PREFIX + f.key, 'Enter a JSON object, e.g. {"X-Token": "…"}.')
-                    continue
-            values[f.key] = raw
-        if self.errors:
-            return cleaned
         existing = self.instance.settings if self.instance.pk else None
-        try:
-            self.cleaned_settings = self.definition.clean_settings(values, existing=existing)
-        except SettingsError as exc:
-            for key, message in exc.errors.items():
-                field = SETTING_PREFIX + key
-                self.add_error(field if field in self.fields else None, message)
+        settings = clean_setting_values(self, self.definition, existing, SETTING_PREFIX)
+        if settings is not None:
+            self.cleaned_settings = settings
         return cleaned
 
 
@@ -297,13 +250,32 @@ class ActionInlineForm(forms.ModelForm):
         if self.instance.pk and "kind" in self.fields:
             self.fields["kind"].disabled = True  # an action keeps its kind; add another action instead
 
-    def clean_trigger(self) -> str:
-        trigger = self.cleaned_data["trigger"]
+    def clean(self) -> dict[str, Any]:
+        """The trigger and the mapping are checked by services.validate_action, as in the UI and the API;
+        a required field left unmapped is reported on the mapping, named by its key."""
+        cleaned = super().clean()
+        action_def = self._action_definition(cleaned.get("kind") or self.instance.kind)
+        mapping = cleaned.get("mapping")
+        if mapping in (None, {}) and self.instance.pk is None and action_def is not None:
+            mapping = cleaned["mapping"] = action_def.default_mapping()  # a new action: the catalog's mapping
         try:
-            services.validate_trigger(trigger)
+            services.validate_action(action_def, trigger=cleaned.get("trigger"), mapping=mapping)
         except ValidationError as exc:
-            raise ValidationError(exc.messages) from None
-        return trigger
+            for key, messages_ in exc.message_dict.items():
+                if key.startswith("mapping."):
+                    self.add_error("mapping", [f"{key[len('mapping.'):]}: {m}" for m in messages_])
+                else:
+                    self.add_error(key if key in self.fields else None, messages_)
+        return cleaned
+
+    def _action_definition(self, kind: str) -> ActionDefinition | None:
+        destination = getattr(self.instance, "destination", None) if self.instance.destination_id else None
+        if destination is None:
+            return None
+        try:
+            return destination.definition.action(kind)
+        except KeyError:
+            return None
 
 
 class ActionInline(admin.StackedInline):
@@ -379,8 +351,8 @@ class DestinationAdmin(admin.ModelAdmin):
 
     def get_form(self, request: HttpRequest, obj: Destination | None = None, change: bool = False,
                  **kwargs: Any) -> Any:
-        stored = obj.settings if obj is not None else {}
-        kwargs["form"] = DestinationAdminForm.for_definition(self._definition(request, obj), stored, obj is not None)
+        masked = obj.masked_settings() if obj is not None else {}
+        kwargs["form"] = DestinationAdminForm.for_definition(self._definition(request, obj), masked)
         return super().get_form(request, obj, change=change, **kwargs)
 
     def get_fieldsets(self, request: HttpRequest, obj: Destination | None = None) -> list[Any]:

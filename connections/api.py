@@ -42,6 +42,7 @@ from .serializers import (
     WorkspaceDeletionSerializer,
     WorkspaceSerializer,
 )
+from .views.access import render_page
 
 
 def _is_schema_generation(view: APIView) -> bool:
@@ -330,8 +331,17 @@ _METHODS = ("get", "post", "put", "patch", "delete")
 
 @require_GET
 def api_docs(request: Any) -> Any:
-    """A self-contained page listing every operation of the OpenAPI schema (no CDN, no third-party JS)."""
+    """Every operation of the OpenAPI schema, grouped by tag, rendered by us inside the app's layout (no
+    CDN, no third-party JS). Public; a logged-in user gets the main navigation of the workspace named by
+    ?workspace= (the link in that navigation passes it), else of their first workspace."""
     schema = SchemaGenerator().get_schema(request=None, public=True)
+    workspaces = workspaces_for(request.user)
+    workspace = None
+    if request.user.is_authenticated:
+        slug = request.GET.get("workspace", "")
+        workspace = (slug and workspaces.filter(slug=slug).first()) or workspaces.first()
+        if workspace is not None:
+            workspace = get_workspace(request.user, workspace.slug)  # with the user's role, for the layout
     operations = []
     for path, item in schema.get("paths", {}).items():
         for method in _METHODS:
@@ -362,9 +372,17 @@ def api_docs(request: Any) -> Any:
         for name, component in sorted(schema.get("components", {}).get("schemas", {}).items())
         if component.get("type") == "object"
     }
-    return render(request, "connections/api_docs.html", {
-        "info": schema.get("info", {}), "operations": operations, "components": components,
-    })
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for op in operations:
+        groups.setdefault(op["tag"] or "other", []).append(op)
+    for n, op in enumerate(operations, 1):
+        op["anchor"] = f"op-{n}"
+        op["short_path"] = op["path"].removeprefix("/api")  # the index is narrow: every path starts so
+    context = {"info": schema.get("info", {}), "groups": groups, "components": components, "nav": "api-docs",
+               "example_slug": workspace.slug if workspace else "{slug}"}
+    if workspace is None:
+        return render(request, "connections/api_docs.html", context)
+    return render_page(request, workspace, "connections/api_docs.html", context)
 
 
 def _schema_name(ref: dict[str, Any]) -> str:

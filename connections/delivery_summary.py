@@ -20,10 +20,11 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from django.db.models import Max, Q, Sum
-from django.db.models.functions import TruncHour
 from django.utils import timezone
 
+from destinations.counts import bucketed_counts
 from destinations.models import Delivery, DeliveryCount, DeliveryStatus, DestinationCircuit
+from pipelines.timeranges import TimeRange
 
 from .models import Destination
 
@@ -174,12 +175,14 @@ SERIES = (("delivered", "Delivered"), ("retrying", "Retrying"), ("failed", "Fail
 
 @dataclass
 class Chart:
-    """An hourly stacked bar chart, already laid out in SVG user units."""
+    """A stacked bar chart of one time range, already laid out in SVG user units. Time labels carry
+    their instant (`time`, ISO 8601) so the browser can show them in its own time zone."""
 
     width: int
     height: int
     plot_top: int
     plot_bottom: int
+    time_range: TimeRange
     bars: list[dict[str, Any]] = field(default_factory=list)
     gridlines: list[dict[str, Any]] = field(default_factory=list)
     labels: list[dict[str, Any]] = field(default_factory=list)
@@ -187,48 +190,37 @@ class Chart:
     peak: int = 0
 
 
-def hourly_chart(destination: Destination, *, hours: int = 24, now: datetime | None = None) -> Chart:
-    """Delivered / retrying / failed per hour over the last `hours` hours, as stacked bars."""
-    now = now or timezone.now()
-    end = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
-    start = end - timedelta(hours=hours)
-    rows = (
-        DeliveryCount.objects.filter(destination=destination, minute__gte=start, minute__lt=end)
-        .annotate(hour=TruncHour("minute"))
-        .values("hour")
-        .annotate(delivered=Sum("delivered"), retrying=Sum("retrying"), failed=Sum("failed"))
-    )
-    by_hour = {row["hour"]: row for row in rows}
-    buckets = []
-    for i in range(hours):
-        hour = start + timedelta(hours=i)
-        row = by_hour.get(hour, {})
-        buckets.append((hour, {key: row.get(key) or 0 for key, _ in SERIES}))
-
+def delivery_chart(destination: Destination, time_range: TimeRange, *, now: datetime | None = None) -> Chart:
+    """Delivered / retrying / failed per bucket of `time_range`, as stacked bars."""
+    buckets = bucketed_counts(destination.pk, time_range, now or timezone.now())
     width, height, left, right, top, bottom = 720, 220, 44, 8, 10, 190
-    chart = Chart(width=width, height=height, plot_top=top, plot_bottom=bottom)
-    chart.totals = {key: sum(b[1][key] for b in buckets) for key, _ in SERIES}
-    peak = max((sum(values.values()) for _, values in buckets), default=0)
+    chart = Chart(width=width, height=height, plot_top=top, plot_bottom=bottom, time_range=time_range)
+    chart.totals = {key: sum(b[key] for b in buckets) for key, _ in SERIES}
+    peak = max((sum(b[key] for key, _ in SERIES) for b in buckets), default=0)
     chart.peak = peak
     scale_max = 4 * _nice_step(peak / 4)
-    slot = (width - left - right) / hours
+    slot = (width - left - right) / len(buckets)
     bar_width = max(slot * 0.7, 2)
     for step in range(5):
         value = scale_max * step // 4
         y = bottom - (bottom - top) * step / 4
         chart.gridlines.append({"y": round(y, 1), "value": value, "x1": left, "x2": width - right})
-    for i, (hour, values) in enumerate(buckets):
+    for i, bucket in enumerate(buckets):
         x = left + i * slot + (slot - bar_width) / 2
         y = float(bottom)
         for key, label in SERIES:
-            if not values[key]:
+            if not bucket[key]:
                 continue
-            h = (bottom - top) * values[key] / scale_max
+            h = (bottom - top) * bucket[key] / scale_max
             y -= h
             chart.bars.append({
                 "x": round(x, 1), "y": round(y, 1), "width": round(bar_width, 1), "height": round(h, 1),
-                "series": key, "title": f"{hour:%H:00} UTC: {values[key]} {label.lower()}",
+                "series": key, "time": bucket["start"].isoformat(), "count": bucket[key], "what": label.lower(),
+                "title": f"{bucket['start']:%d %b %H:%M} UTC: {bucket[key]} {label.lower()}",
             })
-        if i % 4 == 0:
-            chart.labels.append({"x": round(x + bar_width / 2, 1), "y": bottom + 16, "text": f"{hour:%H:00}"})
+        if i % time_range.label_every == 0:
+            # at the start of its bucket, reading rightwards: the time a label names is where the bucket begins
+            chart.labels.append({"x": round(left + i * slot, 1), "y": bottom + 16,
+                                 "time": bucket["start"].isoformat(), "text": time_range.axis_text(bucket["start"])})
     return chart
+

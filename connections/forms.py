@@ -1,8 +1,10 @@
 """Forms of the Connections UI.
 
 `DestinationSettingsForm` is generated from a catalog entry's setting fields and serves both the wizard's
-Configure step and a destination's Settings tab. Values are validated by the definition itself
-(`clean_settings`), so the form, the management API and the services all agree on what is valid.
+Configure step and a destination's Settings tab. Its fields come from `setting_fields`, the one factory
+Django admin's destination form uses too, so both render and validate every setting the same way. Values
+are validated by the definition itself (`clean_settings`), so the forms, the management API and the
+services all agree on what is valid.
 Secrets are rendered as empty password inputs: left empty they keep the stored value, typed in they
 replace it.
 """
@@ -17,10 +19,10 @@ from django.core.exceptions import ValidationError
 
 from destinations.catalog.base import DestinationDefinition, SettingField
 from destinations.errors import SettingsError
-from destinations.mapping import MappingError, validate_mapping
+from destinations.mapping import MappingError
 
+from . import services
 from .models import Action, SourceKind
-from .services import validate_trigger
 
 
 def _headers_to_text(headers: dict[str, Any] | None) -> str:
@@ -40,8 +42,108 @@ def _text_to_headers(text: str) -> dict[str, str]:
     return headers
 
 
+# --- Catalog settings: one factory for the UI's settings form and admin's destination form -----------------
+
+
+def setting_field(setting: SettingField, masked: Any = None) -> forms.Field:
+    """The form field of one catalog setting, as the UI and admin both render it.
+
+    Every field is optional for Django: the definition's `clean_settings` checks required-ness (a kept
+    secret satisfies it) and types, so both forms give its messages. `show_required` marks the label.
+    Secrets are empty password inputs (headers: a textarea) whose placeholder shows the stored value
+    masked; left empty they keep it."""
+    common: dict[str, Any] = {"label": setting.label, "help_text": setting.help, "required": False}
+    field: forms.Field
+    if setting.type == "boolean":
+        field = forms.BooleanField(**common)
+    elif setting.type == "choice":
+        choices = list(setting.choices)
+        if not setting.required:
+            choices = [("", "—"), *choices]
+        field = forms.ChoiceField(choices=choices, **common)
+    elif setting.type == "headers":
+        placeholder = _headers_to_text(masked) if setting.secret and masked else "Authorization: Bearer …"
+        hint = " Stored values are hidden: leave empty to keep them, or type all headers to replace them." \
+            if setting.secret and masked else ""
+        common["help_text"] = (setting.help + hint).strip()
+        field = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "placeholder": placeholder,
+                                                             "spellcheck": "false"}), **common)
+    elif setting.secret:
+        attrs = {"autocomplete": "new-password"}
+        if masked:
+            attrs["placeholder"] = f"{masked} (leave empty to keep)"
+            common["help_text"] = f"{setting.help} Stored: {masked}. Leave empty to keep it.".strip()
+        field = forms.CharField(widget=forms.PasswordInput(attrs=attrs, render_value=False), **common)
+    elif setting.type == "text":
+        field = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), **common)
+    elif setting.type == "url":
+        field = forms.CharField(widget=forms.URLInput(attrs={"placeholder": "https://"}), **common)
+    elif setting.type in ("number", "integer"):
+        field = forms.CharField(widget=forms.TextInput(attrs={"inputmode": "numeric"}), **common)
+    else:
+        field = forms.CharField(**common)
+    field.show_required = setting.required  # type: ignore[attr-defined]
+    return field
+
+
+def setting_fields(definition: DestinationDefinition, masked: dict[str, Any] | None = None,
+                   prefix: str = "") -> dict[str, forms.Field]:
+    """Form name (prefix + key) → field, for every setting of `definition`."""
+    masked = masked or {}
+    return {prefix + s.key: setting_field(s, masked.get(s.key)) for s in definition.settings}
+
+
+def setting_initial(definition: DestinationDefinition, stored: dict[str, Any] | None,
+                    prefix: str = "") -> dict[str, Any]:
+    """Initial values: the stored value, else the declared default; never a secret."""
+    stored = stored or {}
+    initial: dict[str, Any] = {}
+    for setting in definition.settings:
+        if setting.secret:
+            continue
+        value = stored.get(setting.key, setting.default)
+        if setting.type == "headers":
+            value = _headers_to_text(value)
+        if value is not None:
+            initial[prefix + setting.key] = value
+    return initial
+
+
+def clean_setting_values(form: forms.BaseForm, definition: DestinationDefinition,
+                         existing: dict[str, Any] | None, prefix: str = "") -> dict[str, Any] | None:
+    """The settings `form` holds, cleaned by the definition; None when some are wrong (the errors are on
+    the form, each on its input). Every field is checked in one pass: a field already in error (headers
+    that do not parse) is left out of the definition's checks, which still run for all the others."""
+    values: dict[str, Any] = {}
+    for setting in definition.settings:
+        name = prefix + setting.key
+        raw = form.cleaned_data.get(name)
+        if setting.type == "boolean":
+            values[setting.key] = bool(raw)
+            continue
+        if raw in (None, ""):
+            continue
+        if setting.type == "headers":
+            try:
+                raw = _text_to_headers(raw)
+            except ValueError as exc:
+                form.add_error(name, str(exc))
+                continue
+            if not raw:
+                continue
+        values[setting.key] = raw
+    failed = frozenset(s.key for s in definition.settings if prefix + s.key in form.errors)
+    try:
+        return definition.clean_settings(values, existing=existing or {}, skip=failed)
+    except SettingsError as exc:
+        for key, message in exc.errors.items():
+            if key not in failed:
+                form.add_error(prefix + key if prefix + key in form.fields else None, message)
+        return None
+
+
 class DestinationSettingsForm(forms.Form):
-    """A destination's name plus one input per catalog setting.
+    """A destination's name plus one input per catalog setting (`setting_fields`).
 
     `existing` are the stored settings (secrets decrypted, used only to keep secrets that are left
     empty); `masked` the same settings safe to show. After `is_valid()`, `cleaned_data["settings"]`
@@ -62,85 +164,15 @@ class DestinationSettingsForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.definition = definition
         self.existing = existing or {}
-        masked = masked or {}
-        for setting in definition.settings:
-            field = self._field(setting, masked.get(setting.key))
-            # Required-ness is checked by the definition (a kept secret satisfies it), so the Django field
-            # stays optional; the label still marks what the catalog requires.
-            field.show_required = setting.required  # type: ignore[attr-defined]
-            self.fields[setting.key] = field
-            if setting.key not in self.initial and not setting.secret:
-                value = self.existing.get(setting.key, setting.default)
-                if setting.type == "headers":
-                    value = _headers_to_text(value)
-                if value is not None:
-                    self.initial[setting.key] = value
-
-    def _field(self, setting: SettingField, masked: Any) -> forms.Field:
-        common: dict[str, Any] = {"label": setting.label, "help_text": setting.help, "required": False}
-        if setting.type == "boolean":
-            return forms.BooleanField(**common)
-        if setting.type == "choice":
-            choices = list(setting.choices)
-            if not setting.required:
-                choices = [("", "—")] + choices
-            return forms.ChoiceField(choices=choices, **common)
-        if setting.type == "headers":
-            placeholder = _headers_to_text(masked) if setting.secret and masked else "Authorization: Bearer …"
-            hint = " Stored values are hidden: leave empty to keep them, or type all headers to replace them." \
-                if setting.secret and masked else ""
-            common["help_text"] = (setting.help + hint).strip()
-            return forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "placeholder": placeholder,
-                                                                "spellcheck": "false"}), **common)
-        if setting.secret:
-            attrs = {"autocomplete": "new-password"}
-            if masked:
-                attrs["placeholder"] = f"{masked} (leave empty to keep)"
-            return forms.CharField(widget=forms.PasswordInput(attrs=attrs, render_value=False), **common)
-        if setting.type == "text":
-            return forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), **common)
-        if setting.type == "url":
-            return forms.CharField(widget=forms.URLInput(attrs={"placeholder": "https://"}), **common)
-        if setting.type in ("number", "integer"):
-            return forms.CharField(widget=forms.TextInput(attrs={"inputmode": "numeric"}), **common)
-        return forms.CharField(**common)
-
-    def settings_values(self) -> dict[str, Any]:
-        """The raw values to hand to clean_settings; empty inputs are left out (defaults, kept secrets)."""
-        values: dict[str, Any] = {}
-        for setting in self.definition.settings:
-            raw = self.cleaned_data.get(setting.key)
-            if setting.type == "boolean":
-                values[setting.key] = bool(raw)
-                continue
-            if raw in (None, ""):
-                continue
-            if setting.type == "headers":
-                try:
-                    raw = _text_to_headers(raw)
-                except ValueError as exc:
-                    self.add_error(setting.key, str(exc))
-                    continue
-                if not raw:
-                    continue
-            values[setting.key] = raw
-        return values
+        self.fields.update(setting_fields(definition, masked))
+        for key, value in setting_initial(definition, self.existing).items():
+            self.initial.setdefault(key, value)
 
     def clean(self) -> dict[str, Any]:
-        """Every field is checked in one pass: a field already in error (say, headers that do not parse)
-        is left out of the definition's checks, which still run for all the others."""
         cleaned = super().clean() or {}
-        values = self.settings_values()
-        failed = set(self.errors)
-        try:
-            settings = self.definition.clean_settings(values, existing=self.existing, skip=frozenset(failed))
-        except SettingsError as exc:
-            for key, message in exc.errors.items():
-                if key not in failed:
-                    self.add_error(key if key in self.fields else None, message)
-        else:
-            if not self.errors:
-                cleaned["settings"] = settings
+        settings = clean_setting_values(self, self.definition, self.existing)
+        if settings is not None and not self.errors:
+            cleaned["settings"] = settings
         return cleaned
 
 
@@ -205,6 +237,7 @@ class ActionForm(forms.Form):
         self.initial.setdefault("trigger", action.trigger)
         self.initial.setdefault("enabled", action.enabled)
         self.mapping_keys: list[str] = []
+        self._unparsed: set[str] = set()  # fields whose JSON did not parse
         for field in self.action_definition.fields:
             key = f"map__{field.key}"
             self.mapping_keys.append(key)
@@ -217,40 +250,44 @@ class ActionForm(forms.Form):
             if field.key in action.mapping:
                 self.initial.setdefault(key, json.dumps(action.mapping[field.key], indent=None))
 
-    def clean_trigger(self) -> str:
-        """Checked here, with the other fields, so that every error shows in one round."""
-        trigger = self.cleaned_data["trigger"]
-        try:
-            validate_trigger(trigger)
-        except ValidationError as exc:
-            raise ValidationError(exc.message_dict["trigger"]) from None
-        return trigger
-
     def mapping_fields(self) -> list[forms.BoundField]:
         return [self[key] for key in self.mapping_keys]
 
     def clean(self) -> dict[str, Any]:
+        """JSON is read here; the trigger and the mapping are checked by services.validate_action, the
+        check the API and admin make, so every error shows in one round with the same words."""
         cleaned = super().clean() or {}
         mapping: dict[str, Any] = {}
+        self._unparsed = set()
         for field in self.action_definition.fields:
             key = f"map__{field.key}"
             raw = (cleaned.get(key) or "").strip()
             if not raw:
-                if field.required:
-                    self.add_error(key, "This field is required: map it from the event or give a value.")
                 continue
             try:
                 mapping[field.key] = json.loads(raw)
             except json.JSONDecodeError as exc:
+                self._unparsed.add(field.key)
                 self.add_error(key, f"Not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno}). "
                                     'Write a path as {"@path": "$.userId"} and text in double quotes.')
-        if not any(k in self.errors for k in self.mapping_keys):
-            try:
-                validate_mapping(mapping)
-            except MappingError as exc:
-                self.add_error(None, f"Mapping: {exc}")
+        try:
+            services.validate_action(self.action_definition, trigger=cleaned.get("trigger"), mapping=mapping)
+        except ValidationError as exc:
+            self.add_service_errors(exc)
         cleaned["mapping"] = mapping
         return cleaned
+
+    def add_service_errors(self, exc: ValidationError) -> None:
+        """Put the errors of services.validate_action (or update_action) on the inputs they are about."""
+        for key, messages in exc.message_dict.items():
+            if key.startswith("mapping."):
+                if key[len("mapping."):] not in self._unparsed:  # its JSON error is already shown
+                    self.add_error(f"map__{key[len('mapping.'):]}", messages)
+            elif key == "mapping":
+                if not self._unparsed:
+                    self.add_error(None, [f"Mapping: {m}" for m in messages])
+            else:
+                self.add_error(key if key in self.fields else None, messages)
 
 
 WEBHOOK_FIELD_HELP = {

@@ -26,6 +26,7 @@ class SourceKind(models.TextChoices):
     HTTP = "http", "HTTP API"
     JOURNEYS_TRACK_API = "journeys_track_api", "Journeys Track API"
     WEBHOOK = "webhook", "Incoming webhook"
+    AUDIENCE = "audience", "Audience sync"
 
 
 # Client-side sources run on the user's device and can load direct-mode destinations themselves;
@@ -34,7 +35,10 @@ CLIENT_SIDE_KINDS = frozenset(
     {SourceKind.JAVASCRIPT, SourceKind.IOS, SourceKind.ANDROID, SourceKind.REACT_NATIVE, SourceKind.FLUTTER}
 )
 # Sources that appear under "Internal Sources" on the Connections page.
-INTERNAL_KINDS = frozenset({SourceKind.JOURNEYS_TRACK_API})
+INTERNAL_KINDS = frozenset({SourceKind.JOURNEYS_TRACK_API, SourceKind.AUDIENCE})
+# Sources that Pipelines creates itself and nobody creates by hand: an audience connected to a destination
+# gets one (audience_sync), whose events carry its entries and exits to that destination only.
+SYSTEM_KINDS = frozenset({SourceKind.AUDIENCE})
 
 
 def new_write_key() -> str:
@@ -85,6 +89,8 @@ class Source(models.Model):
     def display_name(self) -> str:
         if self.kind == SourceKind.JOURNEYS_TRACK_API:
             return f"Journeys API: {self.name}"
+        if self.kind == SourceKind.AUDIENCE:
+            return f"Audience: {self.name}"
         return self.name
 
     def rotate_write_key(self) -> str:

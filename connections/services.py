@@ -14,11 +14,14 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from destinations.catalog import get_definition
+from destinations.catalog.base import ActionDefinition
 from destinations.errors import SettingsError
-from destinations.mapping import MappingError, parse_path
+from destinations.mapping import MappingError, parse_path, validate_mapping
+from destinations.triggers import TriggerSyntaxError, parse
 from pipelines.models import Workspace
 
 from .models import (
+    SYSTEM_KINDS,
     Action,
     Connection,
     Destination,
@@ -35,6 +38,9 @@ def create_source(workspace: Workspace, *, name: str, kind: str) -> tuple[Source
     """Create a source. Returns it and, for Journeys Track API sources, the API key (shown once)."""
     if kind not in SourceKind.values:
         raise ValidationError({"kind": f"Unknown source kind {kind!r}."})
+    if kind in SYSTEM_KINDS:
+        raise ValidationError({"kind": "Audience sync sources are created by connecting an audience to a "
+                                       "destination (on the audience's page)."})
     source = Source(workspace=workspace, name=name.strip(), kind=kind)
     api_key = source.issue_track_api_key() if kind == SourceKind.JOURNEYS_TRACK_API else None
     source.save()
@@ -128,14 +134,17 @@ def update_destination(
 
 @transaction.atomic
 def set_sources(destination: Destination, sources: Iterable[Source]) -> None:
-    """Make `sources` exactly the sources connected to `destination`."""
+    """Make `sources` exactly the sources connected to `destination` (system sources, such as an
+    audience's, are left as they are)."""
     wanted = {s.id: s for s in sources}
     for source in wanted.values():
         try:
             check_connectable(source, destination)
         except ValidationError as exc:
             raise ValidationError({"source_ids": f"{source.display_name}: {exc.messages[0]}"}) from None
-    Connection.objects.filter(destination=destination).exclude(source_id__in=wanted).delete()
+    # Sources Pipelines made itself (an audience's) stay connected: they are managed where they were made.
+    (Connection.objects.filter(destination=destination).exclude(source_id__in=wanted)
+     .exclude(source__kind__in=SYSTEM_KINDS).delete())
     existing = set(Connection.objects.filter(destination=destination).values_list("source_id", flat=True))
     for source_id, source in wanted.items():
         if source_id not in existing:
@@ -152,6 +161,11 @@ def connect(source: Source, destination: Destination) -> Connection:
 
 
 def disconnect(source: Source, destination: Destination) -> None:
+    """Stop `source` feeding `destination`. A system source (an audience's) exists only for that
+    connection: it goes, which disconnects the audience (audience_sync)."""
+    if source.kind in SYSTEM_KINDS and Connection.objects.filter(source=source, destination=destination).exists():
+        delete_source(source)
+        return
     Connection.objects.filter(source=source, destination=destination).delete()
 
 
@@ -174,28 +188,30 @@ def add_action(
     mapping: dict[str, Any] | None = None,
     enabled: bool = True,
 ) -> Action:
-    """Add an action of the destination's type; trigger and mapping default to the catalog's."""
+    """Add an action of the destination's type; trigger and mapping default to the catalog's.
+    Raises ValidationError as `validate_action` does."""
     try:
         action_def = destination.definition.action(kind)
     except KeyError:
         raise ValidationError({"kind": f"{destination.definition.name} has no action {kind!r}."}) from None
     trigger = action_def.default_trigger if trigger is None else trigger
-    validate_trigger(trigger)
-    if mapping is not None:
-        validate_action_mapping(mapping)
+    mapping = action_def.default_mapping() if mapping is None else mapping
+    validate_action(action_def, trigger=trigger, mapping=mapping)
     position = destination.actions.count()
     return Action.objects.create(
         destination=destination, kind=kind, name=(name or action_def.title).strip(), trigger=trigger,
-        mapping=action_def.default_mapping() if mapping is None else mapping, enabled=enabled, position=position,
+        mapping=mapping, enabled=enabled, position=position,
     )
 
 
 def update_action(action: Action, **changes: Any) -> Action:
-    """Change name, trigger, mapping, enabled or position of an action."""
-    if "trigger" in changes:
-        validate_trigger(changes["trigger"])
-    if changes.get("mapping") is not None:
-        validate_action_mapping(changes["mapping"])
+    """Change name, trigger, mapping, enabled or position of an action. The trigger and the mapping that
+    change are checked as `validate_action` does."""
+    try:
+        action_def: ActionDefinition | None = action.destination.definition.action(action.kind)
+    except KeyError:  # a kind the catalog no longer has: its trigger and mapping syntax are still checked
+        action_def = None
+    validate_action(action_def, trigger=changes.get("trigger"), mapping=changes.get("mapping"))
     for field in ("name", "trigger", "mapping", "enabled", "position"):
         if field in changes and changes[field] is not None:
             setattr(action, field, changes[field])
@@ -203,26 +219,42 @@ def update_action(action: Action, **changes: Any) -> Action:
     return action
 
 
+REQUIRED_FIELD_MESSAGE = "This field is required: map it from the event or give a value."
+
+
+def validate_action(action_def: ActionDefinition | None, *, trigger: str | None = None, mapping: Any = None) -> None:
+    """The one check of an action's trigger and mapping (the UI form, the API and admin all come here).
+
+    Raises ValidationError with every problem at once, keyed by what is wrong: "trigger" (the syntax
+    error, naming the column), "mapping.<field>" (a required field of the action left unmapped: missing,
+    null or ""), "mapping" (not an object, or a malformed directive). None skips that part."""
+    errors: dict[str, str] = {}
+    if trigger is not None:
+        try:
+            validate_trigger(trigger)
+        except ValidationError as exc:
+            errors.update({k: v[0] for k, v in exc.message_dict.items()})
+    if mapping is not None:
+        if not isinstance(mapping, dict):
+            errors["mapping"] = "The mapping must be a JSON object of field names to directives."
+        else:
+            for field in action_def.fields if action_def else ():
+                if field.required and mapping.get(field.key) in (None, ""):
+                    errors[f"mapping.{field.key}"] = REQUIRED_FIELD_MESSAGE
+            try:
+                validate_mapping(mapping)
+            except MappingError as exc:
+                errors["mapping"] = str(exc)
+    if errors:
+        raise ValidationError(errors)
+
+
 def validate_trigger(trigger: str) -> None:
     """Raise ValidationError({"trigger": message}) when the trigger text does not parse."""
-    try:
-        from destinations.triggers import TriggerSyntaxError, parse
-    except ImportError:  # the trigger language lands with the delivery engine
-        return
     try:
         parse(trigger)
     except TriggerSyntaxError as exc:
         raise ValidationError({"trigger": str(exc)}) from None
-
-
-def validate_action_mapping(mapping: Any) -> None:
-    """Raise ValidationError({"mapping": message}) when a mapping has a malformed directive."""
-    from destinations.mapping import MappingError, validate_mapping
-
-    try:
-        validate_mapping(mapping)
-    except MappingError as exc:
-        raise ValidationError({"mapping": str(exc)}) from None
 
 
 # --- Incoming webhook sources ------------------------------------------------------------------------------

@@ -21,10 +21,12 @@ from rest_framework.views import APIView
 
 from connections.models import Action, Destination
 from ingest.models import Event
+from pipelines import timeranges
 from pipelines.api_input import JSONValueField
 from pipelines.models import Membership
 from pipelines.tenancy import get_workspace
 
+from .counts import bucketed_counts
 from .models import Delivery, DeliveryChunk, DeliveryCount, DeliveryStatus
 from .preview import preview_action
 
@@ -91,14 +93,24 @@ class DeliveryList(ListAPIView):
 
 
 class DeliveryStats(APIView):
-    """Per-minute outcome counts of one destination over the last ?minutes= (default 60, max 1440),
-    every minute present (zeros included), oldest first, plus totals, and `queued`: events waiting for
-    their first attempt (they get a delivery record with it)."""
+    """Outcome counts of one destination, plus totals and `queued`: events waiting for their first
+    attempt (they get a delivery record with it). Either ?range= (1h, 24h or 7d: the charts' picker,
+    buckets of 5 min, 1 h, 6 h in `buckets`) or ?minutes= (default 60, max 1440: every minute in
+    `series`), oldest first, every bucket present (zeros included)."""
 
-    @extend_schema(parameters=[OpenApiParameter("minutes", int)], responses={200: dict})
+    @extend_schema(parameters=[
+        OpenApiParameter("minutes", int, description="Per-minute series over the last N minutes (1-1440)."),
+        OpenApiParameter("range", str, enum=list(timeranges.RANGES),
+                         description="Bucketed counts over a chart range; not together with minutes."),
+    ], responses={200: dict})
     def get(self, request: Request, slug: str, destination_id: int) -> Response:
         destination = _destination(request, slug, destination_id)
-        raw = request.query_params.get("minutes", "60")
+        params = request.query_params
+        if "range" in params:
+            if "minutes" in params:
+                raise ValidationError({"range": "Give either range or minutes, not both."})
+            return self._by_range(destination, params["range"])
+        raw = params.get("minutes", "60")
         try:
             minutes = int(raw)
         except ValueError:
@@ -123,6 +135,19 @@ class DeliveryStats(APIView):
             series.append(point)
         return Response({"destination_id": destination.id, "minutes": minutes, "series": series, "totals": totals,
                          "queued": DeliveryChunk.queued(destination)})
+
+    def _by_range(self, destination: Destination, raw: str) -> Response:
+        try:
+            time_range = timeranges.parse_range(raw or "(empty)")
+        except ValueError as exc:
+            raise ValidationError({"range": str(exc)}) from None
+        buckets = bucketed_counts(destination.pk, time_range, timezone.now())
+        totals = {s: sum(b[s] for b in buckets) for s in ("delivered", "retrying", "failed", "filtered")}
+        return Response({
+            "destination_id": destination.id, "range": time_range.key, "bucket_minutes": time_range.bucket_minutes,
+            "buckets": [{**b, "start": b["start"].isoformat()} for b in buckets], "totals": totals,
+            "queued": DeliveryChunk.queued(destination),
+        })
 
 
 class ActionTestSerializer(serializers.Serializer):

@@ -7,6 +7,10 @@ from typing import Any
 
 from django.db import connection
 
+from pipelines.timeranges import TimeRange
+
+from .models import DeliveryCount
+
 _STATUSES = ("delivered", "retrying", "failed", "filtered")
 
 
@@ -29,3 +33,18 @@ def add_counts(counts: dict[tuple[int, datetime], dict[str, int]]) -> None:
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+
+
+def bucketed_counts(destination_id: int, time_range: TimeRange, now: datetime) -> list[dict[str, Any]]:
+    """Outcome counts of one destination per bucket of `time_range` (pipelines.timeranges), every bucket
+    present (zeros included), oldest first: `[{"start": datetime, "delivered": n, ...}]`.
+    One index range over (destination, minute); the minutes are summed here so every database agrees."""
+    starts = time_range.buckets(now)
+    buckets = {start: dict.fromkeys(_STATUSES, 0) for start in starts}
+    rows = DeliveryCount.objects.filter(destination_id=destination_id, minute__gte=starts[0],
+                                        minute__lt=starts[-1] + time_range.bucket)
+    for row in rows.values_list("minute", *_STATUSES).iterator():
+        bucket = buckets[time_range.bucket_of(row[0])]
+        for status, value in zip(_STATUSES, row[1:], strict=True):
+            bucket[status] += value
+    return [{"start": start, **buckets[start]} for start in starts]

@@ -42,14 +42,8 @@ BACKOFF_FLOOR_SECONDS = 1.0
 
 
 def batch_size(action_def: ActionDefinition, settings: dict[str, Any]) -> int:
-    """How many payloads one request carries: 1 without perform_batch; else the destination's
-    `batch_size` setting when it has one, else the action's declared batch_size."""
-    if action_def.perform_batch is None and action_def.perform_local is None:
-        return 1
-    configured = settings.get("batch_size")
-    if isinstance(configured, (int, float)) and not isinstance(configured, bool) and configured >= 1:
-        return int(configured)
-    return max(1, action_def.batch_size)
+    """How many payloads one request carries (the catalog decides: ActionDefinition.batch_size_for)."""
+    return action_def.batch_size_for(settings)
 
 
 @dataclass

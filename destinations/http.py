@@ -139,7 +139,7 @@ def resolve(host: str, port: int) -> list[str]:
         infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
     except (socket.gaierror, UnicodeError) as exc:
         raise UnresolvableHost(f"The host {host} cannot be resolved.") from exc
-    addresses = list(dict.fromkeys(str(ipaddress.ip_address(info[4][0].split("%")[0])) for info in infos))
+    addresses = list(dict.fromkeys(str(ipaddress.ip_address(str(info[4][0]).split("%")[0])) for info in infos))
     if not addresses:
         raise UnresolvableHost(f"The host {host} cannot be resolved.")
     return addresses
@@ -151,7 +151,8 @@ def _port(parts: SplitResult) -> int:
 
 def endpoint(kind: str, default: str) -> str:
     """The base URL for a vendor API: DESTINATION_ENDPOINTS[kind] when set (tests, proxies), else default."""
-    return settings.DESTINATION_ENDPOINTS.get(kind, default).rstrip("/")
+    configured: str = settings.DESTINATION_ENDPOINTS.get(kind, default)
+    return configured.rstrip("/")
 
 
 

@@ -73,6 +73,7 @@ class Delivery(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name_plural = "deliveries"
         ordering = ["-updated_at", "-id"]
         indexes = [
             models.Index(fields=["destination", "status", "-updated_at"], name="delivery_dest_status"),

@@ -32,7 +32,8 @@ Semantics (as Segment's FQL, minus its quirks):
   ``event not in ["A", "B"]`` means exactly ``event != "A" and event != "B"``.
 
 `parse(text)` compiles the text once (cached) into a `Trigger`: its `tree` is the parsed expression
-(`Or`, `And`, `Not`, `Condition` nodes, read by destinations/trigger_text.py to say it in words) and its
+(`Or`, `And`, `Not`, `Condition` nodes, read by destinations/trigger_text.py to say it in words and by
+destinations/trigger_outline.py for the condition builder and the warnings) and its
 `matches(event)` runs plain Python closures compiled from that tree; nothing is ever passed to `eval`. Any text outside this grammar raises `TriggerSyntaxError`
 naming the column (1-based). To extend the language: add the token in `_tokenize`, the rule in `_Parser`,
 and tests in tests/engine/test_triggers.py.
@@ -44,7 +45,7 @@ import functools
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = ["MAX_DEPTH", "MAX_LENGTH", "And", "Condition", "Node", "Not", "Or", "Path", "Trigger",
@@ -135,8 +136,8 @@ def _tokenize(text: str) -> list[_Token]:
             i += 1
             continue
         if ch == '"':
-            value, i = _read_string(text, i)
-            tokens.append(_Token("string", value, col, text[col - 1:i]))
+            string, i = _read_string(text, i)
+            tokens.append(_Token("string", string, col, text[col - 1:i]))
             continue
         two = text[i:i + 2]
         if two in ("!=", "<=", ">=", "=="):
@@ -288,11 +289,16 @@ def _condition(path: Path, op: str, value: Any) -> Predicate:
 @dataclass(frozen=True)
 class Condition:
     """`path op value`. op is one of =, !=, <, <=, >, >=, contains, starts_with, ends_with, match, exists,
-    not exists, in, not in; value is None for (not) exists and a tuple of values for (not) in."""
+    not exists, in, not in; value is None for (not) exists and a tuple of values for (not) in.
+
+    `path_text` and `text` are the field and the whole condition as written (for the condition builder and
+    warnings, destinations/trigger_outline.py); they take no part in equality."""
 
     path: Path
     op: str
     value: Any = None
+    path_text: str = field(default="", compare=False)
+    text: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True)
@@ -329,6 +335,7 @@ def _compile(node: Node) -> Predicate:
 
 class _Parser:
     def __init__(self, text: str) -> None:
+        self.text = text
         self.tokens = _tokenize(text)
         self.pos = 0
         self.depth = 0
@@ -410,10 +417,20 @@ class _Parser:
             raise self._error(f"Expected a condition before `{tok.value}`")
         return self.condition()
 
+    def _made(self, start: int, path_span: tuple[int, int], path: Path, op: str, value: Any = None) -> Condition:
+        """The condition read from tokens[start:self.pos], its path from tokens[path_span[0]:path_span[1]]."""
+        first, last = self.tokens[start], self.tokens[self.pos - 1]
+        path_text = "".join(t.text for t in self.tokens[path_span[0]:path_span[1]])
+        text = self.text[first.column - 1:last.column - 1 + len(last.text)]
+        return Condition(path, op, value, path_text=path_text, text=text)
+
     def function(self) -> Node:
+        start = self.pos
         name = self._next().value
         self._next()  # "("
+        path_start = self.pos
         path = self.path()
+        path_span = (path_start, self.pos)
         if self.tok.kind != ",":
             raise self._error(f"Expected ',' between the arguments of {name}(), found {self._describe(self.tok)}")
         self._next()
@@ -423,10 +440,12 @@ class _Parser:
         if self.tok.kind != ")":
             raise self._error(f"Expected ')' to close {name}(, found {self._describe(self.tok)}")
         self._next()
-        return Condition(path, name, value)
+        return self._made(start, path_span, path, name, value)
 
     def condition(self) -> Node:
+        start = self.pos
         path = self.path()
+        span = (start, self.pos)
         tok = self.tok
         if tok.kind == "op":
             self._next()
@@ -434,21 +453,21 @@ class _Parser:
             value = self.value()
             if tok.value in _ORDER_OPS and not (_is_number(value) or isinstance(value, str)):
                 raise self._error(f"{tok.value} compares with a number or a string", value_tok)
-            return Condition(path, tok.value, value)
+            return self._made(start, span, path, tok.value, value)
         if tok.kind == "name" and tok.value == "exists":
             self._next()
-            return Condition(path, "exists")
+            return self._made(start, span, path, "exists")
         if tok.kind == "name" and tok.value == "not" and self._is_word("exists", 1):
             self._next()
             self._next()
-            return Condition(path, "not exists")
+            return self._made(start, span, path, "not exists")
         if tok.kind == "name" and tok.value == "in":
             self._next()
-            return Condition(path, "in", self.value_list("in"))
+            return self._made(start, span, path, "in", self.value_list("in"))
         if tok.kind == "name" and tok.value == "not" and self._is_word("in", 1):
             self._next()
             self._next()
-            return Condition(path, "not in", self.value_list("not in"))
+            return self._made(start, span, path, "not in", self.value_list("not in"))
         if tok.kind == "name" and tok.value in _FUNCTIONS:
             self._next()
             value_tok = self.tok
@@ -457,7 +476,7 @@ class _Parser:
                 raise self._error(f"`{tok.value}` compares with a string in double quotes", value_tok)
             if tok.value == "contains" and value is None:
                 raise self._error("`contains` needs a string, number or boolean", value_tok)
-            return Condition(path, tok.value, value)
+            return self._made(start, span, path, tok.value, value)
         raise self._error(
             "Expected an operator (=, !=, <, <=, >, >=, contains, starts_with, ends_with, match, exists, "
             f"not exists, in, not in) after the field, found {self._describe(tok)}"

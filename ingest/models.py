@@ -55,6 +55,9 @@ class OutboxEntry(models.Model):
     # limit, and single-event requests pay for one index less.
     handed_at = models.DateTimeField()
 
+    class Meta:
+        verbose_name_plural = "outbox entries"
+
     def __str__(self) -> str:
         return f"outbox entry {self.pk}"
 
@@ -85,6 +88,7 @@ class WebhookBody(models.Model):
     processed_at = models.DateTimeField()
 
     class Meta:
+        verbose_name_plural = "webhook bodies"
         ordering = ["-id"]
         indexes = [
             models.Index(fields=["source", "-id"], name="webhookbody_source_latest"),

@@ -25,7 +25,7 @@ import os
 from datetime import datetime
 from typing import Any
 
-from . import timestamps
+from destinations import timestamps
 
 
 class Envelope:
@@ -46,7 +46,7 @@ class Envelope:
         self.ip = ip
         self.context = context or None
         self.integrations = integrations or None
-        self.sent_at = timestamps.parse(sent_at) if sent_at else None
+        self.sent_at = timestamps.parse_iso(sent_at) if sent_at else None
 
 
 def new_message_id() -> str:
@@ -85,7 +85,7 @@ def normalize(message: dict[str, Any], type_: str | None, envelope: Envelope) ->
         out["integrations"] = {**envelope.integrations, **integrations} if integrations else dict(envelope.integrations)
 
     raw_sent = out.get("sentAt")
-    sent_at = timestamps.parse(raw_sent) if raw_sent else envelope.sent_at
+    sent_at = timestamps.parse_iso(raw_sent) if raw_sent else envelope.sent_at
     original, event_time = timestamps.event_time(
         out.get("timestamp"), out.get("originalTimestamp"), sent_at, envelope.received_at
     )

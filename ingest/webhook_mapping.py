@@ -23,15 +23,15 @@ import hashlib
 import hmac
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
 import orjson
 
+from destinations import timestamps
 from destinations.mapping import MappingError, read_path, resolve, validate_mapping
 
-from . import timestamps
 from .normalize import Envelope, normalize
 from .validation import MAX_BATCH_EVENTS, MAX_EVENT_BYTES, TYPES, message_errors
 
@@ -231,11 +231,6 @@ def roots(body: Any, headers: dict[str, str], array_path: str) -> list[dict[str,
     return [{**root, "item": item, "index": index} for index, item in enumerate(items)]
 
 
-def _epoch_to_iso(value: float) -> str:
-    seconds = value / 1000 if value > 100_000_000_000 else value  # milliseconds past 1973 in seconds
-    return timestamps.format_utc(datetime.fromtimestamp(seconds, tz=UTC))
-
-
 def message_id(raw: bytes, index: int) -> str:
     """The messageId of a body's `index`th event when the mapping gives none (stable across retries)."""
     return "wh-" + hashlib.sha256(raw + b"\x00" + str(index).encode()).hexdigest()[:40]
@@ -273,11 +268,11 @@ def map_body(config: MappingConfig, raw: bytes, content_type: str, headers: dict
         event.setdefault("type", "track")
         stamp = event.get("timestamp")
         if isinstance(stamp, (int, float)) and not isinstance(stamp, bool):
-            try:
-                event["timestamp"] = _epoch_to_iso(float(stamp))
-            except (OverflowError, OSError, ValueError):
+            moment = timestamps.parse(stamp)  # unix seconds, or milliseconds by size
+            if moment is None:
                 problems.append(f"{label}: timestamp {stamp!r} is not a time.")
                 continue
+            event["timestamp"] = timestamps.format_utc(moment)
         if event.get("messageId") in (None, ""):
             event["messageId"] = message_id(raw, index)
         context = event.get("context")

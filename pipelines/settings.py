@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "privacy",
     "profiles",
     "audiences",
+    "audience_sync",
 ]
 
 MIDDLEWARE = [
@@ -187,18 +188,19 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
-    # Two serializers name a choice field "kind" (sources and the destinations' catalog keys): name them.
-    "ENUM_NAME_OVERRIDES": {"SourceKindEnum": "connections.models.SourceKind"},
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "pipelines.openapi_links.add_create_links",  # a create links to the read/update/delete of what it made
     ],
-    # choice sets that share a field name ("kind") get names of their own
+    # choice sets that share a field name ("kind": sources, the catalog's keys, privacy requests, ...) get
+    # names of their own
     "ENUM_NAME_OVERRIDES": {
         "PrivacyRequestKindEnum": "privacy.models.PrivacyRequest.Kind",
         "IdentityKindEnum": "privacy.models.IdentityKind",
         "SourceKindEnum": "connections.models.SourceKind",
         "AudienceChangeKindEnum": "audiences.models.MembershipEvent.Kind",
+        "AudienceSyncModeEnum": "audience_sync.models.SyncMode",
+        "AudienceKindEnum": "audiences.models.Audience.Kind",
     },
 }
 
@@ -409,6 +411,25 @@ CELERY_BEAT_SCHEDULE["audiences-sweep"] = {
 }
 CELERY_TASK_ROUTES["audiences.sweep_due"] = {"queue": "retries"}
 CELERY_TASK_ROUTES["audiences.compute"] = {"queue": "celery"}
+
+# --- Audience sync (audience_sync/, docs/audience-sync.md) -------------------------------------------------
+# The beat tick "audience_sync.tick" enqueues every connected audience whose sync is due (realtime ones at
+# every tick, the others every interval_minutes). A sync sends AUDIENCE_SYNC_BATCH people (backfill) or
+# log rows per batch, at most AUDIENCE_SYNC_MAX_BATCHES batches per task run.
+AUDIENCE_SYNC_TICK = env.float("AUDIENCE_SYNC_TICK", default=15.0)
+AUDIENCE_SYNC_BATCH = env.int("AUDIENCE_SYNC_BATCH", default=1000)
+AUDIENCE_SYNC_MAX_BATCHES = env.int("AUDIENCE_SYNC_MAX_BATCHES", default=50)
+# How often (seconds) a sync also fetches the ad platform's own audience size for validation (Meta's bounds).
+AUDIENCE_SYNC_SIZE_INTERVAL = env.float("AUDIENCE_SYNC_SIZE_INTERVAL", default=3600.0)
+if AUDIENCE_SYNC_TICK <= 0 or AUDIENCE_SYNC_BATCH < 1 or AUDIENCE_SYNC_MAX_BATCHES < 1:
+    raise ImproperlyConfigured("AUDIENCE_SYNC_TICK, _BATCH and _MAX_BATCHES must be positive.")
+CELERY_BEAT_SCHEDULE["audience-sync"] = {
+    "task": "audience_sync.tick",
+    "schedule": AUDIENCE_SYNC_TICK,
+    "options": {"queue": "retries", "expires": AUDIENCE_SYNC_TICK},
+}
+CELERY_TASK_ROUTES["audience_sync.tick"] = {"queue": "retries"}
+CELERY_TASK_ROUTES["audience_sync.sync_connection"] = {"queue": "retries"}
 
 # --- Privacy (privacy/) ---------------------------------------------------------------------------------
 # Each process keeps a workspace's suppressed identities in memory this long (see privacy/suppression.py):

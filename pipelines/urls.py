@@ -7,16 +7,21 @@
 - privacy.api_urls, privacy.urls: the privacy API (/api/workspaces/<slug>/privacy/...) and page (/w/<slug>/privacy/)
 - connections.urls: the Connections web UI; retention.urls: the workspace settings page
 - audiences.api_urls, audiences.urls: audiences (segments) in the management API and the web UI
+- audience_sync.api_urls, audience_sync.urls: audiences connected to destinations (API, the audience page's forms)
 - pipelines.members_urls: the Members page, invitation links and the members API
 - profiles.urls, profiles.api_urls: the People pages (/w/<slug>/people/) and the profiles API
 """
 
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 from . import members_urls
 
 urlpatterns = [
+    # Pages link the SVG icon themselves; this answers browsers (and admin, JSON pages) asking the old way.
+    path("favicon.ico", RedirectView.as_view(url=static("img/favicon.svg"), permanent=True), name="favicon"),
     path("admin/", admin.site.urls),
     path("", include("ingest.urls")),
     path("", include("ingest.track_urls")),
@@ -28,6 +33,8 @@ urlpatterns = [
     path("", include("retention.urls")),
     path("api/", include("audiences.api_urls")),
     path("", include("audiences.urls")),
+    path("api/", include("audience_sync.api_urls")),
+    path("", include("audience_sync.urls")),
     path("api/", include("privacy.api_urls")),
     path("", include("privacy.urls")),
     path("api/", include((members_urls.api_patterns, "members-api"))),

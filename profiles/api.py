@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers
@@ -15,7 +15,7 @@ from rest_framework.response import Response
 
 from pipelines.tenancy import get_workspace
 
-from .models import Person
+from .models import Person, PersonEvent
 from .search import search_people
 from .serializers import PersonDetailSerializer, PersonSerializer
 from .state import memberships
@@ -78,7 +78,9 @@ class ProfileDetail(generics.RetrieveAPIView):
         if getattr(self, "swagger_fake_view", False):
             return Person.objects.none()
         workspace = get_workspace(self.request.user, self.kwargs["slug"])
-        return Person.objects.filter(workspace=workspace).prefetch_related("devices", "groups", "event_stats")
+        # the plain history only: filtered rows (audiences' property filters) repeat the same names
+        return Person.objects.filter(workspace=workspace).prefetch_related(
+            "devices", "groups", Prefetch("event_stats", queryset=PersonEvent.objects.filter(filter_key="")))
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         person = self.get_object()  # 404 unless it is a person of this workspace

@@ -9,7 +9,9 @@ of are kept.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 
@@ -32,6 +34,55 @@ def window_days(workspace_id: int) -> int:
     retention = (RetentionPolicy.objects.filter(workspace_id=workspace_id)
                  .values_list("events_days", flat=True).first()) or DEFAULT_EVENTS_DAYS
     return max(1, min(int(days), int(retention)))
+
+
+# --- what else the store keeps: exact recent times and filtered counts -------------------------------------
+
+RECENT_MAX_SECONDS = 7 * 86400  # the recent horizon never reaches further back than this
+RECENT_MAX_EVENTS = 1000  # nor holds more times than this per person and event name
+# Times are kept this much longer than asked: an evaluation a little behind the store's clock (a queued
+# re-evaluation, a worker's clock) still finds its whole window covered.
+RECENT_SLACK_SECONDS = 3600
+
+
+@dataclass(frozen=True)
+class Filter:
+    """A property filter audiences count events by: the events named `event` whose properties
+    `matches`, kept under `key` (stable for the same event name and filter)."""
+
+    key: str
+    event: str
+    matches: Callable[[dict[str, Any]], bool]
+
+
+@dataclass(frozen=True)
+class Needs:
+    """What the store keeps beyond per-day counts for a workspace: the exact times of the events of the
+    last `recent_seconds` (for minute/hour windows), and the filtered histories of `filters`."""
+
+    recent_seconds: int = 0
+    filters: tuple[Filter, ...] = ()
+
+
+NeedsProvider = Callable[[int], "Needs | None"]
+_needs_providers: list[NeedsProvider] = []
+
+
+def register_needs(provider: NeedsProvider) -> None:
+    """Register `provider(workspace_id) -> Needs | None`. Call it from an AppConfig.ready(); the store
+    asks it once per chunk, so cache what it reads."""
+    if provider not in _needs_providers:
+        _needs_providers.append(provider)
+
+
+def needs(workspace_id: int) -> Needs:
+    recent, filters = 0, []
+    for provider in _needs_providers:
+        n = provider(workspace_id)
+        if n is not None:
+            recent = max(recent, n.recent_seconds)
+            filters.extend(n.filters)
+    return Needs(min(recent, RECENT_MAX_SECONDS), tuple(filters))
 
 
 def first_day(workspace_id: int, now: datetime, days: int | None = None) -> date:

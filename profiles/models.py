@@ -17,10 +17,14 @@ class Person(models.Model):
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="people")
     traits = models.JSONField(default=dict, blank=True)
     trait_times = models.JSONField(default=dict, blank=True)
+    # Manual segments (the Track API's add_customers / remove_customers): segment id (text) → [in it?,
+    # the event time that said so]; the latest event wins, whatever the arrival order.
+    segments = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name_plural = "people"
         # the People list and API: a workspace's people newest first, a page at a time
         indexes = [models.Index(fields=["workspace", "-id"], name="person_workspace_newest")]
 
@@ -117,17 +121,23 @@ class IdentityConflict(models.Model):
 
 class PersonEvent(models.Model):
     """The compact history of one event name for one person: counts per day (UTC, "YYYY-MM-DD" → n,
-    only days inside the history window), first and last time, and the properties of the latest one.
-    Not a copy of the events."""
+    only days inside the history window), first and last time, the properties of the latest one, and the
+    exact times (epoch seconds) of the events inside the recent horizon (the longest minute/hour window
+    audiences use, bounded: profiles.history.Needs). Not a copy of the events.
+
+    With a `filter_key`, the row counts only the events of that name that matched one property filter
+    audiences asked for (profiles.history.Filter), from the time the filter was first asked for."""
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
     person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="event_stats")
     name = models.CharField(max_length=200)
+    filter_key = models.CharField(max_length=40, blank=True, default="")
     per_day = models.JSONField(default=dict)
     first_at = models.DateTimeField()
     last_at = models.DateTimeField()
     last_properties = models.JSONField(default=dict)
+    recent = models.JSONField(default=dict, blank=True)  # {"from": epoch s, "t": [epoch s, ...]}
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["person", "name"], name="unique_person_event")]
+        constraints = [models.UniqueConstraint(fields=["person", "name", "filter_key"], name="unique_person_event_filter")]
         indexes = [models.Index(fields=["workspace", "name"], name="person_event_name")]

@@ -8,9 +8,13 @@ merge. Receivers (audiences) get, as keyword arguments:
 - trait_keys: set[str] — the trait keys whose value changed
 - merged_ids: set[int] — for a merge, the people merged into the survivor (they no longer exist);
   empty otherwise
+- created_ids: set[int] — the people this chunk created (new to the store)
+- states: {person_id: profiles.state.PersonState} — the people's compact states as just written (what
+  load_states would answer now), so receivers need not read them again
+- changes (the chunk's send only): {person_id: (event names, trait keys)} — per person, what changed
 
-It is sent inside the transaction that applied the chunk: a receiver sees the new state with
-profiles.state.load_states, its own writes commit with the chunk, and if it raises, the chunk is rolled
+It is sent inside the transaction that applied the chunk: a receiver sees the new state in `states`
+(or with profiles.state.load_states), its own writes commit with the chunk, and if it raises, the chunk is rolled
 back and its delivery retried (so keep receivers quick; queue heavy work with transaction.on_commit).
 """
 

@@ -4,7 +4,9 @@
 destinations/catalog/profiles.py). A chunk costs a fixed handful of queries whatever its size: one
 lookup of every identifier it names, one lock of the people found (in id order), one insert each for
 new people, identifiers, conflicts, and one read + one upsert each for traits, event history, devices and
-groups. Merges (rare) cost a few more each.
+groups. Merges (rare) cost a few more each. The event history keeps, besides per-day counts, the exact
+times of recent events and the filtered histories audiences ask for (profiles.history.Needs), and the
+manual segments of the Track API's segment calls; person_changed carries the states as written.
 
 Identity resolution (Customer.io's identify semantics, docs/profiles.md):
 - a person is found by userId (case-sensitive), email (case-insensitive, stored lower-cased) or
@@ -27,14 +29,15 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from .history import first_day, window_days
+from .history import RECENT_MAX_EVENTS, RECENT_SLACK_SECONDS, Needs, first_day, needs, window_days
 from .models import (
     MAX_IDENTIFIER_LENGTH,
     Device,
@@ -46,12 +49,15 @@ from .models import (
     PersonEvent,
 )
 from .signals import person_changed
+from .state import EventStat, PersonState, add_event_row, in_segments, stat_of
 
 log = logging.getLogger(__name__)
 
 USER_ID, EMAIL, ANON = IdentifierKind.USER_ID.value, IdentifierKind.EMAIL.value, IdentifierKind.ANONYMOUS_ID.value
 DEVICE_EVENTS = frozenset({"Application Installed", "Application Opened"})
 DEVICE_DELETE_EVENTS = frozenset({"Application Uninstalled", "Device Deleted"})
+# What the Track API's POST /api/v1/segments/{id}/add_customers | remove_customers stores, one per person
+SEGMENT_EVENTS = {"Added to Manual Segment": True, "Removed from Manual Segment": False}
 MAX_ATTEMPTS = 5
 
 
@@ -162,11 +168,14 @@ class _P:
     """A person while a chunk is resolved: an existing row (id) or one to create (id None)."""
 
     def __init__(self, pid: int | None, kinds: set[str] | None = None,
-                 traits: dict[str, Any] | None = None, times: dict[str, str] | None = None) -> None:
+                 traits: dict[str, Any] | None = None, times: dict[str, str] | None = None,
+                 segments: dict[str, list[Any]] | None = None) -> None:
         self.id = pid
         self.kinds: set[str] = kinds or set()
         self.traits: dict[str, Any] = dict(traits or {})
         self.times: dict[str, str] = dict(times or {})
+        self.segments: dict[str, list[Any]] = dict(segments or {})  # segment id → [in it?, event time]
+        self.dirty = pid is None  # traits, their times or segments to write
         self.new_identifiers: list[tuple[str, str]] = []
         self.merged_into: _P | None = None
         self.merged_ids: set[int] = set()  # existing people merged into this one
@@ -231,6 +240,9 @@ class _Resolution:
         dst.merged_ids |= src.merged_ids
         for key, value in src.traits.items():
             _set_trait(dst, key, value, src.times.get(key, ""))
+        for segment, (inside, at) in src.segments.items():
+            _set_segment(dst, segment, inside, at)
+        dst.dirty = True
 
 
 def _set_trait(person: _P, key: str, value: Any, at: str) -> None:
@@ -243,6 +255,23 @@ def _set_trait(person: _P, key: str, value: Any, at: str) -> None:
         person.changed_keys.add(key)
     person.traits[key] = value
     person.times[key] = at
+    person.dirty = True
+
+
+def _set_segment(person: _P, segment: str, inside: bool, at: str) -> None:
+    """A manual segment's add or remove: the latest by event time wins (ties: the later arrival)."""
+    held = person.segments.get(segment)
+    if held is not None and at < held[1]:
+        return
+    person.segments[segment] = [inside, at]
+    person.dirty = True
+
+
+def _segment_id(properties: dict[str, Any]) -> str | None:
+    value = properties.get("segment_id")
+    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).strip():
+        return None
+    return str(value).strip()[:40]
 
 
 def _stamp(at: datetime) -> str:
@@ -323,11 +352,12 @@ def apply_events(workspace_id: int, events: list[tuple[int, dict[str, Any]]]) ->
     if not parsed:
         return ApplyResult(skipped=skipped)
     days = window_days(workspace_id)
+    wanted = needs(workspace_id)
     last_error: Exception | None = None
     for attempt in range(1, MAX_ATTEMPTS + 1):
         try:
             with transaction.atomic():
-                result = _apply(workspace_id, parsed, now, days)
+                result = _apply(workspace_id, parsed, now, days, wanted)
             result.skipped, result.attempts = skipped, attempt
             return result
         except (IntegrityError, _Changed) as exc:
@@ -359,22 +389,25 @@ def _lookup(workspace_id: int, parsed: list[Parsed]) -> dict[tuple[str, str], in
     return {(k, v): pid for k, v, pid in rows}
 
 
-def _apply(workspace_id: int, parsed: list[Parsed], now: datetime, days: int) -> ApplyResult:
+def _apply(workspace_id: int, parsed: list[Parsed], now: datetime, days: int, wanted: Needs) -> ApplyResult:
     found = _lookup(workspace_id, parsed)
     ids = sorted(set(found.values()))
     locked = {row[0]: row for row in Person.objects.select_for_update().filter(id__in=ids).order_by("id")
-              .values_list("id", "traits", "trait_times")}
+              .values_list("id", "traits", "trait_times", "segments")}
     if len(locked) != len(ids):
         raise _Changed()
     if ids and connection.vendor == "postgresql" and _lookup(workspace_id, parsed) != found:
         raise _Changed()
     kinds: dict[int, set[str]] = defaultdict(set)
-    for pid, kind in Identifier.objects.filter(person_id__in=ids).values_list("person_id", "kind").distinct():
+    held_identifiers: dict[int, list[tuple[str, str]]] = defaultdict(list)
+    for pid, kind, value in Identifier.objects.filter(person_id__in=ids).order_by("id").values_list(
+            "person_id", "kind", "value"):
         kinds[pid].add(kind)
+        held_identifiers[pid].append((kind, value))
 
     r = _Resolution()
-    for pid, traits, times in locked.values():
-        r.people[pid] = _P(pid, kinds[pid], traits, times)
+    for pid, traits, times, segments in locked.values():
+        r.people[pid] = _P(pid, kinds[pid], traits, times, segments)
     for key, pid in found.items():
         r.owner[key] = r.people[pid]
     for p in parsed:
@@ -390,12 +423,14 @@ def _apply(workspace_id: int, parsed: list[Parsed], now: datetime, days: int) ->
                 if key == "email" and p.event_id in r.skip_email:
                     continue
                 _set_trait(target, str(key), value, stamp)
+        elif p.name in SEGMENT_EVENTS and (segment := _segment_id(p.properties)) is not None:
+            _set_segment(person.final(), segment, SEGMENT_EVENTS[p.name], _stamp(p.at))
 
     # new people, then their identifiers (the unique constraint decides races), then merges
     result = ApplyResult()
     new_people = [p for p in r.created if p.merged_into is None]
-    rows = Person.objects.bulk_create([Person(workspace_id=workspace_id, traits=p.traits, trait_times=p.times)
-                                       for p in new_people])
+    rows = Person.objects.bulk_create([Person(workspace_id=workspace_id, traits=p.traits, trait_times=p.times,
+                                              segments=p.segments) for p in new_people])
     for p, row in zip(new_people, rows, strict=True):
         p.id = row.id
     result.created = len(new_people)
@@ -415,12 +450,9 @@ def _apply(workspace_id: int, parsed: list[Parsed], now: datetime, days: int) ->
         final = dst.final()
         assert final.id is not None
         finals[final.id] = final
-    existing_changed = [p for p in finals.values() if p.id in r.people]
-    Person.objects.bulk_update(
-        [Person(id=p.id, traits=p.traits, trait_times=p.times, updated_at=now) for p in existing_changed],
-        ["traits", "trait_times", "updated_at"])
+    _update_people(workspace_id, [p for p in finals.values() if p.id in r.people], now)
 
-    names = _apply_history(workspace_id, r, now, days)
+    names, history = _apply_history(workspace_id, r, now, days, wanted, finals)
     _apply_devices(workspace_id, r)
     _apply_groups(workspace_id, r)
     IdentityConflict.objects.bulk_create([
@@ -431,16 +463,72 @@ def _apply(workspace_id: int, parsed: list[Parsed], now: datetime, days: int) ->
     result.conflicts = len(r.conflicts)
     result.people = set(finals)
 
+    states = _states(workspace_id, finals, held_identifiers, history)
+    names_of: dict[int, set[str]] = defaultdict(set)
+    for p, person in r.by_event:
+        if p.name:
+            names_of[person.final().id].add(p.name)  # type: ignore[index]
+    created = {p.id for p in new_people if p.id in finals}
     sent: set[int] = set()
     for final in finals.values():
         if final.merged_ids and final.id not in sent:
             sent.add(final.id)  # type: ignore[arg-type]
             person_changed.send(sender=Person, workspace_id=workspace_id, person_ids={final.id},
                                 event_names=set(merge_names.get(final.id, set())), trait_keys=set(final.traits),
-                                merged_ids=set(final.merged_ids))
+                                merged_ids=set(final.merged_ids), created_ids=set(),
+                                states={final.id: states[final.id]})  # type: ignore[index]
     person_changed.send(sender=Person, workspace_id=workspace_id, person_ids=set(finals), event_names=names,
-                        trait_keys={k for p in finals.values() for k in p.changed_keys}, merged_ids=set())
+                        trait_keys={k for p in finals.values() for k in p.changed_keys}, merged_ids=set(),
+                        created_ids=created, states=states,
+                        changes={pid: (names_of.get(pid, set()), set(p.changed_keys)) for pid, p in finals.items()})
     return result
+
+
+def _update_people(workspace_id: int, people: list[_P], now: datetime) -> None:
+    """Write the traits (and their times, and manual segments) of the existing people that changed, and
+    `updated_at` of every person the chunk touched: two statements (Django's bulk_update builds one
+    CASE per row and column, which costs more than the rest of the chunk)."""
+    changed = [p for p in people if p.dirty]
+    touched = [p.id for p in people if not p.dirty]
+    if touched:
+        Person.objects.filter(id__in=touched).update(updated_at=now)
+    if not changed:
+        return
+    if connection.vendor != "postgresql":
+        Person.objects.bulk_update([Person(id=p.id, traits=p.traits, trait_times=p.times, segments=p.segments,
+                                           updated_at=now) for p in changed],
+                                   ["traits", "trait_times", "segments", "updated_at"])
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE profiles_person AS p SET traits = v.traits, trait_times = v.times, segments = v.segments, "
+            "updated_at = %s FROM (SELECT unnest(%s::bigint[]) AS id, unnest(%s::jsonb[]) AS traits, "
+            "unnest(%s::jsonb[]) AS times, unnest(%s::jsonb[]) AS segments) AS v WHERE p.id = v.id",
+            [now, [p.id for p in changed], [_json(p.traits) for p in changed], [_json(p.times) for p in changed],
+             [_json(p.segments) for p in changed]])
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value, default=str).decode()
+
+
+def _states(workspace_id: int, finals: dict[int, _P], held: dict[int, list[tuple[str, str]]],
+            history: dict[int, list[tuple[str, str, EventStat]]]) -> dict[int, PersonState]:
+    """The compact states of the chunk's people as just written (what load_states would read now)."""
+    out: dict[int, PersonState] = {}
+    for pid, p in finals.items():
+        identifiers: dict[str, list[str]] = defaultdict(list)
+        for source in (pid, *sorted(p.merged_ids)):
+            for kind, value in held.get(source, ()):
+                identifiers[kind].append(value)
+        for kind, value in p.new_identifiers:
+            identifiers[kind].append(value)
+        state = PersonState(pid, workspace_id, p.traits, dict(identifiers), segments=in_segments(p.segments))
+        for name, key, stat in history.get(pid, ()):
+            add_event_row(state, name, key, stat)
+        out[pid] = state
+    return out
+
 
 
 def _merge_in_db(workspace_id: int, merges: list[tuple[_P, _P]]) -> dict[int, set[str]]:
@@ -459,64 +547,187 @@ def _merge_in_db(workspace_id: int, merges: list[tuple[_P, _P]]) -> dict[int, se
         GroupMembership.objects.filter(person_id=src.id).update(person_id=final.id)
         theirs = list(PersonEvent.objects.filter(person_id=src.id))
         if theirs:
-            ours = {e.name: e for e in PersonEvent.objects.filter(person_id=final.id,
-                                                                  name__in=[e.name for e in theirs])}
+            ours = {(e.name, e.filter_key): e for e in PersonEvent.objects.filter(
+                person_id=final.id, name__in=[e.name for e in theirs])}
             for e in theirs:
                 names[final.id].add(e.name)
-                mine = ours.get(e.name)
+                mine = ours.get((e.name, e.filter_key))
                 if mine is None:
-                    ours[e.name] = PersonEvent(workspace_id=workspace_id, person_id=final.id, name=e.name,
-                                               per_day=e.per_day, first_at=e.first_at, last_at=e.last_at,
-                                               last_properties=e.last_properties)
+                    ours[(e.name, e.filter_key)] = PersonEvent(
+                        workspace_id=workspace_id, person_id=final.id, name=e.name, filter_key=e.filter_key,
+                        per_day=e.per_day, first_at=e.first_at, last_at=e.last_at,
+                        last_properties=e.last_properties, recent=e.recent)
                     continue
                 for day, n in e.per_day.items():
                     mine.per_day[day] = mine.per_day.get(day, 0) + n
+                mine.recent = _merge_recent(mine, e)
                 mine.first_at = min(mine.first_at, e.first_at)
                 if e.last_at > mine.last_at:
                     mine.last_at, mine.last_properties = e.last_at, e.last_properties
             PersonEvent.objects.filter(person_id=src.id).delete()
-            _upsert_history(list(ours.values()))
+            _upsert_history([(workspace_id, final.id, e.name, e.filter_key, e.per_day, e.first_at, e.last_at,
+                              e.last_properties, e.recent) for e in ours.values()])
         Person.objects.filter(id=src.id).delete()
     return names
 
 
-def _upsert_history(rows: list[PersonEvent]) -> None:
-    if rows:
-        PersonEvent.objects.bulk_create(rows, update_conflicts=True, unique_fields=["person", "name"],
-                                        update_fields=["per_day", "first_at", "last_at", "last_properties"])
+def _merge_recent(a: PersonEvent, b: PersonEvent) -> dict[str, Any]:
+    """Both rows' recent times; complete only from where both are."""
+    if not a.recent or not b.recent:
+        return {}
+    times = sorted([*a.recent.get("t", ()), *b.recent.get("t", ())])
+    start = max(a.recent.get("from") or a.last_at.timestamp(), b.recent.get("from") or b.last_at.timestamp())
+    return _bounded(times, start)
 
 
-def _apply_history(workspace_id: int, r: _Resolution, now: datetime, days: int) -> set[str]:
-    """Count the chunk's track events per (person, name, day), one read and one upsert."""
-    oldest: date = first_day(workspace_id, now, days)
-    oldest_key = oldest.isoformat()
+def _bounded(times: list[float], start: float) -> dict[str, Any]:
+    if len(times) > RECENT_MAX_EVENTS:
+        times = times[-RECENT_MAX_EVENTS:]
+        start = max(start, times[0])
+    return {"from": start, "t": times}
+
+
+HistoryRow = tuple[int, int, str, str, dict[str, int], datetime, datetime, dict[str, Any], dict[str, Any]]
+
+
+def _upsert_history(rows: list[HistoryRow]) -> None:
+    """Insert or replace these history rows in one statement (arrays unnested on PostgreSQL: building
+    bulk_create's statement for hundreds of rows costs more than running it)."""
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        PersonEvent.objects.bulk_create(
+            [PersonEvent(workspace_id=w, person_id=p, name=n, filter_key=k, per_day=d, first_at=f, last_at=la,
+                         last_properties=props, recent=rec) for w, p, n, k, d, f, la, props, rec in rows],
+            update_conflicts=True, unique_fields=["person", "name", "filter_key"],
+            update_fields=["per_day", "first_at", "last_at", "last_properties", "recent"])
+        return
+    columns = list(zip(*rows, strict=True))
+    table = PersonEvent._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (workspace_id, person_id, name, filter_key, per_day, first_at, last_at, "
+            "last_properties, recent) SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::text[], "
+            "%s::jsonb[], %s::timestamptz[], %s::timestamptz[], %s::jsonb[], %s::jsonb[]) "
+            "ON CONFLICT (person_id, name, filter_key) DO UPDATE SET per_day = excluded.per_day, "
+            "first_at = excluded.first_at, last_at = excluded.last_at, last_properties = excluded.last_properties, "
+            "recent = excluded.recent",
+            [list(columns[0]), list(columns[1]), list(columns[2]), list(columns[3]), [_json(v) for v in columns[4]],
+             list(columns[5]), list(columns[6]), [_json(v) for v in columns[7]], [_json(v) for v in columns[8]]])
+
+
+@dataclass
+class _Row:
+    """A history row while a chunk is applied."""
+
+    per_day: dict[str, int]
+    first_at: datetime
+    last_at: datetime
+    properties: dict[str, Any]
+    recent: dict[str, Any]
+    new: bool = False
+    changed: bool = False
+
+
+def _add(row: _Row, items: list[Parsed], oldest_key: str, horizon: float | None) -> None:
+    """Count `items` into `row`: per-day counts inside the window, first and last, the latest properties,
+    and the exact times of the events after `horizon` (None: keep none)."""
+    # the times kept so far are complete from their "from"; a row that kept none, from its last event
+    held_from = row.recent.get("from") if row.recent else (horizon if row.new else row.last_at.timestamp())
+    per_day = {d: n for d, n in row.per_day.items() if d >= oldest_key}
+    times: list[float] = [t for t in row.recent.get("t", ()) if horizon is not None and t > horizon]
+    for p in items:
+        day = p.at.astimezone(UTC).date().isoformat()
+        if day >= oldest_key:
+            per_day[day] = per_day.get(day, 0) + 1
+        row.first_at = min(row.first_at, p.at)
+        if p.at >= row.last_at:
+            row.last_at, row.properties = p.at, p.properties
+        if horizon is not None:
+            ts = round(p.at.timestamp(), 6)
+            if ts > horizon:
+                times.append(ts)
+    row.per_day = dict(sorted(per_day.items()))
+    if horizon is None:
+        row.recent = {}
+    else:
+        times.sort()
+        row.recent = _bounded(times, max(horizon, held_from if held_from is not None else horizon))
+    row.changed = True
+
+
+def _apply_history(workspace_id: int, r: _Resolution, now: datetime, days: int, wanted: Needs,
+                   finals: dict[int, _P]) -> tuple[set[str], dict[int, list[tuple[str, str, EventStat]]]]:
+    """Count the chunk's track events per (person, name) and per property filter asked for: one read of
+    every history row of the chunk's people (also what their states are made of) and one upsert.
+    Returns the event names counted and, per person, every history row as it now is."""
+    oldest_key = first_day(workspace_id, now, days).isoformat()
+    horizon = now.timestamp() - wanted.recent_seconds - RECENT_SLACK_SECONDS if wanted.recent_seconds else None
     batch: dict[tuple[int, str], list[Parsed]] = defaultdict(list)
     for p, person in r.by_event:
         if p.name:
             batch[(person.final().id, p.name)].append(p)  # type: ignore[index]
-    if not batch:
-        return set()
-    names = {name for _, name in batch}
-    existing = {(e.person_id, e.name): e for e in PersonEvent.objects.filter(
-        person_id__in={pid for pid, _ in batch}, name__in=names)}
-    rows = []
+    rows: dict[tuple[int, str, str], _Row] = {}
+    for pid, name, key, per_day, first_at, last_at, props, recent in _read_history(sorted(finals)):
+        rows[(pid, name, key)] = _Row(per_day, first_at, last_at, props or {}, recent or {})
+    by_event: dict[str, list[Any]] = defaultdict(list)
+    for f in wanted.filters:
+        by_event[f.event].append(f)
     for (pid, name), items in batch.items():
-        row = existing.get((pid, name))
-        if row is None:
-            row = PersonEvent(workspace_id=workspace_id, person_id=pid, name=name, per_day={},
-                              first_at=items[0].at, last_at=items[0].at, last_properties=items[0].properties)
-        per_day = {d: n for d, n in row.per_day.items() if d >= oldest_key}
-        for p in items:
-            day = p.at.astimezone(UTC).date().isoformat()
-            if day >= oldest_key:
-                per_day[day] = per_day.get(day, 0) + 1
-            row.first_at = min(row.first_at, p.at)
-            if p.at >= row.last_at:
-                row.last_at, row.last_properties = p.at, p.properties
-        row.per_day = dict(sorted(per_day.items()))
-        rows.append(row)
-    _upsert_history(rows)
-    return names
+        plain = rows.get((pid, name, ""))
+        for f in by_event.get(name, ()):
+            matching = [p for p in items if _matches(f, p.properties)]
+            if not matching or (pid, name, f.key) in rows:
+                if matching:
+                    _add(rows[(pid, name, f.key)], matching, oldest_key, horizon)
+                continue
+            # A filter's first match for this person: its history is complete only from the person's
+            # latest event of that name (older ones were not looked at), which counts when it matches.
+            if plain is None:
+                row = _Row({}, matching[0].at, matching[0].at, matching[0].properties, {}, new=True)
+            else:
+                seen = plain.last_at.timestamp()
+                seed = _matches(f, plain.properties)
+                row = _Row({plain.last_at.astimezone(UTC).date().isoformat(): 1} if seed else {},
+                           plain.last_at if seed else matching[0].at, plain.last_at if seed else matching[0].at,
+                           plain.properties if seed else matching[0].properties,
+                           {"from": seen, "t": [round(seen, 6)] if seed else []}, new=True)
+            rows[(pid, name, f.key)] = row
+            _add(row, matching, oldest_key, horizon)
+        if plain is None:
+            plain = rows[(pid, name, "")] = _Row({}, items[0].at, items[0].at, items[0].properties, {}, new=True)
+        _add(plain, items, oldest_key, horizon)
+    _upsert_history([(workspace_id, pid, name, key, row.per_day, row.first_at, row.last_at, row.properties,
+                      row.recent) for (pid, name, key), row in rows.items() if row.changed])
+    history: dict[int, list[tuple[str, str, EventStat]]] = defaultdict(list)
+    for (pid, name, key), row in rows.items():
+        history[pid].append((name, key, stat_of(name, row.per_day, row.first_at, row.last_at, row.properties,
+                                                row.recent, oldest_key)))
+    return {name for _, name in batch}, history
+
+
+def _read_history(person_ids: list[int]) -> list[tuple[Any, ...]]:
+    """Every history row of these people: (person_id, name, filter_key, per_day, first_at, last_at,
+    last_properties, recent)."""
+    if not person_ids:
+        return []
+    if connection.vendor != "postgresql":
+        return list(PersonEvent.objects.filter(person_id__in=person_ids).values_list(
+            "person_id", "name", "filter_key", "per_day", "first_at", "last_at", "last_properties", "recent"))
+    loads = orjson.loads
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT person_id, name, filter_key, per_day::text, first_at, last_at, last_properties::text, "
+                       f"recent::text FROM {PersonEvent._meta.db_table} WHERE person_id = ANY(%s)", [person_ids])
+        return [(pid, name, key, loads(d), f, la, loads(props), loads(rec))
+                for pid, name, key, d, f, la, props, rec in cursor.fetchall()]
+
+
+def _matches(f: Any, properties: dict[str, Any]) -> bool:
+    try:
+        return bool(f.matches(properties))
+    except Exception:  # noqa: BLE001 — a filter that cannot read these properties does not match them
+        # (never fail the chunk: it would be retried, and fail, forever)
+        return False
 
 
 def _apply_devices(workspace_id: int, r: _Resolution) -> None:

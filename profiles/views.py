@@ -98,7 +98,7 @@ def person_context(workspace: Any, person_id: int) -> dict[str, Any]:
         "trait_times": person.trait_times if isinstance(person.trait_times, dict) else {},
         "events": [{"received_at": e.received_at, "type": e.type, "event": e.payload}
                    | {"label": _label(e.payload)} for e in recent_events(workspace.id, identifiers)],
-        "history": list(person.event_stats.order_by("-last_at")[:50]),
+        "history": list(person.event_stats.filter(filter_key="").order_by("-last_at")[:50]),
         "devices": list(person.devices.order_by("-last_seen_at")[:50]),
         "groups": list(person.groups.order_by("-last_seen_at")[:50]),
         "conflicts": conflicts,

@@ -44,6 +44,9 @@ class RetentionPolicy(models.Model):
                                "Per-minute delivery counts older than this are summed into hourly ones.")
     updated_at = models.DateTimeField(auto_now=True)
 
+    class Meta:
+        verbose_name_plural = "retention policies"
+
     def __str__(self) -> str:
         return f"retention of {self.workspace_id}"
 

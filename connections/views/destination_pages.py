@@ -17,6 +17,7 @@ from destinations.models import Delivery, DeliveryChunk, DeliveryStatus
 from destinations.preview import preview_action
 from destinations.triggers import TriggerSyntaxError, parse
 from ingest.models import Event
+from pipelines import timeranges
 from pipelines.models import Workspace
 
 from .. import delivery_summary, mapping_editor, services
@@ -147,7 +148,7 @@ def settings_tab(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
         form = DestinationSettingsForm(definition, initial={"name": destination.name}, existing=existing,
                                        masked=masked)
     return _page(request, workspace, destination, "settings", "connections/destination/settings.html", {
-        "form": form, "test_result": test_result, "has_test": definition.test_credentials is not None,
+        "form": form, "test_result": test_result, "has_test": definition.check_credentials is not None,
     }, status=400 if form.is_bound and form.errors else 200)
 
 
@@ -268,8 +269,7 @@ def action_page(request: HttpRequest, slug: str, pk: int, action_id: int) -> Htt
                 services.update_action(action, name=form.cleaned_data["name"], trigger=form.cleaned_data["trigger"],
                                        mapping=form.cleaned_data["mapping"], enabled=form.cleaned_data["enabled"])
             except ValidationError as exc:
-                for key, messages_ in exc.message_dict.items():
-                    form.add_error(key if key in form.fields else None, messages_)
+                form.add_service_errors(exc)
             else:
                 messages.success(request, f"Saved “{action.name}”.")
                 return redirect("connections:action", slug=slug, pk=pk, action_id=action.pk)
@@ -315,7 +315,8 @@ def delivery_tab(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     destination = destination_for(workspace, pk)
     context: dict[str, Any] = {"direct": destination.mode == DestinationMode.DIRECT}
     if not context["direct"]:
-        context["chart"] = delivery_summary.hourly_chart(destination)
+        context["picker"] = timeranges.picker(request.GET)
+        context["chart"] = delivery_summary.delivery_chart(destination, context["picker"]["range"])
         context["failures"] = (
             Delivery.objects.filter(destination=destination, status=DeliveryStatus.FAILED)
             .select_related("action", "exchange")[:20]
@@ -332,4 +333,5 @@ def delivery_tab(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
             .select_related("action", "exchange")[:20]
         )
         context["queued"] = DeliveryChunk.queued(destination)
-    return _page(request, workspace, destination, "delivery", "connections/destination/delivery.html", context)
+    return _page(request, workspace, destination, "delivery", "connections/destination/delivery.html", context,
+                 status=400 if context.get("picker", {}).get("error") else 200)

@@ -3,22 +3,25 @@ live debugger (a page polling a small JSON view of the newest events)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
+import orjson
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from destinations.models import Delivery
-from ingest.models import Event
+from destinations.models import Delivery, DeliveryChunk, DeliveryStatus
+from ingest.models import Event, OutboxEntry
 from privacy.models import IdentityKind, SuppressedEvent
 
-from .. import services, snippets
+from .. import delivery_summary, monograms, services, snippets
 from ..forms import SOURCE_DESCRIPTIONS, SourceNameForm
-from ..models import Source, SourceKind
+from ..models import CLIENT_SIDE_KINDS, INTERNAL_KINDS, SYSTEM_KINDS, Source, SourceKind
 from .access import Role, render_page, source_for, workspace_for
 
 # The Track API key is shown once, right after it is issued: kept in the session until that page shows it.
@@ -27,9 +30,17 @@ _ONCE_KEY = "connections:track-api-key:{id}"
 HIDDEN_WRITE_KEY = "YOUR_WRITE_KEY"
 
 
-def _kinds() -> list[dict[str, str]]:
-    return [{"value": value, "label": label, "description": SOURCE_DESCRIPTIONS.get(value, "")}
-            for value, label in SourceKind.choices]
+def _kinds() -> list[dict[str, Any]]:
+    """The source catalog's cards: every kind with its description, monogram and where it runs."""
+    def where(value: str) -> str:
+        if value in INTERNAL_KINDS:
+            return "Internal"
+        return "Client-side" if value in CLIENT_SIDE_KINDS else "Server-side"
+
+    return [{"value": value, "label": label, "description": SOURCE_DESCRIPTIONS.get(value, ""),
+             "monogram": monograms.for_source(value, label),
+             "badges": [{"text": where(value), "mode": value in CLIENT_SIDE_KINDS}]}
+            for value, label in SourceKind.choices if value not in SYSTEM_KINDS]
 
 
 def _base_url(request: HttpRequest) -> str:
@@ -38,7 +49,7 @@ def _base_url(request: HttpRequest) -> str:
 
 @login_required
 def add_source(request: HttpRequest, slug: str) -> HttpResponse:
-    """Step 1: pick the type. Each type is a button leading to step 2."""
+    """Step 1: pick the type. Each type is a card linking to step 2."""
     workspace = workspace_for(request, slug, Role.ADMIN)
     return render_page(request, workspace, "connections/source/add.html", {"kinds": _kinds(), "nav": "connections"})
 
@@ -47,7 +58,7 @@ def add_source(request: HttpRequest, slug: str) -> HttpResponse:
 def name_source(request: HttpRequest, slug: str, kind: str) -> HttpResponse:
     """Step 2: name it and Submit; then the installation instructions."""
     workspace = workspace_for(request, slug, Role.ADMIN)
-    if kind not in SourceKind.values:
+    if kind not in SourceKind.values or kind in SYSTEM_KINDS:
         raise Http404("No such source type")
     form = SourceNameForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -93,8 +104,12 @@ def source_page(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
 
 
 def _detail_context(source: Source) -> dict[str, Any]:
+    destinations = list(source.destinations.all())
+    statuses = delivery_summary.statuses(destinations)
+    for d in destinations:  # the same badge as the Connections cards: a failing destination says so here too
+        d.status = statuses[d.id]  # type: ignore[attr-defined]
     return {
-        "source": source, "destinations": source.destinations.all(), "events": _events_json(source, None)["events"],
+        "source": source, "destinations": destinations, "events": _events_json(source, None)["events"],
         "nav": "connections", "source_tab": "overview",
         "rename_form": SourceNameForm(initial={"name": source.name}, auto_id="rename_%s"),
     }
@@ -187,10 +202,13 @@ def _events_json(source: Source, after: int | None, limit: int = 30) -> dict[str
         events = events.filter(id__gt=after)
     newest = list(events.order_by("-id")[:limit])
     deliveries = _delivery_rows([e.id for e in newest])
+    recent = timezone.now() - QUEUED_LOOKBACK
+    queued = _queued(source, {e.id for e in newest if not deliveries[e.id] and e.received_at >= recent})
     items: list[dict[str, Any]] = [
         {
             "id": e.id, "type": e.type, "message_id": e.message_id, "received_at": e.received_at.isoformat(),
             "summary": _summary(e), "payload": e.payload, "deliveries": deliveries[e.id], "suppressed": False,
+            "user": _user(e.payload), "delivery": _delivery_state(deliveries[e.id], queued=e.id in queued),
         }
         for e in newest
     ]
@@ -202,11 +220,77 @@ def _events_json(source: Source, after: int | None, limit: int = 30) -> dict[str
             "id": f"s{t.id}", "type": t.type, "message_id": t.message_id, "received_at": t.received_at.isoformat(),
             "summary": f"suppressed ({IdentityKind(t.identity_kind).label.lower()}): dropped, not stored",
             "payload": None, "deliveries": [], "suppressed": True,
+            "user": {"text": "", "title": ""}, "delivery": {"status": "suppressed", "label": "Not stored"},
         }
         for t in traces.order_by("-id")[:limit]
     ]
     items.sort(key=lambda item: item["received_at"], reverse=True)
     return {"events": items[:limit]}
+
+
+# An event's delivery state in one word, from its deliveries (one per destination action): the worst wins.
+_DELIVERY_ORDER = (
+    (DeliveryStatus.FAILED, "Failed"), (DeliveryStatus.RETRYING, "Retrying"), (DeliveryStatus.PENDING, "Pending"),
+    (DeliveryStatus.DELIVERED, "Delivered"), (DeliveryStatus.FILTERED, "Filtered"),
+)
+
+
+# Only events this recent are looked for in the queues: older ones without a delivery matched no action.
+QUEUED_LOOKBACK = timedelta(hours=1)
+_QUEUE_ROWS = 50
+
+
+def _queued(source: Source, event_ids: set[int]) -> set[int]:
+    """Those of `event_ids` still waiting in a queue: in the outbox (not yet fanned out) or in a chunk of
+    first attempts not yet sent (their Delivery rows appear when they are sent). Reads at most
+    _QUEUE_ROWS newest rows of each queue, which are short-lived and few unless delivery is stuck."""
+    if not event_ids:
+        return set()
+    found: set[int] = set()
+    for raw in OutboxEntry.objects.order_by("-id").values_list("event_ids", flat=True)[:_QUEUE_ROWS]:
+        found.update(int(i) for i in orjson.loads(raw) if int(i) in event_ids)
+    chunks = (DeliveryChunk.objects.filter(workspace=source.workspace, destination__connections__source=source)
+              .order_by("-id").values_list("items", flat=True)[:_QUEUE_ROWS])
+    for raw in chunks:
+        found.update(int(item[0]) for item in orjson.loads(raw) if int(item[0]) in event_ids)
+    return found
+
+
+def _delivery_state(deliveries: list[dict[str, Any]], *, queued: bool = False) -> dict[str, str]:
+    """{"status", "label"} of an event row: the worst of its deliveries (one per destination action), with
+    how many of them when they differ ("Failed: 1 of 2"); "Queued" while it waits for its first attempt;
+    "Not sent" when nothing was (no action matched it)."""
+    if not deliveries:
+        return {"status": "pending", "label": "Queued"} if queued else {"status": "none", "label": "Not sent"}
+    statuses = [d["status"] for d in deliveries]
+    for status, label in _DELIVERY_ORDER:
+        if status in statuses:
+            count = statuses.count(status)
+            if count < len(statuses):
+                label = f"{label}: {count} of {len(statuses)}"
+            return {"status": str(status), "label": label}
+    return {"status": "none", "label": "Not sent"}
+
+
+def _user(payload: Any) -> dict[str, str]:
+    """Who an event is about, for its debugger row: the userId, else the email, else the anonymous id
+    ("Anonymous 1a2b3c4d"); `title` lists every identifier the event carries."""
+    payload = payload if isinstance(payload, dict) else {}
+    traits = payload.get("traits") if isinstance(payload.get("traits"), dict) else {}
+    context = payload.get("context") if isinstance(payload.get("context"), dict) else {}
+    context_traits = context.get("traits") if isinstance(context.get("traits"), dict) else {}
+    properties = payload.get("properties") if isinstance(payload.get("properties"), dict) else {}
+    user_id = str(payload.get("userId") or "")
+    anonymous_id = str(payload.get("anonymousId") or "")
+    email = str(traits.get("email") or context_traits.get("email") or properties.get("email") or "")
+    found = [(k, v) for k, v in (("userId", user_id), ("email", email), ("anonymousId", anonymous_id)) if v]
+    if user_id or email:
+        text = user_id or email
+    elif anonymous_id:
+        text = f"Anonymous {anonymous_id[:8]}"
+    else:
+        text = ""
+    return {"text": text, "title": " · ".join(f"{k}: {v}" for k, v in found)}
 
 
 def _summary(event: Event) -> str:
@@ -215,6 +299,10 @@ def _summary(event: Event) -> str:
         return str(payload.get("event", ""))
     if event.type in ("page", "screen"):
         return str(payload.get("name") or (payload.get("properties") or {}).get("path", ""))
+    if event.type == "identify":  # who it is about is on the row already: say what it sets
+        traits = payload.get("traits") if isinstance(payload.get("traits"), dict) else {}
+        names = sorted(traits)[:4]
+        return f"Traits: {', '.join(names)}{', …' if len(traits) > 4 else ''}" if names else "No traits"
     who = payload.get("userId") or payload.get("anonymousId") or ""
     return str(who)
 

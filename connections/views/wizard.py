@@ -26,7 +26,7 @@ from destinations.errors import DeliveryError
 from pipelines import crypto
 from pipelines.models import Workspace
 
-from .. import services
+from .. import monograms, services
 from ..forms import DestinationSettingsForm, SourceSelectionForm
 from ..models import Destination, DestinationMode, Source, check_connectable
 from .access import Role, render_page, workspace_for
@@ -155,7 +155,17 @@ def _render(request: HttpRequest, workspace: Workspace, step: str, state: Wizard
 
 @login_required
 def start(request: HttpRequest, slug: str) -> HttpResponse:
+    """Open the wizard. `?source=<id>` (the "Add a destination" button of a source page) starts afresh with
+    that source preselected; an id that is not a source of this workspace answers 404."""
     workspace = workspace_for(request, slug, Role.ADMIN)
+    source_id = request.GET.get("source", "")
+    if source_id:
+        if not source_id.isdigit():
+            raise Http404("No such source")
+        source = Source.objects.filter(workspace=workspace, id=int(source_id)).first()
+        if source is None:
+            raise Http404("No such source")
+        save_state(request, workspace, WizardState(source_ids=[source.id]))
     return redirect(_step_url(workspace, "select"))
 
 
@@ -192,8 +202,9 @@ def _select(request: HttpRequest, workspace: Workspace, state: WizardState) -> H
         except KeyError:
             error = "Choose a destination from the catalog."
         else:
-            if kind != state.kind:  # a different type: its settings and eligible sources differ
-                state = WizardState(kind=kind, name=definition.name)
+            if kind != state.kind:  # a different type: its settings differ; the sources picked stay
+                # preselected (the sources step unticks any this type cannot take)
+                state = WizardState(kind=kind, name=definition.name, source_ids=state.source_ids)
             save_state(request, workspace, state)
             return redirect(_step_url(workspace, "sources"))
     query = request.GET.get("q", "").strip()
@@ -204,8 +215,13 @@ def _select(request: HttpRequest, workspace: Workspace, state: WizardState) -> H
         if (not query or query.lower() in f"{d.name} {d.category} {d.description}".lower())
         and (not category or d.category == category)
     ]
+    preselected = list(Source.objects.filter(workspace=workspace, id__in=state.source_ids))
     return _render(request, workspace, "select", state, {
-        "definitions": shown, "categories": categories, "query": query, "category": category,
+        "preselected": preselected, "definitions": shown,
+        "cards": [{"definition": d, "monogram": monograms.for_destination(d.key, d.name),
+                   "badges": [{"text": d.category, "mode": False},
+                              {"text": "Direct mode" if d.mode == DestinationMode.DIRECT else "Cloud mode",
+                               "mode": True}]} for d in shown], "categories": categories, "query": query, "category": category,
         "total": len(definitions), "error": error,
     }, status=400 if error else 200)
 
@@ -242,10 +258,10 @@ def _wants_json(request: HttpRequest) -> bool:
 
 def run_credentials_test(definition: DestinationDefinition, settings: dict[str, Any]) -> tuple[bool, str]:
     """Run the catalog's credentials test; a failure of any kind is reported, never raised."""
-    if definition.test_credentials is None:
+    if definition.check_credentials is None:
         return True, f"{definition.name} has no credentials test; the settings are valid."
     try:
-        return definition.test_credentials(settings)
+        return definition.check_credentials(settings)
     except DeliveryError as exc:
         return False, exc.message
     except Exception as exc:  # noqa: BLE001 - a vendor test must never turn into a 500 page
@@ -303,7 +319,7 @@ def _configure(request: HttpRequest, workspace: Workspace, state: WizardState) -
                                        masked=_masked(definition, stored))
     status = 400 if form.is_bound and form.errors else 200
     return _render(request, workspace, "configure", state, {
-        "form": form, "test_result": test_result, "has_test": definition.test_credentials is not None,
+        "form": form, "test_result": test_result, "has_test": definition.check_credentials is not None,
     }, status=status)
 
 
@@ -332,14 +348,43 @@ def _review(request: HttpRequest, workspace: Workspace, state: WizardState) -> H
             messages.success(request, f"{destination.name} is enabled and will start receiving data from "
                                       f"{len(sources)} source{'s' if len(sources) != 1 else ''}.")
             return redirect("connections:destination", slug=workspace.slug, pk=destination.pk)
-    masked = _masked(definition, state.settings)
-    shown = []
-    for setting in definition.settings:
-        if setting.key in masked:
-            value = masked[setting.key]
-            if isinstance(value, dict):
-                value = ", ".join(f"{k}: {v}" for k, v in value.items())
-            shown.append((setting.label, value))
     return _render(request, workspace, "review", state, {
-        "sources": sources, "settings_shown": shown, "errors": errors,
+        "sources": sources, "settings_shown": review_rows(definition, state.settings), "errors": errors,
+        "actions": [a.title for a in definition.actions if a.default_enabled],
     }, status=400 if errors else 200)
+
+
+@dataclass
+class ReviewRow:
+    """One setting as the review step shows it: words a marketer reads, never a raw stored value."""
+
+    label: str
+    text: str = ""  # the value in words ("US", "Yes", "••••••••1234"); "" when `items` or `empty`
+    items: list[str] = field(default_factory=list)  # a list value (headers), one entry per line
+    code: bool = False  # an identifier or address, shown in monospace
+    empty: bool = False  # not set
+
+
+def review_rows(definition: DestinationDefinition, settings: dict[str, Any]) -> list[ReviewRow]:
+    """Every setting of `definition` with its value in words: a choice by its label, a boolean as Yes/No,
+    headers one per line, secrets masked (the masks of Destination.masked_settings), unset ones marked."""
+    masked = _masked(definition, settings)
+    rows = []
+    for setting in definition.settings:
+        value = masked.get(setting.key)
+        row = ReviewRow(setting.label)
+        if value is None or value == "" or value == {}:
+            row.empty = True
+        elif setting.type == "boolean":
+            row.text = "Yes" if value is True or str(value).lower() in ("true", "1", "yes", "on") else "No"
+        elif setting.type == "choice":
+            row.text = dict(setting.choices).get(str(value), str(value))
+        elif isinstance(value, dict):
+            row.items = [f"{k}: {v}" for k, v in value.items()]
+        elif isinstance(value, (list, tuple)):
+            row.items = [str(v) for v in value]
+        else:
+            row.text = str(value)
+            row.code = setting.secret or setting.type in ("url", "string")
+        rows.append(row)
+    return rows

@@ -2,8 +2,14 @@
 
 Each type is one module (or package) in this package defining `DEFINITION: DestinationDefinition`
 (see base.py). To add a type: write `destinations/catalog/<key>.py` and its tests; the registry finds
-every module here except `base`. The UI, the management API, admin and model validation all read from
-`all_definitions()` / `get_definition()`; nothing else looks types up dynamically.
+every module here except `base` and names starting with `_`. The UI, the management API, admin and model
+validation all read from `all_definitions()` / `get_definition()`; nothing else looks types up dynamically.
+
+A module follows the shape of the others: it reads settings through `DEFINITION.read(settings)` (the
+declared defaults apply; never `settings.get(key, default)`), names its credentials test
+`check_credentials`, takes shared helpers from base.py (`compact`, `one_at_a_time`, `regional_endpoint`,
+`viewed_name`) instead of copying them, lets an action's batch size follow a setting only by naming it
+(`batch_size_setting`), and reads times with destinations/timestamps.py.
 """
 
 from __future__ import annotations

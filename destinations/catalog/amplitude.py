@@ -23,9 +23,19 @@ import orjson
 
 from .. import http
 from ..errors import DeliveryError, PayloadError
-from ..mapping import person_traits
-from ._timestamps import epoch_ms
-from .base import ActionDefinition, ActionField, BatchResult, DestinationDefinition, SettingField
+from ..mapping import path, person_traits
+from ..timestamps import epoch_ms
+from .base import (
+    ActionDefinition,
+    ActionField,
+    BatchResult,
+    DestinationDefinition,
+    SettingField,
+    compact,
+    one_at_a_time,
+    regional_endpoint,
+    viewed_name,
+)
 
 KIND = "amplitude"
 HOSTS = {"us": "https://api2.amplitude.com", "eu": "https://api.eu.amplitude.com"}
@@ -49,15 +59,11 @@ _REJECTIONS = {
 
 
 def _base(settings: dict[str, Any]) -> str:
-    return http.endpoint(KIND, HOSTS.get(settings.get("region") or "us", HOSTS["us"]))
+    return regional_endpoint(KIND, HOSTS, DEFINITION.read(settings))
 
 
 def _secrets(settings: dict[str, Any]) -> tuple[str, ...]:
-    return tuple(v for v in (settings.get("api_key"), settings.get("secret_key")) if v)
-
-
-def _compact(obj: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in obj.items() if v is not None and v != "" and v != {}}
+    return DEFINITION.read(settings).secrets("api_key", "secret_key")
 
 
 def build_event(payload: dict[str, Any]) -> dict[str, Any]:
@@ -66,7 +72,7 @@ def build_event(payload: dict[str, Any]) -> dict[str, Any]:
         raise PayloadError("missing event_type")
     if not payload.get("user_id") and not payload.get("device_id"):
         raise PayloadError("missing user_id and device_id")
-    event = _compact({
+    event = compact({
         "user_id": payload.get("user_id"),
         "device_id": payload.get("device_id"),
         "event_type": str(payload["event_type"]),
@@ -83,9 +89,11 @@ def build_event(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def _events_body(settings: dict[str, Any], events: list[dict[str, Any]]) -> dict[str, Any]:
-    body: dict[str, Any] = {"api_key": settings["api_key"], "events": events}
-    if settings.get("min_id_length"):
-        body["options"] = {"min_id_length": int(settings["min_id_length"])}
+    s = DEFINITION.read(settings)
+    body: dict[str, Any] = {"api_key": s.text("api_key"), "events": events}
+    min_id_length = s.integer("min_id_length")
+    if min_id_length:
+        body["options"] = {"min_id_length": min_id_length}
     return body
 
 
@@ -102,7 +110,7 @@ def events_batch(settings: dict[str, Any], payloads: list[dict[str, Any]]) -> Ba
             item_errors[i] = exc
     if not events:
         raise PayloadError("; ".join(sorted({str(e) for e in item_errors.values()})))
-    path = "/batch" if settings.get("use_batch_api") else "/2/httpapi"
+    path = "/batch" if DEFINITION.read(settings).flag("use_batch_api") else "/2/httpapi"
     try:
         exchange = http.send("POST", f"{_base(settings)}{path}", json=_events_body(settings, events),
                              secrets=_secrets(settings))
@@ -147,7 +155,7 @@ def _rejected_events(exc: DeliveryError, count: int) -> dict[int, str] | None:
 def build_identification(payload: dict[str, Any]) -> dict[str, Any]:
     if not payload.get("user_id") and not payload.get("device_id"):
         raise PayloadError("missing user_id and device_id")
-    ident = _compact({
+    ident = compact({
         "user_id": payload.get("user_id"),
         "device_id": payload.get("device_id"),
         "user_properties": payload.get("user_properties") or None,
@@ -172,30 +180,20 @@ def identify_batch(settings: dict[str, Any], payloads: list[dict[str, Any]]) -> 
             item_errors[i] = exc
     if not idents:
         raise PayloadError("missing user_id and device_id")
-    form = {"api_key": settings["api_key"], "identification": orjson.dumps(idents).decode()}
+    form = {"api_key": DEFINITION.read(settings).text("api_key"), "identification": orjson.dumps(idents).decode()}
     exchange = http.send("POST", f"{_base(settings)}/identify", data=form, secrets=_secrets(settings))
     return BatchResult(exchange=exchange, item_errors=item_errors)
 
 
-def _single(batch: Any) -> Any:
-    def perform(settings: dict[str, Any], payload: dict[str, Any]) -> http.Exchange:
-        result = batch(settings, [payload])
-        if 0 in result.item_errors:
-            raise result.item_errors[0]
-        return result.exchange
-
-    return perform
-
-
-def test_credentials(settings: dict[str, Any]) -> tuple[bool, str]:
+def check_credentials(settings: dict[str, Any]) -> tuple[bool, str]:
     """The Dashboard REST API's user search, authenticated with api_key:secret_key (401 means wrong keys)."""
-    if not settings.get("secret_key"):
+    s = DEFINITION.read(settings)
+    if not s.text("secret_key"):
         return False, "Add the secret key to test the credentials (Amplitude checks keys with the Dashboard API)."
-    region = settings.get("region") or "us"
-    base = http.endpoint("amplitude_dashboard", DASHBOARD_HOSTS.get(region, DASHBOARD_HOSTS["us"]))
+    base = http.endpoint("amplitude_dashboard", DASHBOARD_HOSTS[s.choice("region")])
     try:
         http.send("GET", f"{base}/api/2/usersearch", params={"user": "testUser@example.com"},
-                  auth=(settings["api_key"], settings["secret_key"]), secrets=_secrets(settings))
+                  auth=(s.text("api_key"), s.text("secret_key")), secrets=_secrets(settings))
     except DeliveryError as exc:
         if exc.status in (401, 403):
             return False, "Amplitude rejected the API key and secret key (check them and the region)."
@@ -205,79 +203,71 @@ def test_credentials(settings: dict[str, Any]) -> tuple[bool, str]:
 
 # --- definitions -------------------------------------------------------------------------------------------
 
-def _path(p: str) -> dict[str, str]:
-    return {"@path": p}
-
-
 def _device_fields() -> tuple[ActionField, ...]:
     return (
         ActionField("platform", "Platform", "string", "ios, android or Web.", default={
-            "@if": {"exists": _path("$.context.device.type"), "then": _path("$.context.device.type"),
-                    "else": {"@if": {"exists": _path("$.context.page"), "then": "Web"}}}}),
-        ActionField("os_name", "OS name", "string", default=_path("$.context.os.name")),
-        ActionField("os_version", "OS version", "string", default=_path("$.context.os.version")),
-        ActionField("device_brand", "Device brand", "string", default=_path("$.context.device.brand")),
+            "@if": {"exists": path("$.context.device.type"), "then": path("$.context.device.type"),
+                    "else": {"@if": {"exists": path("$.context.page"), "then": "Web"}}}}),
+        ActionField("os_name", "OS name", "string", default=path("$.context.os.name")),
+        ActionField("os_version", "OS version", "string", default=path("$.context.os.version")),
+        ActionField("device_brand", "Device brand", "string", default=path("$.context.device.brand")),
         ActionField("device_manufacturer", "Device manufacturer", "string",
-                    default=_path("$.context.device.manufacturer")),
-        ActionField("device_model", "Device model", "string", default=_path("$.context.device.model")),
-        ActionField("carrier", "Carrier", "string", default=_path("$.context.network.carrier")),
-        ActionField("country", "Country", "string", default=_path("$.context.location.country")),
-        ActionField("region", "Region", "string", default=_path("$.context.location.region")),
-        ActionField("city", "City", "string", default=_path("$.context.location.city")),
-        ActionField("language", "Language", "string", default=_path("$.context.locale")),
-        ActionField("app_version", "App version", "string", default=_path("$.context.app.version")),
-        ActionField("location_lat", "Latitude", "number", default=_path("$.context.location.latitude")),
-        ActionField("location_lng", "Longitude", "number", default=_path("$.context.location.longitude")),
-        ActionField("library", "Library", "string", default=_path("$.context.library.name")),
+                    default=path("$.context.device.manufacturer")),
+        ActionField("device_model", "Device model", "string", default=path("$.context.device.model")),
+        ActionField("carrier", "Carrier", "string", default=path("$.context.network.carrier")),
+        ActionField("country", "Country", "string", default=path("$.context.location.country")),
+        ActionField("region", "Region", "string", default=path("$.context.location.region")),
+        ActionField("city", "City", "string", default=path("$.context.location.city")),
+        ActionField("language", "Language", "string", default=path("$.context.locale")),
+        ActionField("app_version", "App version", "string", default=path("$.context.app.version")),
+        ActionField("location_lat", "Latitude", "number", default=path("$.context.location.latitude")),
+        ActionField("location_lng", "Longitude", "number", default=path("$.context.location.longitude")),
+        ActionField("library", "Library", "string", default=path("$.context.library.name")),
     )
 
 
-DEVICE_ID = {"@if": {"exists": _path("$.context.device.id"), "then": _path("$.context.device.id"),
-                     "else": _path("$.anonymousId")}}
+DEVICE_ID = {"@if": {"exists": path("$.context.device.id"), "then": path("$.context.device.id"),
+                     "else": path("$.anonymousId")}}
 
 
 def _event_fields(event_type_default: Any) -> tuple[ActionField, ...]:
     return (
-        ActionField("user_id", "User ID", "string", "Amplitude's user_id.", default=_path("$.userId")),
+        ActionField("user_id", "User ID", "string", "Amplitude's user_id.", default=path("$.userId")),
         ActionField("device_id", "Device ID", "string", "The device id, else the anonymous id.", default=DEVICE_ID),
         ActionField("event_type", "Event type", "string", "The event's name.", required=True,
                     default=event_type_default),
-        ActionField("time", "Timestamp", "datetime", "Sent in milliseconds.", default=_path("$.timestamp")),
+        ActionField("time", "Timestamp", "datetime", "Sent in milliseconds.", default=path("$.timestamp")),
         ActionField("insert_id", "Insert ID", "string", "Amplitude deduplicates on it for 7 days.",
-                    default=_path("$.messageId")),
-        ActionField("event_properties", "Event properties", "object", default=_path("$.properties")),
-        ActionField("user_properties", "User properties", "object", default=_path("$.context.traits")),
-        ActionField("ip", "IP address", "string", "Used for location.", default=_path("$.context.ip")),
-        ActionField("revenue", "Revenue", "number", default=_path("$.properties.revenue")),
-        ActionField("price", "Price", "number", default=_path("$.properties.price")),
-        ActionField("quantity", "Quantity", "integer", default=_path("$.properties.quantity")),
-        ActionField("productId", "Product ID", "string", default=_path("$.properties.product_id")),
-        ActionField("revenueType", "Revenue type", "string", default=_path("$.properties.revenueType")),
+                    default=path("$.messageId")),
+        ActionField("event_properties", "Event properties", "object", default=path("$.properties")),
+        ActionField("user_properties", "User properties", "object", default=path("$.context.traits")),
+        ActionField("ip", "IP address", "string", "Used for location.", default=path("$.context.ip")),
+        ActionField("revenue", "Revenue", "number", default=path("$.properties.revenue")),
+        ActionField("price", "Price", "number", default=path("$.properties.price")),
+        ActionField("quantity", "Quantity", "integer", default=path("$.properties.quantity")),
+        ActionField("productId", "Product ID", "string", default=path("$.properties.product_id")),
+        ActionField("revenueType", "Revenue type", "string", default=path("$.properties.revenueType")),
         ActionField("session_id", "Session ID", "integer", "Session start time in ms (-1 for no session).",
-                    default=_path("$.integrations.Amplitude.session_id")),
+                    default=path("$.integrations.Amplitude.session_id")),
         *_device_fields(),
     )
 
 
-def _viewed(fallback: str) -> dict[str, Any]:
-    return {"@if": {"exists": _path("$.name"), "then": {"@template": "Viewed {{name}}"}, "else": fallback}}
-
-
-_events_perform = _single(events_batch)
+_events_perform = one_at_a_time(events_batch)
 
 LOG_EVENT = ActionDefinition(
     key="log_event", title="Log Event", description="Send track calls to Amplitude as events.",
-    default_trigger='type = "track"', fields=_event_fields(_path("$.event")),
+    default_trigger='type = "track"', fields=_event_fields(path("$.event")),
     perform=_events_perform, perform_batch=events_batch, batch_size=EVENT_BATCH,
 )
 LOG_PAGE = ActionDefinition(
     key="log_page_view", title="Log Page View", description='Send page calls as "Viewed <name>" events.',
-    default_trigger='type = "page"', fields=_event_fields(_viewed("Loaded a Page")),
+    default_trigger='type = "page"', fields=_event_fields(viewed_name("Loaded a Page")),
     perform=_events_perform, perform_batch=events_batch, batch_size=EVENT_BATCH,
 )
 LOG_SCREEN = ActionDefinition(
     key="log_screen_view", title="Log Screen View", description='Send screen calls as "Viewed <name>" events.',
-    default_trigger='type = "screen"', fields=_event_fields(_viewed("Loaded a Screen")),
+    default_trigger='type = "screen"', fields=_event_fields(viewed_name("Loaded a Screen")),
     perform=_events_perform, perform_batch=events_batch, batch_size=EVENT_BATCH,
 )
 IDENTIFY_USER = ActionDefinition(
@@ -285,20 +275,20 @@ IDENTIFY_USER = ActionDefinition(
     description="Set user properties with the Identify API (no event is logged).",
     default_trigger='type = "identify"',
     fields=(
-        ActionField("user_id", "User ID", "string", default=_path("$.userId")),
+        ActionField("user_id", "User ID", "string", default=path("$.userId")),
         ActionField("device_id", "Device ID", "string", "The device id, else the anonymous id.", default=DEVICE_ID),
         ActionField("user_properties", "User properties", "object", "Set on the user.", default=person_traits()),
         ActionField("paying", "Paying", "boolean", "Whether the user is paying."),
         ActionField("start_version", "Start version", "string", "The app version the user started with."),
         *_device_fields(),
     ),
-    perform=_single(identify_batch), perform_batch=identify_batch, batch_size=IDENTIFY_BATCH,
+    perform=one_at_a_time(identify_batch), perform_batch=identify_batch, batch_size=IDENTIFY_BATCH,
 )
 
 
 def _validate(settings: dict[str, Any]) -> dict[str, str]:
-    value = settings.get("min_id_length")
-    if value is not None and not 1 <= int(value) <= 128:
+    value = DEFINITION.read(settings).integer("min_id_length")
+    if value is not None and not 1 <= value <= 128:
         return {"min_id_length": "Between 1 and 128."}
     return {}
 
@@ -323,6 +313,6 @@ DEFINITION = DestinationDefinition(
                      "Amplitude rejects user and device ids shorter than 5 characters unless you lower this."),
     ),
     actions=(LOG_EVENT, LOG_PAGE, LOG_SCREEN, IDENTIFY_USER),
-    test_credentials=test_credentials,
+    check_credentials=check_credentials,
     validate=_validate,
 )

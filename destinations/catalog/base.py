@@ -1,12 +1,22 @@
-"""The shape every catalog entry has. See `destinations/catalog/__init__.py` for how to add one."""
+"""The shape every catalog entry has, and the helpers every entry shares.
+
+See `destinations/catalog/__init__.py` for how to add one. A catalog module reads its settings through
+`DEFINITION.read(settings)` (a `Settings`: declared defaults applied, typed getters), finds a regional
+host with `regional_endpoint`, drops empty values with `compact` and turns a batch sender into a
+one-payload `perform` with `one_at_a_time`; default mappings are built with `destinations.mapping.path` /
+`first_of` and `viewed_name`. None of these is copied into a module.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
+from .. import http
 from ..errors import PayloadError, SettingsError
 from ..http import Exchange
+from ..mapping import path
 
 # Setting field types: how the UI renders them and how values are validated.
 SETTING_TYPES = ("string", "text", "url", "number", "integer", "boolean", "choice", "headers")
@@ -31,6 +41,99 @@ class SettingField:
             "required": self.required, "secret": self.secret, "default": self.default,
             "choices": [{"value": v, "label": label} for v, label in self.choices],
         }
+
+
+class Settings(Mapping[str, Any]):
+    """A destination's stored settings read through its declared fields.
+
+    A declared setting that is absent or empty reads as its declared default (None without one), so no
+    catalog module repeats a default in code. Reading a key the definition does not declare raises
+    KeyError: a typo fails the module's tests instead of reading None. The typed getters say what the
+    caller gets."""
+
+    __slots__ = ("_fields", "_values")
+
+    def __init__(self, fields: Sequence[SettingField], values: Mapping[str, Any] | None) -> None:
+        self._fields = {f.key: f for f in fields}
+        self._values: Mapping[str, Any] = values or {}
+
+    def __getitem__(self, key: str) -> Any:
+        declared = self._fields[key]
+        value = self._values.get(key)
+        return declared.default if value is None or value == "" else value
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._fields)
+
+    def __len__(self) -> int:
+        return len(self._fields)
+
+    def text(self, key: str) -> str:
+        """The value as text; "" when it is unset and has no default."""
+        value = self[key]
+        return "" if value is None else str(value)
+
+    def flag(self, key: str) -> bool:
+        return bool(self[key])
+
+    def integer(self, key: str) -> int | None:
+        """The value as an int; None when unset without a default or not a number."""
+        value = self[key]
+        if value is None or isinstance(value, bool):
+            return None
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            return None
+
+    def choice(self, key: str) -> str:
+        """One of the setting's declared choices: the stored one, else the declared default."""
+        declared = self._fields[key]
+        value = self[key]
+        if value in {v for v, _ in declared.choices}:
+            return str(value)
+        return "" if declared.default is None else str(declared.default)
+
+    def headers(self, key: str) -> dict[str, str]:
+        value = self[key]
+        return dict(value) if isinstance(value, dict) else {}
+
+    def secrets(self, *keys: str) -> tuple[str, ...]:
+        """The non-empty values of `keys` (secret settings), for the outbound module to keep out of records."""
+        return tuple(str(v) for v in (self[k] for k in keys) if v)
+
+
+def regional_endpoint(kind: str, hosts: Mapping[str, str], settings: Settings) -> str:
+    """The vendor's base URL for the destination's `region` setting (`hosts` by region key); the
+    DESTINATION_ENDPOINTS setting overrides it for `kind` (tests, proxies)."""
+    return http.endpoint(kind, hosts[settings.choice("region")])
+
+
+def viewed_name(fallback: str) -> dict[str, Any]:
+    """The default mapping of an analytics event name for page and screen calls: "Viewed <name>" when
+    the call has a name, else `fallback` ("Loaded a Page")."""
+    return {"@if": {"exists": path("$.name"), "then": {"@template": "Viewed {{name}}"}, "else": fallback}}
+
+
+def compact(values: Mapping[str, Any]) -> dict[str, Any]:
+    """`values` without the entries a vendor should not receive: None, "" and {}."""
+    return {k: v for k, v in values.items() if v is not None and v != "" and v != {}}
+
+
+def one_at_a_time(
+    batch: Callable[[dict[str, Any], list[dict[str, Any]]], BatchResult],
+) -> Callable[[dict[str, Any], dict[str, Any]], Exchange]:
+    """The `perform` of a batch-shaped sender: send one payload, raise its item error if it has one."""
+
+    def perform(settings: dict[str, Any], payload: dict[str, Any]) -> Exchange:
+        result = batch(settings, [payload])
+        if 0 in result.item_errors:
+            raise result.item_errors[0]
+        if result.exchange is None:  # pragma: no cover - a batch of one with no error sent its request
+            raise PayloadError("nothing was sent")
+        return result.exchange
+
+    return perform
 
 
 @dataclass(frozen=True)
@@ -95,6 +198,21 @@ class ActionDefinition:
     default_enabled: bool = True  # added when a destination of this type is created
     batch_size: int = 1  # the most payloads one perform_batch / perform_local call carries
     perform_local: Callable[[dict[str, Any], LocalBatch], BatchResult] | None = None
+    # The destination setting (if any) that overrides batch_size for this action. Only an action that
+    # names one reads it: a setting that happens to be called "batch_size" changes nothing elsewhere.
+    batch_size_setting: str = ""
+
+    def batch_size_for(self, settings: Mapping[str, Any]) -> int:
+        """How many payloads one request carries: 1 without perform_batch / perform_local; else the value
+        of `batch_size_setting` when the action names one and it is a whole number of at least 1; else the
+        declared batch_size."""
+        if self.perform_batch is None and self.perform_local is None:
+            return 1
+        if self.batch_size_setting:
+            configured = settings.get(self.batch_size_setting)
+            if isinstance(configured, (int, float)) and not isinstance(configured, bool) and configured >= 1:
+                return int(configured)
+        return max(1, self.batch_size)
 
     def default_mapping(self) -> dict[str, Any]:
         return {f.key: f.default for f in self.fields if f.default is not None}
@@ -124,8 +242,9 @@ class DestinationDefinition:
     description: str
     settings: tuple[SettingField, ...]
     actions: tuple[ActionDefinition, ...]
-    # test_credentials(settings) -> (ok, message); a cheap authenticated request
-    test_credentials: Callable[[dict[str, Any]], tuple[bool, str]] | None = None
+    # check_credentials(settings) -> (ok, message); a cheap authenticated request. Every module names its
+    # function check_credentials too (a module-level test_* would be collected by pytest where imported).
+    check_credentials: Callable[[dict[str, Any]], tuple[bool, str]] | None = None
     # extra validation after field types are checked: settings -> {field: message}
     validate: Callable[[dict[str, Any]], dict[str, str]] | None = None
     # direct mode: what the browser settings endpoint shows for a connected JavaScript source, built from
@@ -154,6 +273,10 @@ class DestinationDefinition:
             if a.key == key:
                 return a
         raise KeyError(key)
+
+    def read(self, values: Mapping[str, Any] | None) -> Settings:
+        """`values` (stored settings) read through this type's declared fields; see `Settings`."""
+        return Settings(self.settings, values)
 
     def secret_keys(self) -> frozenset[str]:
         return frozenset(f.key for f in self.settings if f.secret)
@@ -231,7 +354,7 @@ class DestinationDefinition:
             "description": self.description,
             "settings": [f.to_dict() for f in self.settings],
             "actions": [a.to_dict() for a in self.actions],
-            "has_credentials_test": self.test_credentials is not None,
+            "has_credentials_test": self.check_credentials is not None,
             "supports_deletion": self.delete_person is not None,
         }
 
@@ -271,5 +394,6 @@ def _coerce(f: SettingField, raw: Any) -> Any:
 
 __all__: Sequence[str] = (
     "ActionDefinition", "ActionField", "BatchResult", "DestinationDefinition", "Exchange", "LocalBatch",
-    "SettingField", "runs_in_browser",
+    "SettingField", "Settings", "compact", "one_at_a_time", "regional_endpoint", "runs_in_browser",
+    "viewed_name",
 )

@@ -25,11 +25,12 @@ SITE_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 def browser_settings(settings: dict[str, Any]) -> dict[str, Any]:
     """What the plugin needs, in the names Customer.io's snippet uses (siteId)."""
-    return {"siteId": settings["site_id"], "region": settings.get("region") or "us"}
+    s = DEFINITION.read(settings)
+    return {"siteId": s.text("site_id"), "region": s.choice("region")}
 
 
 def _validate(settings: dict[str, Any]) -> dict[str, str]:
-    if not SITE_ID_RE.match(settings.get("site_id", "")):
+    if not SITE_ID_RE.match(DEFINITION.read(settings).text("site_id")):
         return {"site_id": "The Site ID of your tracking API credentials (Settings → API credentials): "
                            "letters, digits, - and _."}
     return {}

@@ -28,27 +28,29 @@ MEASUREMENT_ID_RE = re.compile(r"^G-[A-Z0-9]{4,20}$")
 
 def browser_settings(settings: dict[str, Any]) -> dict[str, Any]:
     """What the browser library needs to start gtag.js, in its camelCase names."""
+    s = DEFINITION.read(settings)
     out: dict[str, Any] = {
-        "measurementIds": [settings["measurement_id"]],
-        "measurementId": settings["measurement_id"],
-        "pageView": bool(settings.get("send_page_view", True)),
-        "cookieDomain": settings.get("cookie_domain") or "auto",
-        "allowGoogleSignals": bool(settings.get("allow_google_signals", False)),
-        "allowAdPersonalizationSignals": bool(settings.get("allow_ad_personalization", False)),
+        "measurementIds": [s.text("measurement_id")],
+        "measurementId": s.text("measurement_id"),
+        "pageView": s.flag("send_page_view"),
+        "cookieDomain": s.text("cookie_domain"),
+        "allowGoogleSignals": s.flag("allow_google_signals"),
+        "allowAdPersonalizationSignals": s.flag("allow_ad_personalization"),
     }
-    if settings.get("cookie_expires") is not None:
-        out["cookieExpirationInSeconds"] = int(settings["cookie_expires"])
+    expires = s.integer("cookie_expires")
+    if expires is not None:
+        out["cookieExpirationInSeconds"] = expires
     return out
 
 
 def _validate(settings: dict[str, Any]) -> dict[str, str]:
     errors: dict[str, str] = {}
-    measurement_id = settings.get("measurement_id", "").upper()
+    measurement_id = DEFINITION.read(settings).text("measurement_id").upper()
     if not MEASUREMENT_ID_RE.match(measurement_id):
         errors["measurement_id"] = "A GA4 measurement id looks like G-XXXXXXXXXX (Admin → Data streams)."
     else:
         settings["measurement_id"] = measurement_id  # normalized in the cleaned settings: GA ids are upper case
-    expires = settings.get("cookie_expires")
+    expires = DEFINITION.read(settings).integer("cookie_expires")
     if expires is not None and not 0 <= expires <= 63_072_000:
         errors["cookie_expires"] = "Between 0 and 63072000 seconds (two years)."
     return errors

@@ -20,9 +20,19 @@ from typing import Any
 
 from .. import http
 from ..errors import DeliveryError, PayloadError
-from ..mapping import person_traits
-from ._timestamps import epoch_ms
-from .base import ActionDefinition, ActionField, BatchResult, DestinationDefinition, SettingField
+from ..mapping import path, person_traits
+from ..timestamps import epoch_ms
+from .base import (
+    ActionDefinition,
+    ActionField,
+    BatchResult,
+    DestinationDefinition,
+    SettingField,
+    compact,
+    one_at_a_time,
+    regional_endpoint,
+    viewed_name,
+)
 
 KIND = "mixpanel"
 HOSTS = {
@@ -44,19 +54,16 @@ RESERVED_TRAITS = {
 
 
 def _base(settings: dict[str, Any]) -> str:
-    return http.endpoint(KIND, HOSTS.get(settings.get("region") or "us", HOSTS["us"]))
+    return regional_endpoint(KIND, HOSTS, DEFINITION.read(settings))
 
 
 def _auth(settings: dict[str, Any]) -> tuple[str, str]:
-    return (settings.get("api_secret") or settings["project_token"], "")
+    s = DEFINITION.read(settings)
+    return (s.text("api_secret") or s.text("project_token"), "")
 
 
 def _secrets(settings: dict[str, Any]) -> tuple[str, ...]:
-    return tuple(v for v in (settings.get("api_secret"),) if v)
-
-
-def _compact(obj: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in obj.items() if v is not None and v != ""}
+    return DEFINITION.read(settings).secrets("api_secret")
 
 
 def insert_id(message_id: Any) -> str | None:
@@ -92,7 +99,7 @@ def build_event(payload: dict[str, Any]) -> dict[str, Any]:
     for key, prop in _CONTEXT_PROPERTIES.items():
         if payload.get(key) not in (None, ""):
             properties.setdefault(prop, payload[key])
-    properties.update(_compact({
+    properties.update(compact({
         "time": time_ms,
         "distinct_id": payload.get("distinct_id") or "",
         "$insert_id": insert_id(payload.get("insert_id")),
@@ -117,7 +124,7 @@ def import_batch(settings: dict[str, Any], payloads: list[dict[str, Any]]) -> Ba
             item_errors[i] = exc
     if not records:
         raise PayloadError("; ".join(sorted({str(e) for e in item_errors.values()})))
-    strict = "1" if settings.get("strict_mode", True) else "0"
+    strict = "1" if DEFINITION.read(settings).flag("strict_mode") else "0"
     try:
         exchange = http.send(
             "POST", f"{_base(settings)}/import", json=records, params={"strict": strict},
@@ -154,18 +161,6 @@ def _failed_records(exc: DeliveryError) -> dict[int, str] | None:
     return failed or None
 
 
-def _single(batch: Any) -> Any:
-    """perform for batch-shaped senders: send one payload, raise its item error if it has one."""
-
-    def perform(settings: dict[str, Any], payload: dict[str, Any]) -> http.Exchange:
-        result = batch(settings, [payload])
-        if 0 in result.item_errors:
-            raise result.item_errors[0]
-        return result.exchange
-
-    return perform
-
-
 # --- profiles (/engage), groups (/groups), identity (/track) ------------------------------------------------
 
 def _verbose_send(settings: dict[str, Any], path: str, body: list[dict[str, Any]]) -> http.Exchange:
@@ -189,7 +184,7 @@ def profile_properties(traits: dict[str, Any]) -> dict[str, Any]:
 
 def identify_batch(settings: dict[str, Any], payloads: list[dict[str, Any]]) -> BatchResult:
     """`$identify` events (user id + anonymous id) to /track, then `$set` profile updates to /engage."""
-    token = settings["project_token"]
+    token = DEFINITION.read(settings).text("project_token")
     identities: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
     item_errors: dict[int, Exception] = {}
@@ -222,7 +217,7 @@ def group_batch(settings: dict[str, Any], payloads: list[dict[str, Any]]) -> Bat
         if not p.get("group_key") or p.get("group_id") in (None, ""):
             raise PayloadError("missing group_key or group_id")
         updates.append({
-            "$token": settings["project_token"],
+            "$token": DEFINITION.read(settings).text("project_token"),
             "$group_key": p["group_key"],
             "$group_id": str(p["group_id"]),
             "$set": dict(p.get("traits") or {}),
@@ -236,13 +231,13 @@ def alias_batch(settings: dict[str, Any], payloads: list[dict[str, Any]]) -> Bat
         if not p.get("alias") or not p.get("distinct_id"):
             raise PayloadError("missing alias or distinct_id")
         events.append({"event": "$create_alias", "properties": {
-            "distinct_id": p["distinct_id"], "alias": p["alias"], "token": settings["project_token"]}})
+            "distinct_id": p["distinct_id"], "alias": p["alias"], "token": DEFINITION.read(settings).text("project_token")}})
     return BatchResult(exchange=_verbose_send(settings, "/track", events))
 
 
 # --- credentials -------------------------------------------------------------------------------------------
 
-def test_credentials(settings: dict[str, Any]) -> tuple[bool, str]:
+def check_credentials(settings: dict[str, Any]) -> tuple[bool, str]:
     """An empty /import: authenticated but imports nothing. 401/403 means the secret (or token) is wrong."""
     try:
         exchange = http.send("POST", f"{_base(settings)}/import", json=[], params={"strict": "1"},
@@ -258,11 +253,7 @@ def test_credentials(settings: dict[str, Any]) -> tuple[bool, str]:
 
 # --- definitions -------------------------------------------------------------------------------------------
 
-def _path(p: str) -> dict[str, str]:
-    return {"@path": p}
-
-
-DISTINCT_ID = {"@if": {"exists": _path("$.userId"), "then": _path("$.userId"), "else": _path("$.anonymousId")}}
+DISTINCT_ID = {"@if": {"exists": path("$.userId"), "then": path("$.userId"), "else": path("$.anonymousId")}}
 
 
 def _event_fields(event_default: Any) -> tuple[ActionField, ...]:
@@ -272,61 +263,57 @@ def _event_fields(event_default: Any) -> tuple[ActionField, ...]:
         ActionField("distinct_id", "Distinct ID", "string", "Who did it: the user id, else the anonymous id.",
                     default=DISTINCT_ID),
         ActionField("user_id", "User ID", "string", "Sent as $user_id (simplified ID merge).",
-                    default=_path("$.userId")),
+                    default=path("$.userId")),
         ActionField("anonymous_id", "Anonymous ID", "string", "Sent as $device_id.",
-                    default=_path("$.anonymousId")),
+                    default=path("$.anonymousId")),
         ActionField("time", "Timestamp", "datetime", "When it happened (sent in milliseconds).", required=True,
-                    default=_path("$.timestamp")),
+                    default=path("$.timestamp")),
         ActionField("insert_id", "Insert ID", "string", "Mixpanel deduplicates on it ($insert_id).",
-                    default=_path("$.messageId")),
+                    default=path("$.messageId")),
         ActionField("properties", "Event properties", "object", "Properties of the event.",
-                    default=_path("$.properties")),
-        ActionField("ip", "IP address", "string", "Used by Mixpanel for geolocation.", default=_path("$.context.ip")),
-        ActionField("current_url", "Page URL", "string", "$current_url", default=_path("$.context.page.url")),
-        ActionField("referrer", "Referrer", "string", "$referrer", default=_path("$.context.page.referrer")),
-        ActionField("os_name", "OS", "string", "$os", default=_path("$.context.os.name")),
-        ActionField("os_version", "OS version", "string", "$os_version", default=_path("$.context.os.version")),
+                    default=path("$.properties")),
+        ActionField("ip", "IP address", "string", "Used by Mixpanel for geolocation.", default=path("$.context.ip")),
+        ActionField("current_url", "Page URL", "string", "$current_url", default=path("$.context.page.url")),
+        ActionField("referrer", "Referrer", "string", "$referrer", default=path("$.context.page.referrer")),
+        ActionField("os_name", "OS", "string", "$os", default=path("$.context.os.name")),
+        ActionField("os_version", "OS version", "string", "$os_version", default=path("$.context.os.version")),
         ActionField("app_version", "App version", "string", "$app_version_string",
-                    default=_path("$.context.app.version")),
-        ActionField("device_model", "Device model", "string", "$model", default=_path("$.context.device.model")),
+                    default=path("$.context.app.version")),
+        ActionField("device_model", "Device model", "string", "$model", default=path("$.context.device.model")),
         ActionField("device_manufacturer", "Device manufacturer", "string", "$manufacturer",
-                    default=_path("$.context.device.manufacturer")),
-        ActionField("carrier", "Carrier", "string", "$carrier", default=_path("$.context.network.carrier")),
+                    default=path("$.context.device.manufacturer")),
+        ActionField("carrier", "Carrier", "string", "$carrier", default=path("$.context.network.carrier")),
         ActionField("screen_width", "Screen width", "number", "$screen_width",
-                    default=_path("$.context.screen.width")),
+                    default=path("$.context.screen.width")),
         ActionField("screen_height", "Screen height", "number", "$screen_height",
-                    default=_path("$.context.screen.height")),
-        ActionField("library_name", "Library", "string", "mp_lib", default=_path("$.context.library.name")),
-        ActionField("utm_source", "UTM source", "string", default=_path("$.context.campaign.source")),
-        ActionField("utm_medium", "UTM medium", "string", default=_path("$.context.campaign.medium")),
-        ActionField("utm_campaign", "UTM campaign", "string", default=_path("$.context.campaign.name")),
-        ActionField("utm_term", "UTM term", "string", default=_path("$.context.campaign.term")),
-        ActionField("utm_content", "UTM content", "string", default=_path("$.context.campaign.content")),
+                    default=path("$.context.screen.height")),
+        ActionField("library_name", "Library", "string", "mp_lib", default=path("$.context.library.name")),
+        ActionField("utm_source", "UTM source", "string", default=path("$.context.campaign.source")),
+        ActionField("utm_medium", "UTM medium", "string", default=path("$.context.campaign.medium")),
+        ActionField("utm_campaign", "UTM campaign", "string", default=path("$.context.campaign.name")),
+        ActionField("utm_term", "UTM term", "string", default=path("$.context.campaign.term")),
+        ActionField("utm_content", "UTM content", "string", default=path("$.context.campaign.content")),
     )
 
 
-def _viewed(fallback: str) -> dict[str, Any]:
-    return {"@if": {"exists": _path("$.name"), "then": {"@template": "Viewed {{name}}"}, "else": fallback}}
-
-
-_import_perform = _single(import_batch)
+_import_perform = one_at_a_time(import_batch)
 
 TRACK_EVENT = ActionDefinition(
     key="track_event", title="Track Event",
     description="Send track calls to Mixpanel as events (Ingestion API /import).",
-    default_trigger='type = "track"', fields=_event_fields(_path("$.event")),
+    default_trigger='type = "track"', fields=_event_fields(path("$.event")),
     perform=_import_perform, perform_batch=import_batch, batch_size=IMPORT_BATCH,
 )
 TRACK_PAGE = ActionDefinition(
     key="track_page_view", title="Track Page View",
     description='Send page calls as "Viewed <page name>" events.',
-    default_trigger='type = "page"', fields=_event_fields(_viewed("Loaded a Page")),
+    default_trigger='type = "page"', fields=_event_fields(viewed_name("Loaded a Page")),
     perform=_import_perform, perform_batch=import_batch, batch_size=IMPORT_BATCH,
 )
 TRACK_SCREEN = ActionDefinition(
     key="track_screen_view", title="Track Screen View",
     description='Send screen calls as "Viewed <screen name>" events.',
-    default_trigger='type = "screen"', fields=_event_fields(_viewed("Loaded a Screen")),
+    default_trigger='type = "screen"', fields=_event_fields(viewed_name("Loaded a Screen")),
     perform=_import_perform, perform_batch=import_batch, batch_size=IMPORT_BATCH,
 )
 IDENTIFY_USER = ActionDefinition(
@@ -334,16 +321,16 @@ IDENTIFY_USER = ActionDefinition(
     description="Set user profile properties ($set on /engage) and link the anonymous id ($identify).",
     default_trigger='type = "identify"',
     fields=(
-        ActionField("user_id", "User ID", "string", "The profile's distinct id.", default=_path("$.userId")),
+        ActionField("user_id", "User ID", "string", "The profile's distinct id.", default=path("$.userId")),
         ActionField("anonymous_id", "Anonymous ID", "string",
                     "Linked to the user id with an $identify event; the profile id when there is no user id.",
-                    default=_path("$.anonymousId")),
+                    default=path("$.anonymousId")),
         ActionField("traits", "Profile properties", "object",
                     "Set on the profile; email, first_name, last_name, name, phone, created become $-properties.",
                     default=person_traits()),
-        ActionField("ip", "IP address", "string", "Used for the profile's location.", default=_path("$.context.ip")),
+        ActionField("ip", "IP address", "string", "Used for the profile's location.", default=path("$.context.ip")),
     ),
-    perform=_single(identify_batch), perform_batch=identify_batch, batch_size=PROFILE_BATCH,
+    perform=one_at_a_time(identify_batch), perform_batch=identify_batch, batch_size=PROFILE_BATCH,
 )
 GROUP_IDENTIFY = ActionDefinition(
     key="group_identify_user", title="Group Identify",
@@ -352,28 +339,28 @@ GROUP_IDENTIFY = ActionDefinition(
     fields=(
         ActionField("group_key", "Group key", "string",
                     "The group key defined in your Mixpanel project settings (e.g. company_id).", required=True,
-                    default={"@if": {"exists": _path("$.traits.group_key"), "then": _path("$.traits.group_key"),
+                    default={"@if": {"exists": path("$.traits.group_key"), "then": path("$.traits.group_key"),
                                      "else": "$group_id"}}),
-        ActionField("group_id", "Group ID", "string", "The group's id.", required=True, default=_path("$.groupId")),
-        ActionField("traits", "Group properties", "object", "Set on the group profile.", default=_path("$.traits")),
+        ActionField("group_id", "Group ID", "string", "The group's id.", required=True, default=path("$.groupId")),
+        ActionField("traits", "Group properties", "object", "Set on the group profile.", default=path("$.traits")),
     ),
-    perform=_single(group_batch), perform_batch=group_batch, batch_size=PROFILE_BATCH,
+    perform=one_at_a_time(group_batch), perform_batch=group_batch, batch_size=PROFILE_BATCH,
 )
 ALIAS = ActionDefinition(
     key="alias", title="Alias",
     description="Create an alias ($create_alias) from the previous id to the user id (original ID merge only).",
     default_trigger='type = "alias"', default_enabled=False,
     fields=(
-        ActionField("alias", "Alias", "string", "The new id.", required=True, default=_path("$.userId")),
+        ActionField("alias", "Alias", "string", "The new id.", required=True, default=path("$.userId")),
         ActionField("distinct_id", "Distinct ID", "string", "The existing id.", required=True,
-                    default=_path("$.previousId")),
+                    default=path("$.previousId")),
     ),
-    perform=_single(alias_batch), perform_batch=alias_batch, batch_size=PROFILE_BATCH,
+    perform=one_at_a_time(alias_batch), perform_batch=alias_batch, batch_size=PROFILE_BATCH,
 )
 
 
 def _validate(settings: dict[str, Any]) -> dict[str, str]:
-    token = settings.get("project_token", "")
+    token = DEFINITION.read(settings).text("project_token")
     if not re.fullmatch(r"[A-Za-z0-9]{8,64}", token):
         return {"project_token": "A Mixpanel project token is letters and digits (Project Settings → Access Keys)."}
     return {}
@@ -399,6 +386,6 @@ DEFINITION = DestinationDefinition(
                      default=True),
     ),
     actions=(TRACK_EVENT, TRACK_PAGE, TRACK_SCREEN, IDENTIFY_USER, GROUP_IDENTIFY, ALIAS),
-    test_credentials=test_credentials,
+    check_credentials=check_credentials,
     validate=_validate,
 )

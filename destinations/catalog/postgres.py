@@ -38,11 +38,17 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.types.json import Jsonb
 
-from .. import http
+from .. import http, timestamps
 from ..errors import DeliveryError, PayloadError
-from ..mapping import event_person_traits
-from ._timestamps import parse_timestamp
-from .base import ActionDefinition, ActionField, BatchResult, DestinationDefinition, SettingField
+from ..mapping import event_person_traits, path
+from .base import (
+    ActionDefinition,
+    ActionField,
+    BatchResult,
+    DestinationDefinition,
+    SettingField,
+    one_at_a_time,
+)
 
 KIND = "postgres"
 DEFAULT_SCHEMA = "pipelines_events"
@@ -64,7 +70,8 @@ _PG_TYPES = {"text": "text", "character varying": "text", "numeric": "numeric", 
              "timestamp with time zone": "timestamptz", "bigint": "integer", "integer": "integer",
              "smallint": "integer", "double precision": "float", "real": "float", "jsonb": "json", "json": "json",
              "timestamp without time zone": "timestamp", "date": "date"}
-_DDL_TYPES = {"text": "text", "numeric": "numeric", "boolean": "boolean", "timestamptz": "timestamptz"}
+_DDL_TYPES = {"text": "text", "numeric": "numeric", "boolean": "boolean", "timestamptz": "timestamptz",
+              "date": "date"}
 
 
 # --- names -------------------------------------------------------------------------------------------------
@@ -183,8 +190,10 @@ def infer_type(column: str, value: Any) -> str | None:
         return "boolean"
     if isinstance(value, (int, float, Decimal)):
         return "numeric"
-    if isinstance(value, str) and parse_timestamp(value) is not None:
+    if timestamps.is_iso_datetime(value):
         return "timestamptz"
+    if timestamps.is_iso_date(value):
+        return "date"
     return "text"
 
 
@@ -217,11 +226,11 @@ def convert(value: Any, column_type: str) -> Any:
             return value.strip().lower() == "true"
         return None
     if column_type in ("timestamptz", "timestamp", "date"):
-        parsed = parse_timestamp(value)
+        if column_type == "date":
+            return timestamps.parse_date(value)
+        parsed = timestamps.parse(value)
         if parsed is None:
             return None
-        if column_type == "date":
-            return parsed.date()
         return parsed if column_type == "timestamptz" else parsed.replace(tzinfo=None)
     if column_type == "json":
         return Jsonb(value)
@@ -408,8 +417,8 @@ def write_batch(settings: dict[str, Any], payloads: list[dict[str, Any]]) -> Bat
     """Write the events of `payloads` (each {"event": <event>}) in one transaction.
 
     Events that cannot be written at all (no messageId, unknown type) are item errors; the rest go in."""
-    url = settings["connection_url"]
-    schema = settings.get("schema") or DEFAULT_SCHEMA
+    s = DEFINITION.read(settings)
+    url, schema = s.text("connection_url"), s.text("schema")
     item_errors: dict[int, Exception] = {}
     rows: dict[str, list[dict[str, Any]]] = {}
     users: dict[str, dict[str, Any]] = {}
@@ -485,35 +494,31 @@ def write_batch(settings: dict[str, Any], payloads: list[dict[str, Any]]) -> Bat
 
 
 def _newer_or_same(user: dict[str, Any], merged: dict[str, Any]) -> bool:
-    new, old = parse_timestamp(user.get("updated_at")), parse_timestamp(merged.get("updated_at"))
+    new, old = timestamps.parse(user.get("updated_at")), timestamps.parse(merged.get("updated_at"))
     return old is None or new is None or new >= old
 
 
-def perform(settings: dict[str, Any], payload: dict[str, Any]) -> http.Exchange:
-    result = write_batch(settings, [payload])
-    if 0 in result.item_errors:
-        raise result.item_errors[0]
-    return result.exchange
+perform = one_at_a_time(write_batch)
 
 
 # --- settings ----------------------------------------------------------------------------------------------------
 
 def _validate(settings: dict[str, Any]) -> dict[str, str]:
     errors: dict[str, str] = {}
-    schema = settings.get("schema") or DEFAULT_SCHEMA
+    schema = DEFINITION.read(settings).text("schema")
     if not IDENTIFIER_RE.match(schema) or schema.startswith("pg_") or schema == "information_schema":
         errors["schema"] = ("Use lowercase letters, digits and underscores (at most 63, not starting with a "
                             "digit or pg_).")
     try:
-        connection_params(settings["connection_url"])
+        connection_params(DEFINITION.read(settings).text("connection_url"))
     except (ValueError, http.UnsafeURL) as exc:
         errors["connection_url"] = str(exc)
     return errors
 
 
-def test_credentials(settings: dict[str, Any]) -> tuple[bool, str]:
+def check_credentials(settings: dict[str, Any]) -> tuple[bool, str]:
     """Connect and run SELECT 1 (a fresh connection, not a cached one)."""
-    url = settings["connection_url"]
+    url = DEFINITION.read(settings).text("connection_url")
     try:
         params = connection_params(url)
         params["connect_timeout"] = max(1, int(django_settings.OUTBOUND_CONNECT_TIMEOUT))
@@ -534,7 +539,7 @@ WRITE_EVENTS = ActionDefinition(
     default_trigger='type in ["track", "identify", "page", "screen", "group", "alias"]',
     fields=(
         ActionField("event", "Event", "object", "The event written to the tables (the whole event by default).",
-                    required=True, default={"@path": "$."}),
+                    required=True, default=path("$.")),
     ),
     perform=perform,
     perform_batch=write_batch,
@@ -555,7 +560,7 @@ DEFINITION = DestinationDefinition(
                      "The schema the tables are written to; created if missing.", default=DEFAULT_SCHEMA),
     ),
     actions=(WRITE_EVENTS,),
-    test_credentials=test_credentials,
+    check_credentials=check_credentials,
     validate=_validate,
 )
 

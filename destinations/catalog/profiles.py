@@ -14,6 +14,7 @@ from typing import Any
 
 from .. import http
 from ..errors import PayloadError
+from ..mapping import path
 from .base import ActionDefinition, ActionField, BatchResult, DestinationDefinition, LocalBatch
 
 KIND = "profiles"
@@ -33,7 +34,7 @@ def perform(settings: dict[str, Any], payload: dict[str, Any]) -> http.Exchange:
     raise PayloadError("the profile store is updated by deliveries only; nothing was written")
 
 
-def test_credentials(settings: dict[str, Any]) -> tuple[bool, str]:
+def check_credentials(settings: dict[str, Any]) -> tuple[bool, str]:
     return True, "Built in: nothing to connect to."
 
 
@@ -46,7 +47,7 @@ UPDATE_PROFILES = ActionDefinition(
                      'or type = "page" or type = "screen"'),
     fields=(
         ActionField("event", "Event", "object", "The event applied to the profile store (the whole event).",
-                    required=True, default={"@path": "$."}),
+                    required=True, default=path("$.")),
     ),
     perform=perform,
     perform_local=apply_local,
@@ -61,5 +62,5 @@ DEFINITION = DestinationDefinition(
     description="Build a profile of every person from your events: the People pages and audiences read it.",
     settings=(),
     actions=(UPDATE_PROFILES,),
-    test_credentials=test_credentials,
+    check_credentials=check_credentials,
 )

@@ -28,33 +28,34 @@ def build_message(settings: dict[str, Any], payload: dict[str, Any]) -> dict[str
     body: dict[str, Any] = {"text": str(text)}
     if payload.get("blocks"):
         body["blocks"] = payload["blocks"]
+    defaults = DEFINITION.read(settings)
     for key in _OPTIONAL:
-        value = payload.get(key) or settings.get(key)
+        value = payload.get(key) or defaults[key]
         if value:
             body[key] = value
     return body
 
 
 def perform(settings: dict[str, Any], payload: dict[str, Any]) -> http.Exchange:
-    url = settings["webhook_url"]
+    url = DEFINITION.read(settings).text("webhook_url")
     return http.send("POST", url, json=build_message(settings, payload), user_url=True, secrets=(url,))
 
 
 def _validate(settings: dict[str, Any]) -> dict[str, str]:
     try:
-        http.check_url(settings["webhook_url"])
+        http.check_url(DEFINITION.read(settings).text("webhook_url"))
     except http.UnsafeURL as exc:
         return {"webhook_url": str(exc)}
-    emoji = settings.get("icon_emoji")
+    emoji = DEFINITION.read(settings).text("icon_emoji")
     if emoji and not (emoji.startswith(":") and emoji.endswith(":")):
         return {"icon_emoji": "Write the emoji as :name:, e.g. :rocket:."}
     return {}
 
 
-def test_credentials(settings: dict[str, Any]) -> tuple[bool, str]:
+def check_credentials(settings: dict[str, Any]) -> tuple[bool, str]:
     """Post an empty body: a live hook answers 400 (no text) without posting anything; a revoked or
     mistyped one answers 403/404/410."""
-    url = settings["webhook_url"]
+    url = DEFINITION.read(settings).text("webhook_url")
     try:
         exchange = http.send("POST", url, json={}, user_url=True, secrets=(url,))
     except DeliveryError as exc:
@@ -103,6 +104,6 @@ DEFINITION = DestinationDefinition(
         SettingField("icon_emoji", "Icon emoji", "string", "Default sender emoji, e.g. :rocket:."),
     ),
     actions=(POST_MESSAGE,),
-    test_credentials=test_credentials,
+    check_credentials=check_credentials,
     validate=_validate,
 )

@@ -19,6 +19,14 @@
     select.addEventListener("change", function () { window.location.assign(select.value); });
   }
 
+  /* Phone: the main navigation scrolls sideways; show the current page's link. */
+  function initMainNav() {
+    var nav = $(".mainnav"), current = $(".mainnav [aria-current=page]");
+    if (nav && current && nav.scrollWidth > nav.clientWidth) {
+      nav.scrollLeft = current.offsetLeft - nav.offsetLeft - 16;
+    }
+  }
+
   /* Catalog search: filter the entries as you type (the form still works with ?q= without JS). */
   function initCatalogFilter() {
     var input = $("[data-catalog-filter]");
@@ -116,10 +124,20 @@
 
   /* Field errors from a JSON answer ({field: [{message}]}), replacing every error shown before: the page
      never keeps a stale error, and the first field in error gets the focus. */
+  /* Add or remove one id in an element's aria-describedby (dropping the attribute when it empties). */
+  function describe(node, id, on) {
+    var ids = (node.getAttribute("aria-describedby") || "").split(/\s+/).filter(function (x) { return x && x !== id; });
+    if (on) ids.push(id);
+    if (ids.length) node.setAttribute("aria-describedby", ids.join(" "));
+    else node.removeAttribute("aria-describedby");
+  }
+
   function showFieldErrors(form, errors) {
     $all(".field.has-error", form).forEach(function (f) { f.classList.remove("has-error"); });
     $all(".field .error", form).forEach(function (e) { e.remove(); });
     $all("[aria-invalid]", form).forEach(function (i) { i.removeAttribute("aria-invalid"); });
+    // the removed messages are no longer there to describe their inputs
+    $all("[aria-describedby]", form).forEach(function (i) { describe(i, i.id + "_error", false); });
     var slot = $("[data-error-summary-slot]", form);
     if (slot) slot.innerHTML = "";
     var keys = Object.keys(errors || {});
@@ -135,6 +153,7 @@
         var p = el("p", { "class": "error", id: input.id + "_error" }, messages.join(" "));
         var help = $(".help", field);
         field.insertBefore(p, help);
+        describe(input, p.id, true);
         var label = $("label[for='" + input.id + "']", form);
         var name = label ? label.firstChild.textContent.trim() : key;
         messages.forEach(function (m) { items.push({ id: input.id, text: name + ": " + m }); });
@@ -392,15 +411,70 @@
     });
   }
 
-  /* Live debugger: poll the newest events every 2 s; new ones slide in, open ones keep their state. */
+  /* Relative times: "3 min ago" with the exact UTC time in the title, the same words as the server's
+     connections_ui.ago (which renders them first); refreshed while a page stays open. */
+  function pad(n) { return (n < 10 ? "0" : "") + n; }
+  var MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+  function relativeTime(date, now) {
+    var seconds = Math.max(0, Math.floor((now - date) / 1000));
+    if (seconds < 45) return "just now";
+    var minutes = Math.max(1, Math.round(seconds / 60));
+    if (minutes < 60) return minutes + " min ago";
+    var hours = Math.floor(minutes / 60);
+    if (hours < 24) return hours + " h ago";
+    var days = Math.floor(hours / 24);
+    if (days <= 30) return days + " d ago";
+    return date.getUTCDate() + " " + MONTHS[date.getUTCMonth()] + " " + date.getUTCFullYear();
+  }
+  function exactTime(date) {
+    return date.getUTCFullYear() + "-" + pad(date.getUTCMonth() + 1) + "-" + pad(date.getUTCDate()) + " " +
+      pad(date.getUTCHours()) + ":" + pad(date.getUTCMinutes()) + ":" + pad(date.getUTCSeconds()) + " UTC";
+  }
+  function timeElement(iso) {
+    var date = new Date(iso);
+    return el("time", { datetime: iso, title: exactTime(date), "data-relative": "" }, relativeTime(date, Date.now()));
+  }
+  function refreshRelativeTimes() {
+    var now = Date.now();
+    $all("time[data-relative]").forEach(function (t) {
+      t.textContent = relativeTime(new Date(t.getAttribute("datetime")), now);
+    });
+  }
+
+  /* Live debugger: poll the newest events every 2 s; new ones slide in, open ones keep their state. Each
+     row's line mirrors templates/connections/source/_event_summary.html. */
+  function renderSummary(event) {
+    var summary = el("summary");
+    var what = el("span", { "class": "event-what" });
+    what.appendChild(el("span", { "class": "badge badge-type" }, event.type));
+    if (event.suppressed) {
+      what.appendChild(document.createTextNode(" "));
+      what.appendChild(el("span", { "class": "badge badge-suppressed" }, "suppressed"));
+    }
+    what.appendChild(document.createTextNode(" "));
+    what.appendChild(el("span", { "class": "event-summary" }, event.summary));
+    summary.appendChild(what);
+    summary.appendChild(document.createTextNode(" "));
+    var meta = el("span", { "class": "event-meta" });
+    var user = el("span", { "class": "event-user", "data-event-user": "" });
+    if (event.user.title) user.setAttribute("title", event.user.title);
+    if (event.user.text) user.textContent = event.user.text;
+    else user.appendChild(el("span", { "class": "muted" }, "No user"));
+    meta.appendChild(user);
+    meta.appendChild(document.createTextNode(" "));
+    meta.appendChild(el("span", { "class": "status status-" + event.delivery.status, "data-event-delivery": event.delivery.status },
+      event.delivery.label));
+    meta.appendChild(document.createTextNode(" "));
+    var time = el("span", { "class": "event-time" });
+    time.appendChild(timeElement(event.received_at));
+    meta.appendChild(time);
+    summary.appendChild(meta);
+    return summary;
+  }
   function renderEvent(event) {
     var li = el("li", { "class": event.suppressed ? "event event-suppressed" : "event", "data-event-id": String(event.id) });
     var details = el("details");
-    var summary = el("summary");
-    summary.appendChild(el("span", { "class": "badge badge-type" }, event.type));
-    if (event.suppressed) summary.appendChild(el("span", { "class": "badge badge-suppressed" }, "suppressed"));
-    summary.appendChild(el("span", { "class": "event-summary" }, event.summary));
-    summary.appendChild(el("time", { datetime: event.received_at }, new Date(event.received_at).toLocaleString()));
+    var summary = renderSummary(event);
     details.appendChild(summary);
     var body = el("div", { "class": "event-body" });
     if (event.suppressed) {  // dropped at ingest: no payload, no deliveries
@@ -445,6 +519,36 @@
     });
     holder.appendChild(ul);
   }
+  /* Data-flow picture: hovering or focusing a node lights up its curves and the nodes they reach. */
+  function initFlow() {
+    $all("[data-flow]").forEach(function (box) {
+      function light(node) {
+        var source = node.getAttribute("data-flow-source");
+        var destination = node.getAttribute("data-flow-destination");
+        var attr = source ? "data-source" : "data-destination";
+        var id = source || destination;
+        box.classList.add("flow-focusing");
+        node.classList.add("is-lit");
+        $all("[data-flow-link][" + attr + '="' + id + '"]', box).forEach(function (link) {
+          link.classList.add("is-lit");
+          var other = source ? '[data-flow-destination="' + link.getAttribute("data-destination") + '"]'
+            : '[data-flow-source="' + link.getAttribute("data-source") + '"]';
+          $all(other, box).forEach(function (n) { n.classList.add("is-lit"); });
+        });
+      }
+      function clear() {
+        box.classList.remove("flow-focusing");
+        $all(".is-lit", box).forEach(function (n) { n.classList.remove("is-lit"); });
+      }
+      $all("[data-flow-source], [data-flow-destination]", box).forEach(function (node) {
+        node.addEventListener("mouseenter", function () { clear(); light(node); });
+        node.addEventListener("mouseleave", clear);
+        node.addEventListener("focus", function () { clear(); light(node); });
+        node.addEventListener("blur", clear);
+      });
+    });
+  }
+
   /* Path picker (the Webhook tab of a source): writes {"@path": "..."} into the mapping field it names. */
   function initPathPickers() {
     $all("[data-path-target]").forEach(function (select) {
@@ -486,12 +590,21 @@
           var events = data.events.slice().reverse();  // oldest first, so each new one goes on top
           events.forEach(function (event) {
             var li = known[String(event.id)];
-            if (li) { if (!event.suppressed) renderDeliveries(li, event.deliveries); return; }
+            if (li) {
+              if (event.suppressed) return;
+              renderDeliveries(li, event.deliveries);
+              var badge = $("[data-event-delivery]", li);
+              badge.className = "status status-" + event.delivery.status;
+              badge.setAttribute("data-event-delivery", event.delivery.status);
+              badge.textContent = event.delivery.label;
+              return;
+            }
             li = renderEvent(event);
             li.classList.add("fresh");
             list.insertBefore(li, list.firstChild);
           });
           if (empty) empty.hidden = list.children.length > 0;
+          refreshRelativeTimes();
         })
         .catch(function () { /* a missed poll is retried on the next tick */ });
     }
@@ -501,6 +614,7 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     initSwitcher();
+    initMainNav();
     initCatalogFilter();
     initCopy();
     initSecrets();
@@ -510,5 +624,7 @@
     initConditionBuilder();
     initDebugger();
     initPathPickers();
+    initFlow();
+    if ($("time[data-relative]")) setInterval(refreshRelativeTimes, 30000);
   });
 })();

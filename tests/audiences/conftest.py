@@ -8,6 +8,9 @@ from typing import Any
 
 import pytest
 
+# The profile store fed for real (store, fan out, deliver inline): `feed(*messages)`.
+from tests.profiles.conftest import _fresh_engine_state, feed, profiles_destination, source  # noqa: F401
+
 # Half past an hour, in the recent past: the profile store keeps per-day counts only for recent days.
 NOW = (datetime.now(UTC) - timedelta(hours=1)).replace(minute=30, second=0, microsecond=0)
 

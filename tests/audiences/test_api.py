@@ -113,3 +113,24 @@ def test_estimate_and_vocabulary(teammate_api: Any, person: Any, frozen: Any) ->
     assert r.json()["message"].startswith("definition: op:")
     assert teammate_api.get(f"{URL}vocabulary/").json() == {"events": ["Order Completed", "Product Added"],
                                                             "traits": ["plan"]}
+
+
+def test_history_by_chart_range_sums_buckets_and_rejects_an_unknown_range(
+    owner_api: Any, workspace: Any, person: Any, frozen: Any
+) -> None:
+    audience = services.create_audience(workspace, name="Cart", key="cart", definition=CART)
+    p, q = person(events={"Product Added": [hours_ago(1)]}), person(events={"Product Added": [hours_ago(24.5)]})
+    services.evaluate_people(workspace.pk, [p.pk, q.pk], now=hours_ago(2))  # q enters two hours ago
+    services.evaluate_people(workspace.pk, [p.pk], now=NOW)  # p enters now
+    services.sweep_due(now=NOW)  # q leaves now
+    hour = owner_api.get(f"{URL}{audience.pk}/history/", {"range": "1h"}).json()
+    assert (hour["range"], hour["bucket_minutes"], len(hour["buckets"])) == ("1h", 5, 12)
+    assert [(b["entered"], b["exited"], b["size"]) for b in hour["buckets"]][-2:] == [(0, 0, 1), (1, 1, 1)]
+    week = owner_api.get(f"{URL}{audience.pk}/history/", {"range": "7d"}).json()
+    assert (week["bucket_minutes"], len(week["buckets"])) == (360, 28)
+    assert sum(b["entered"] for b in week["buckets"]) == 2 and sum(b["exited"] for b in week["buckets"]) == 1
+    assert week["buckets"][-1]["size"] == 1
+    bad = owner_api.get(f"{URL}{audience.pk}/history/", {"range": "5y"})
+    assert bad.status_code == 400
+    assert bad.json()["code"] == "invalid_request" and "1h, 24h, 7d" in bad.json()["message"]
+    assert owner_api.get(f"{URL}{audience.pk}/history/", {"range": "1h", "hours": 3}).status_code == 400

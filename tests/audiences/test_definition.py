@@ -47,8 +47,6 @@ def test_errors_point_at_the_bad_node() -> None:
     assert bad({"event": "X", "at_least": 1, "exactly": 2}).startswith("exactly: only one of")
     assert bad({"event": "X", "between": ["1d", "7d"]}).startswith("between: the first time")
     assert bad({"event": "X", "where": {"path": "total", "op": ">", "value": 1}}).startswith("where.path:")
-    assert bad({"event": "X", "at_least": 3, "where": {"path": "properties.t", "op": "exists"}}) \
-        .startswith("where: property filters look at the latest event only")
     assert bad({"trait": "plan", "op": "in", "value": "pro"}).startswith("value: \"in\" needs a non-empty list")
     assert bad({"all": [{"event": "X", "wihtin": "1d"}]}) == "all[0].wihtin: unknown field"
     assert bad({"trait": "a", "event": "b"}).startswith("expected exactly one of")
@@ -122,7 +120,39 @@ def test_nested_trait_paths() -> None:
                     state({"address": {"city": "Paris"}}), NOW)
 
 
-def test_property_filters_look_at_the_latest_event() -> None:
+def test_recent_times_make_hour_and_minute_counts_exact() -> None:
+    times = [NOW - timedelta(hours=6), NOW - timedelta(hours=5, minutes=59), NOW - timedelta(minutes=30),
+             NOW - timedelta(minutes=29)]
+    stat = EventStat("Clicked", {NOW.date(): 4}, min(times), max(times), {},
+                     recent=sorted(t.timestamp() for t in times), recent_from=(NOW - timedelta(days=1)).timestamp())
+    s = PersonState(1, 1, {}, {}, {"Clicked": stat})
+    assert evaluate({"event": "Clicked", "exactly": 3, "within": "6h"}, s, NOW)  # (now - 6h, now]
+    assert evaluate({"event": "Clicked", "exactly": 1, "within": "30m"}, s, NOW)
+    assert evaluate({"event": "Clicked", "exactly": 2, "between": ["6h", "30m"]}, s, NOW)
+    # the times do not reach back far enough for a 2-day window: counts per day decide
+    assert evaluate({"event": "Clicked", "exactly": 4, "within": "2d"}, s, NOW)
+    assert next_change_at({"event": "Clicked", "at_least": 3, "within": "6h"}, s, NOW) == \
+        NOW + timedelta(minutes=1)  # the view of 5 h 59 min ago leaves
+
+
+def test_a_filtered_history_counts_every_matching_event() -> None:
+    from audiences.definition import filter_key
+
+    node = {"event": "Order Completed", "at_least": 2, "within": "7d",
+            "where": {"path": "properties.total", "op": ">", "value": 100}}
+    matched = EventStat("Order Completed", {days_ago(2).date(): 1, days_ago(1).date(): 1}, days_ago(2), days_ago(1),
+                        {"total": 300})
+    s = PersonState(1, 1, {}, {}, {"Order Completed": EventStat("Order Completed", {NOW.date(): 3}, days_ago(2),
+                                                                 hours_ago(1), {"total": 5})},
+                    filtered={("Order Completed", filter_key(node)): matched})
+    assert evaluate(node, s, NOW)
+    assert not evaluate({**node, "at_least": 3}, s, NOW)
+    # the key is the event and its filters, whatever the count or window
+    assert filter_key(node) == filter_key({"event": "Order Completed", "where": [node["where"]]})
+    assert filter_key(node) != filter_key({**node, "event": "Refunded"})
+
+
+def test_without_a_filtered_history_property_filters_look_at_the_latest_event() -> None:
     node = {"event": "Order Completed", "within": "7d", "where": {"path": "properties.total", "op": ">", "value": 100}}
     big = state(Order_Completed=([days_ago(1)], {"total": 120, "currency": "EUR"}))
     small = state(Order_Completed=([days_ago(1)], {"total": 20}))

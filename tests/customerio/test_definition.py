@@ -59,7 +59,7 @@ def test_region_chooses_the_track_api_host(settings: Any):
 def test_credentials_check_reports_the_region(track_api: HTTPServer, cio_settings):
     track_api.expect_request("/api/v1/accounts/region", method="GET").respond_with_json(
         {"url": "https://track.customer.io", "region": "us", "environment_id": 3})
-    assert CIO.test_credentials(cio_settings) == (True, "Connected to Customer.io (US region).")
+    assert CIO.check_credentials(cio_settings) == (True, "Connected to Customer.io (US region).")
     [request] = received(track_api)
     assert (request["method"], request["path"], request["auth"]) == ("GET", "/api/v1/accounts/region", BASIC_AUTH)
     assert base64.b64decode(request["auth"].split()[1]).decode() == f"{SITE_ID}:{API_KEY}"
@@ -67,16 +67,16 @@ def test_credentials_check_reports_the_region(track_api: HTTPServer, cio_setting
 
 def test_credentials_check_with_bad_credentials(track_api: HTTPServer, cio_settings):
     track_api.expect_request("/api/v1/accounts/region").respond_with_data("Unauthorized", status=401)
-    assert CIO.test_credentials(cio_settings) == (False, "Invalid Site ID or API key")
+    assert CIO.check_credentials(cio_settings) == (False, "Invalid Site ID or API key")
 
 
 def test_credentials_check_points_out_a_region_mismatch(track_api: HTTPServer, cio_settings):
     track_api.expect_request("/api/v1/accounts/region").respond_with_json(
         {"url": "https://track-eu.customer.io", "region": "eu", "environment_id": 3})
-    ok, message = CIO.test_credentials(cio_settings)
+    ok, message = CIO.check_credentials(cio_settings)
     assert not ok and "EU region" in message and "change Account Region to EU" in message
 
 
 def test_credentials_check_reports_other_answers(track_api: HTTPServer, cio_settings):
     track_api.expect_request("/api/v1/accounts/region").respond_with_data("down", status=503)
-    assert CIO.test_credentials(cio_settings) == (False, "Customer.io answered HTTP 503 to the credentials check.")
+    assert CIO.check_credentials(cio_settings) == (False, "Customer.io answered HTTP 503 to the credentials check.")

@@ -5,6 +5,7 @@ the Profiles destination and the profile store exactly as a worker runs them."""
 from __future__ import annotations
 
 import itertools
+import json
 from typing import Any
 
 from django.utils import timezone
@@ -97,3 +98,49 @@ def test_define_an_audience_in_the_builder_and_watch_a_person_enter_and_exit(
     page.reload()
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     shot("audiences-4-phone")
+
+
+def test_the_builder_edits_nested_groups(logged_in: Page, live_server: Any, workspace: Workspace, shot: Any) -> None:
+    page = logged_in
+    page.goto(f"{live_server.url}/w/{workspace.slug}/audiences/new/")
+    page.locator("#id_name").fill("Viewers or pro | ever | Excl Purch 7d")
+    page.locator("#id_key").fill("viewers-or-pro")
+    root = page.locator("[data-audience-rows] > .audience-group")
+
+    # A group inside the top level, filled with two conditions; then a third level, removed again.
+    root.get_by_role("button", name="+ Group").last.click()
+    group = root.locator("> .audience-group")
+    expect(group).to_have_count(1)
+    group.locator(".audience-row").nth(0).get_by_label("Event name").fill("Product Viewed")
+    group.locator("> .button-row").get_by_role("button", name="+ Trait").click()
+    trait = group.locator(".audience-row").nth(1)
+    trait.get_by_label("Trait", exact=True).fill("plan")
+    trait.get_by_label("Operator", exact=True).select_option("=")
+    trait.get_by_label("Value", exact=True).fill("pro")
+    group.locator("> .builder-join").get_by_label("Match").select_option("any")
+    group.locator("> .button-row").get_by_role("button", name="+ Group").click()
+    expect(group.locator("> .audience-group")).to_have_count(1)
+    group.locator("> .audience-group > .builder-join").get_by_role("button", name="Remove group").click()
+    expect(group.locator(".audience-group")).to_have_count(0)
+
+    # Move the group above the exclusion, and drop the first starter condition.
+    group.locator("> .builder-join").get_by_role("button", name="Move group up").click()
+    root.locator("> .audience-row").first.get_by_role("button", name="Remove condition").click()
+    expected = {"all": [
+        {"any": [{"event": "Product Viewed"}, {"trait": "plan", "op": "=", "value": "pro"}]},
+        {"not": {"event": "Order Completed", "within": "7d"}},
+    ]}
+    assert json.loads(page.locator("#id_definition").input_value()) == expected
+    shot("audiences-5-nested-builder")
+    page.get_by_role("button", name="Create audience").click()
+
+    expect(page.get_by_role("heading", name="Viewers or pro | ever | Excl Purch 7d")).to_be_visible()
+    assert Audience.objects.get(workspace=workspace, key="viewers-or-pro").definition == expected
+    # The saved tree comes back as the same nested builder.
+    group = page.locator("[data-audience-rows] > .audience-group > .audience-group")
+    expect(group.locator("> .builder-join").get_by_label("Match")).to_have_value("any")
+    expect(group.locator(".audience-row").nth(1).get_by_label("Trait", exact=True)).to_have_value("plan")
+    # Turning the group into "none of these" wraps it in a not, and the JSON follows.
+    group.locator("> .builder-join").get_by_label("Match").select_option("none")
+    assert json.loads(page.locator("#id_definition").input_value())["all"][0] == {"not": {"any": expected["all"][0]["any"]}}
+    shot("audiences-6-nested-saved")

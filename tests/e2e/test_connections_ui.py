@@ -77,7 +77,7 @@ def test_add_webhook_destination_through_the_wizard_then_edit_and_test_an_action
     shot("6-connections")
 
     # Actions tab: add an action, edit it with the condition builder and the path picker
-    page.get_by_role("link", name="Order hook").click()
+    page.get_by_role("link", name="Order hook", exact=True).click()
     page.get_by_role("link", name="Actions").click()
     expect(page.locator("table")).to_contain_text("Send")
     page.get_by_role("button", name="Add action").click()
@@ -136,7 +136,7 @@ def test_add_javascript_source_and_watch_an_event_in_the_live_debugger(
     page = logged_in
     page.locator("section", has=page.get_by_role("heading", name="Sources")).get_by_role(
         "link", name="Add New").click()
-    page.get_by_role("link", name="Add Source JavaScript (website)").click()
+    page.get_by_role("link", name="JavaScript (website)").click()
     page.get_by_label("Name").fill("Production Javascript")
     shot("10-source-name")
     page.get_by_role("button", name="Submit").click()

@@ -151,3 +151,20 @@ def test_events_waiting_for_their_first_attempt_are_counted_as_queued(
     page = client.get(f"/w/acme/destinations/{destination.id}/delivery/")
     assert page.status_code == 200
     assert "Queued <strong>3</strong>" in page.content.decode()
+
+
+def test_delivery_stats_by_chart_range_sums_minutes_into_buckets(owner_api: APIClient, delivered: Any) -> None:
+    now = timezone.now()
+    DeliveryCount.objects.create(destination=delivered, minute=(now - timedelta(days=3)).replace(second=0, microsecond=0),
+                                 delivered=5, failed=2)
+    url = f"/api/workspaces/acme/destinations/{delivered.id}/delivery-stats/"
+    week = owner_api.get(url, {"range": "7d"}).json()
+    assert (week["range"], week["bucket_minutes"], len(week["buckets"])) == ("7d", 360, 28)
+    assert week["totals"]["delivered"] == 6 and week["totals"]["failed"] == 3  # plus the fixture's own minute
+    assert [b["delivered"] for b in week["buckets"] if b["delivered"]] == [5, 1]
+    hour = owner_api.get(url, {"range": "1h"}).json()
+    assert (hour["bucket_minutes"], len(hour["buckets"]), hour["totals"]["delivered"]) == (5, 12, 1)
+    for bad in ({"range": "30d"}, {"range": ""}, {"range": "1h", "minutes": 5}):
+        response = owner_api.get(url, bad)
+        assert response.status_code == 400, bad
+        assert response.json()["code"] == "invalid_request" and response.json()["message"].startswith("range: ")

@@ -122,3 +122,10 @@ def test_unparsable_original_timestamp_falls_back_to_timestamp(api: TrackingClie
                                   "sentAt": _iso(device_now)})
     assert payload["originalTimestamp"] == _iso(call_time)
     assert _parse(payload["receivedAt"]) - _parse(payload["timestamp"]) == timedelta(seconds=1)
+
+
+def test_a_date_alone_is_not_a_message_time(api: TrackingClient, source: Source):
+    # One rule for every reader (docs/timestamps.md): a date without a time of day is no instant.
+    payload = _send(api, source, {"timestamp": "2024-01-02"})
+    assert payload["timestamp"] == payload["receivedAt"]
+    assert "originalTimestamp" not in payload

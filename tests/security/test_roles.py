@@ -68,6 +68,9 @@ RULES: dict[str, dict[str, Role]] = {
     "audiences-api:audience-history": {"GET": VIEWER},
     "audiences-api:audience-estimate": {"POST": VIEWER},  # evaluates a draft; stores nothing
     "audiences-api:audience-vocabulary": {"GET": VIEWER},
+    "audience-sync-api:audience-destinations": {"GET": VIEWER, "POST": ADMIN},
+    "audience-sync-api:audience-destination": {"GET": VIEWER, "PATCH": ADMIN, "DELETE": ADMIN},
+    "audience-sync-api:audience-destination-sync": {"GET": VIEWER},
     "api-profiles": {"GET": VIEWER},
     "api-profile": {"GET": VIEWER},
     # Audiences UI
@@ -75,6 +78,8 @@ RULES: dict[str, dict[str, Role]] = {
     "audiences:new": {"GET": ADMIN, "POST": ADMIN},
     "audiences:detail": {"GET": VIEWER, "POST": ADMIN},
     "audiences:delete": {"POST": ADMIN},
+    "audience-sync:connect": {"POST": ADMIN},
+    "audience-sync:change": {"POST": ADMIN},
     # Audit log and workspace settings pages
     "audit:log": {"GET": VIEWER},
     "retention:workspace-settings": {"GET": VIEWER, "POST": ADMIN, "POST op=delete": OWNER},
@@ -121,6 +126,7 @@ RULES: dict[str, dict[str, Role]] = {
 # Routes that name no workspace, with why no workspace role applies to them.
 UNSCOPED = {
     "login", "logout",  # before any workspace
+    "favicon",  # a redirect to the static icon
     "connections:home",  # redirects to the first workspace the user is a member of
     "api-schema", "api-docs", "api-catalog", "api-catalog-entry",  # the same for every authenticated user
     "api-workspaces",  # your own workspaces; creating one makes you its owner
@@ -259,6 +265,7 @@ def test_members_see_write_keys_but_no_buttons_that_change_things(world: dict[st
     assert b"Disable destination" not in overview.content and b"Delete destination" not in overview.content
     settings_page = client.get(f"/w/acme/destinations/{destination.id}/settings/")
     assert b"Save changes" not in settings_page.content and b"Test connection" not in settings_page.content
+    assert b"Danger zone" not in settings_page.content and b"Delete destination" not in settings_page.content
     action_page = client.get(f"/w/acme/destinations/{destination.id}/actions/{action.id}/")
     assert b"Save action" not in action_page.content
     assert b"Test action" in action_page.content  # members test actions
@@ -269,6 +276,8 @@ def test_admins_get_every_button(world: dict[str, Any], member_of: Any) -> None:
     client.force_login(member_of(ADMIN))
     page = client.get(f"/w/acme/sources/{world['source'].id}/")
     assert b"Rotate write key" in page.content and b"Delete source" in page.content
+    settings_page = client.get(f"/w/acme/destinations/{world['destination'].id}/settings/")
+    assert b"Danger zone" in settings_page.content and b"Delete destination" in settings_page.content
     action_page = client.get(f"/w/acme/destinations/{world['destination'].id}/actions/{world['action'].id}/")
     assert b"Save action" in action_page.content
 

@@ -243,7 +243,7 @@ def test_event_delivery_draws_the_chart_and_lists_failures(
 
 def test_add_javascript_source_shows_the_snippet_with_write_key_and_host(owner_client: Client) -> None:
     page = owner_client.get("/w/acme/sources/new/").content.decode()
-    assert "JavaScript (website)" in page and "Add Source" in page
+    assert "JavaScript (website)" in page and 'href="/w/acme/sources/new/javascript/"' in page
     page = owner_client.get("/w/acme/sources/new/javascript/").content.decode()
     assert 'placeholder="Production Javascript"' in page
     response = owner_client.post("/w/acme/sources/new/javascript/", {"name": "Production Javascript"}, follow=True)

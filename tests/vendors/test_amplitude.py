@@ -117,14 +117,14 @@ def test_identify_posts_a_form_to_the_identify_api(httpserver: HTTPServer, event
 def test_credentials_ok_and_rejected(httpserver: HTTPServer) -> None:
     httpserver.expect_ordered_request("/api/2/usersearch", method="GET").respond_with_json({"matches": []})
     httpserver.expect_ordered_request("/api/2/usersearch").respond_with_data("Invalid API key", status=401)
-    assert AMPLITUDE.test_credentials(SETTINGS)[0]
-    ok, message = AMPLITUDE.test_credentials({**SETTINGS, "secret_key": "wrong"})
+    assert AMPLITUDE.check_credentials(SETTINGS)[0]
+    ok, message = AMPLITUDE.check_credentials({**SETTINGS, "secret_key": "wrong"})
     assert not ok and "rejected" in message
     first, second = received(httpserver)
     assert first.args.to_dict() == {"user": "testUser@example.com"}
     assert first.headers["Authorization"] == basic("amp-api-key", "amp-secret-key")
     assert second.headers["Authorization"] == basic("amp-api-key", "wrong")
-    ok, message = AMPLITUDE.test_credentials({**SETTINGS, "secret_key": None})
+    ok, message = AMPLITUDE.check_credentials({**SETTINGS, "secret_key": None})
     assert not ok and "secret key" in message
 
 

@@ -3,6 +3,7 @@ its perform expects."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +58,7 @@ def test_entry_is_complete(definition: Any) -> None:
         assert f"window.{definition.browser_library} = function" in plugin.read_text()
         assert definition.vendor_script_url.startswith("https://")
     else:
-        assert callable(definition.test_credentials)
+        assert callable(definition.check_credentials)
     assert definition.actions, "a destination needs at least one action"
     assert any(a.default_enabled for a in definition.actions)
     for action in definition.actions:
@@ -67,14 +68,29 @@ def test_entry_is_complete(definition: Any) -> None:
         assert 1 <= action.batch_size <= 2000
         batching = action.perform_batch is not None or action.perform_local is not None
         assert batching == (action.batch_size > 1) or definition.key == "webhook"
+        if action.batch_size_setting:  # a declared integer setting of this type
+            assert {f.key: f.type for f in definition.settings}.get(action.batch_size_setting) == "integer"
         field_keys = [f.key for f in action.fields]
         assert len(field_keys) == len(set(field_keys))
         for f in action.fields:
             assert f.label and f.type in ACTION_FIELD_TYPES, (action.key, f.key)
         mapping = action.default_mapping()
+        # a new action must pass the services' check (connections.services.validate_action) as it comes
+        assert all(mapping.get(f.key) not in (None, "") for f in action.fields if f.required), action.key
         assert _directives(mapping) <= DIRECTIVES, (action.key, _directives(mapping) - DIRECTIVES)
         validate_mapping(mapping)
     definition.to_dict()  # what the API and UI render
+
+
+def test_catalog_modules_read_settings_through_the_accessor() -> None:
+    # Defaults live in the declared fields only: a module reads DEFINITION.read(settings)[...], never
+    # settings.get(key, default) or settings[key] (base.py, which implements the accessor, aside).
+    reads = re.compile(r'settings\.get\(|settings\[\"\w+\"\](?!\s*=[^=])')
+    catalog = REPO / "destinations" / "catalog"
+    offenders = [f"{path.relative_to(REPO)}:{number}" for path in sorted(catalog.rglob("*.py"))
+                 if path.name not in ("base.py", "__init__.py") or path.parent != catalog
+                 for number, line in enumerate(path.read_text().splitlines(), start=1) if reads.search(line)]
+    assert offenders == []
 
 
 def test_slack_default_trigger_does_not_fire_on_everything(events: dict[str, Any]) -> None:

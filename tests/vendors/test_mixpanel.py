@@ -165,8 +165,8 @@ def test_credentials_ok_and_rejected(httpserver: HTTPServer) -> None:
         {"code": 200, "num_records_imported": 0, "status": "OK"})
     httpserver.expect_ordered_request("/import").respond_with_json(
         {"code": 401, "error": "Invalid credentials", "status": "Unauthorized"}, status=401)
-    assert MIXPANEL.test_credentials(SETTINGS) == (True, "Mixpanel accepted the credentials (HTTP 200).")
-    ok, message = MIXPANEL.test_credentials({**SETTINGS, "api_secret": "wrong-secret"})
+    assert MIXPANEL.check_credentials(SETTINGS) == (True, "Mixpanel accepted the credentials (HTTP 200).")
+    ok, message = MIXPANEL.check_credentials({**SETTINGS, "api_secret": "wrong-secret"})
     assert not ok and "rejected the credentials" in message
     first, second = received(httpserver)
     assert body(first) == [] and first.args.to_dict() == {"strict": "1"}

@@ -134,12 +134,12 @@ def test_sql_errors_are_permanent(warehouse: str, events: dict[str, Any]) -> Non
 
 
 def test_missing_database_is_permanent(warehouse: str) -> None:
-    ok, message = WAREHOUSE.test_credentials({"connection_url": warehouse + "_missing"})
+    ok, message = WAREHOUSE.check_credentials({"connection_url": warehouse + "_missing"})
     assert not ok and "does not exist" in message
 
 
 def test_credentials_test_runs_select_1(warehouse: str) -> None:
-    ok, message = WAREHOUSE.test_credentials({"connection_url": warehouse})
+    ok, message = WAREHOUSE.check_credentials({"connection_url": warehouse})
     assert ok and message.startswith("Connected to PostgreSQL 1")
 
 

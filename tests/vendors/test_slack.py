@@ -76,7 +76,7 @@ def test_private_hook_is_refused_at_save_and_at_send(settings: Any, httpserver: 
 def test_credentials_ok_and_revoked(loopback: None, httpserver: HTTPServer) -> None:
     httpserver.expect_request(HOOK).respond_with_data("no_text", status=400)
     httpserver.expect_request("/services/revoked").respond_with_data("invalid_token", status=403)
-    assert SLACK.test_credentials({"webhook_url": httpserver.url_for(HOOK)})[0]
-    ok, message = SLACK.test_credentials({"webhook_url": httpserver.url_for("/services/revoked")})
+    assert SLACK.check_credentials({"webhook_url": httpserver.url_for(HOOK)})[0]
+    ok, message = SLACK.check_credentials({"webhook_url": httpserver.url_for("/services/revoked")})
     assert not ok and "invalid_token" in message
     assert body(received(httpserver)[0]) == {}

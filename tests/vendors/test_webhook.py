@@ -108,7 +108,7 @@ def test_bad_settings_are_rejected_with_the_field(loopback: None, values: dict[s
 def test_credentials_test_reports_the_answer(loopback: None, httpserver: HTTPServer) -> None:
     httpserver.expect_request("/ok").respond_with_data("ok")
     httpserver.expect_request("/denied").respond_with_data("denied", status=401)
-    ok, message = WEBHOOK.test_credentials({"url": httpserver.url_for("/ok")})
+    ok, message = WEBHOOK.check_credentials({"url": httpserver.url_for("/ok")})
     assert ok and "200" in message
-    ok, message = WEBHOOK.test_credentials({"url": httpserver.url_for("/denied")})
+    ok, message = WEBHOOK.check_credentials({"url": httpserver.url_for("/denied")})
     assert not ok and "401" in message

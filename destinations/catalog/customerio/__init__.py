@@ -15,10 +15,11 @@ from typing import Any
 
 from ... import http
 from ...errors import DeliveryError
-from ..base import DestinationDefinition, SettingField
-from .actions import ACTIONS, DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE
+from ..base import DestinationDefinition
+from .actions import ACTIONS
 from .operations import build_delete_person, person_identifiers
-from .transport import HOSTS, KIND, base_url, send_operation
+from .settings import FIELDS, MAX_BATCH_SIZE, read
+from .transport import HOSTS, KIND, auth, base_url, send_operation
 
 REGION_PATH = "/api/v1/accounts/region"
 
@@ -26,12 +27,8 @@ REGION_PATH = "/api/v1/accounts/region"
 def check_credentials(settings: dict[str, Any]) -> tuple[bool, str]:
     """(ok, message) from `GET /api/v1/accounts/region`. The endpoint answers on either regional host,
     so a region that differs from the destination's setting is reported as a problem to fix."""
-    api_key = str(settings.get("api_key") or "")
     try:
-        exchange = http.send(
-            "GET", base_url(settings) + REGION_PATH,
-            auth=(str(settings.get("site_id") or ""), api_key), secrets=(api_key,) if api_key else (),
-        )
+        exchange = http.send("GET", base_url(settings) + REGION_PATH, **auth(settings))
     except DeliveryError as exc:
         if exc.status == 401:
             return False, "Invalid Site ID or API key"
@@ -40,7 +37,7 @@ def check_credentials(settings: dict[str, Any]) -> tuple[bool, str]:
         return False, f"Could not reach Customer.io: {exc.message}"
     body = exchange.json()
     region = body.get("region") if isinstance(body, dict) else None
-    configured = settings.get("region") or "us"
+    configured = read(settings).choice("region")
     if region in HOSTS and region != configured:
         return False, (
             f"These credentials belong to a workspace in the {region.upper()} region, but this destination "
@@ -61,35 +58,22 @@ def delete_person(settings: dict[str, Any], identities: dict[str, str]) -> http.
 
 
 def _validate(settings: dict[str, Any]) -> dict[str, str]:
-    size = settings.get("batch_size", DEFAULT_BATCH_SIZE)
-    if not 1 <= size <= MAX_BATCH_SIZE:
+    size = read(settings).integer("batch_size")
+    if size is None or not 1 <= size <= MAX_BATCH_SIZE:
         return {"batch_size": f"Enter a number from 1 to {MAX_BATCH_SIZE}."}
     return {}
 
 
 DEFINITION = DestinationDefinition(
-    key="customerio",
+    key=KIND,
     name="Customer.io",
     category="Messaging",
     mode="cloud",
     description="Send people, objects, devices and events to your Customer.io workspace to message people "
     "and trigger campaigns.",
-    settings=(
-        SettingField("site_id", "Site ID", "string", "Your Customer.io Site ID (Settings → API Credentials).",
-                     required=True),
-        SettingField("api_key", "API Key", "string", "Your Track API key (Settings → API Credentials).",
-                     required=True, secret=True),
-        SettingField("region", "Account Region", "choice", "The region your Customer.io account is in.",
-                     default="us", choices=(("us", "US"), ("eu", "EU"))),
-        SettingField("convert_timestamps", "Convert timestamps", "boolean",
-                     "Send ISO-8601 date-time attribute values as unix timestamps, which Customer.io "
-                     "segments and filters treat as dates.", default=True),
-        SettingField("batch_size", "Batch size", "integer",
-                     f"Events sent per request to /api/v2/batch (1 to {MAX_BATCH_SIZE}); 1 sends each event on "
-                     "its own.", default=DEFAULT_BATCH_SIZE),
-    ),
+    settings=FIELDS,
     actions=ACTIONS,
-    test_credentials=check_credentials,
+    check_credentials=check_credentials,
     validate=_validate,
     delete_person=delete_person,
 )

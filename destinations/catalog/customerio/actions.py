@@ -15,10 +15,8 @@ from ...mapping import path as _path
 from ...mapping import person_traits
 from ..base import ActionDefinition, ActionField, BatchResult
 from . import operations as ops
+from .settings import DEFAULT_BATCH_SIZE
 from .transport import Builder, send_operation, send_operations
-
-DEFAULT_BATCH_SIZE = 50
-MAX_BATCH_SIZE = 100
 
 # Track events with a meaning of their own: other actions handle them, so Track Event leaves them out.
 SEMANTIC_EVENTS = (
@@ -90,6 +88,7 @@ def _action(
     return ActionDefinition(
         key=key, title=title, description=description, default_trigger=trigger, fields=fields,
         perform=perform, perform_batch=perform_batch, default_enabled=enabled, batch_size=DEFAULT_BATCH_SIZE,
+        batch_size_setting="batch_size",  # the destination's Batch size setting
     )
 
 

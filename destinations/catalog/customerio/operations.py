@@ -27,6 +27,7 @@ import orjson
 
 from ...errors import PayloadError
 from ...timestamps import convert_iso_values, to_unix_seconds
+from .settings import read
 
 ENTITY_PATH = "/api/v2/entity"
 BATCH_PATH = "/api/v2/batch"
@@ -121,7 +122,7 @@ def _timestamp(value: Any, name: str = "timestamp") -> int | None:
 
 def _attributes(payload: dict[str, Any], settings: dict[str, Any], key: str = "attributes") -> dict[str, Any]:
     attributes = _object(payload.get(key), key)
-    if settings.get("convert_timestamps", True):
+    if read(settings).flag("convert_timestamps"):
         attributes = convert_iso_values(attributes)
     return attributes
 

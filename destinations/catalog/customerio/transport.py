@@ -11,8 +11,9 @@ from typing import Any
 
 from ... import http
 from ...errors import DeliveryError, PayloadError
-from ..base import BatchResult
+from ..base import BatchResult, regional_endpoint
 from .operations import BATCH_PATH, MAX_BATCH_BYTES, Operation, check_size
+from .settings import read
 
 KIND = "customerio"
 HOSTS = {"us": "https://track.customer.io", "eu": "https://track-eu.customer.io"}
@@ -24,12 +25,13 @@ Builder = Callable[[dict[str, Any], dict[str, Any]], Operation]
 
 def base_url(settings: dict[str, Any]) -> str:
     """The Track API host for the account region; DESTINATION_ENDPOINTS["customerio"] overrides it."""
-    return http.endpoint(KIND, HOSTS.get(settings.get("region") or "us", HOSTS["us"]))
+    return regional_endpoint(KIND, HOSTS, read(settings))
 
 
-def _auth(settings: dict[str, Any]) -> dict[str, Any]:
-    api_key = str(settings.get("api_key") or "")
-    return {"auth": (str(settings.get("site_id") or ""), api_key), "secrets": (api_key,) if api_key else ()}
+def auth(settings: dict[str, Any]) -> dict[str, Any]:
+    """HTTP Basic site_id:api_key, and the API key as a secret kept out of delivery records."""
+    s = read(settings)
+    return {"auth": (s.text("site_id"), s.text("api_key")), "secrets": s.secrets("api_key")}
 
 
 def _vendor_errors(exchange: http.Exchange | None) -> str:
@@ -75,7 +77,7 @@ def send_operation(settings: dict[str, Any], operation: Operation) -> http.Excha
     try:
         return http.send(
             "POST", base_url(settings) + operation.path, data=raw,
-            headers={"Content-Type": "application/json"}, **_auth(settings),
+            headers={"Content-Type": "application/json"}, **auth(settings),
         )
     except DeliveryError as exc:
         raise _explain(exc) from exc
@@ -104,7 +106,7 @@ def _send_batch(settings: dict[str, Any], chunk: list[tuple[int, bytes]]) -> tup
     try:
         exchange = http.send(
             "POST", base_url(settings) + BATCH_PATH, data=raw,
-            headers={"Content-Type": "application/json"}, **_auth(settings),
+            headers={"Content-Type": "application/json"}, **auth(settings),
         )
     except DeliveryError as exc:
         raise _explain(exc) from exc

@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('connections', '0002_webhook_source'),
-        ('destinations', '0007_exchange_row_count'),
+        ('destinations', '0008_alter_delivery_options'),
     ]
 
     operations = [
