@@ -22,7 +22,7 @@ from .routing_controls import MAX_FIELDS, FilterError
 from .triggers import MAX_LENGTH
 
 
-class FiltersSerializer(serializers.Serializer):
+class DestinationFiltersSerializer(serializers.Serializer):
     keep_if = serializers.CharField(required=False, allow_blank=True, max_length=MAX_LENGTH, default="",
                                     help_text='Only events matching this condition (the trigger language, e.g. '
                                               '`type = "track"`) are sent; empty: no such filter.')
@@ -39,7 +39,7 @@ class FiltersSerializer(serializers.Serializer):
                                    help_text='Paths under properties, traits or context, e.g. "properties.email".')
 
 
-class PreviewSerializer(serializers.Serializer):
+class DestinationFiltersPreviewSerializer(serializers.Serializer):
     events = serializers.IntegerField(help_text="How many recent events were looked at (at most 100).")
     dropped = serializers.IntegerField(help_text="How many of them the filters would not send.")
     trimmed = serializers.IntegerField(help_text="How many would be sent with fields removed.")
@@ -48,7 +48,7 @@ class PreviewSerializer(serializers.Serializer):
 
 
 def _checked(request: Request) -> tuple[dict[str, Any], Any]:
-    serializer = FiltersSerializer(data=request.data)
+    serializer = DestinationFiltersSerializer(data=request.data)
     serializer.is_valid(raise_exception=True)
     try:
         return destination_filters.check(dict(serializer.validated_data))
@@ -59,12 +59,12 @@ def _checked(request: Request) -> tuple[dict[str, Any], Any]:
 class DestinationFiltersView(APIView):
     """A destination's filters, applied before its actions (docs/routing.md)."""
 
-    @extend_schema(responses={200: FiltersSerializer})
+    @extend_schema(responses={200: DestinationFiltersSerializer})
     def get(self, request: Request, slug: str, destination_id: int) -> Response:
         destination = _destination(request, slug, destination_id)
         return Response(destination_filters.settings_of(destination))
 
-    @extend_schema(request=FiltersSerializer, responses={200: FiltersSerializer})
+    @extend_schema(request=DestinationFiltersSerializer, responses={200: DestinationFiltersSerializer})
     def put(self, request: Request, slug: str, destination_id: int) -> Response:
         destination = _destination(request, slug, destination_id, at_least=Role.ADMIN)
         clean, _ = _checked(request)
@@ -74,7 +74,7 @@ class DestinationFiltersView(APIView):
 class DestinationFiltersPreview(APIView):
     """What the given filters would do to the last 100 events of the destination's sources."""
 
-    @extend_schema(request=FiltersSerializer, responses={200: PreviewSerializer})
+    @extend_schema(request=DestinationFiltersSerializer, responses={200: DestinationFiltersPreviewSerializer})
     def post(self, request: Request, slug: str, destination_id: int) -> Response:
         destination = _destination(request, slug, destination_id)
         _, compiled = _checked(request)

@@ -33,8 +33,8 @@ class FiltersForm(forms.Form):
                                      "placeholder": 'event = "Test Event" or context.device.type = "ios"'}),
         help_text="Events matching this condition are never sent to this destination.")
     sample_percent = forms.IntegerField(
-        label="Send a sample of", min_value=0, max_value=100, initial=100,
-        widget=forms.NumberInput(attrs={"class": "narrow"}),
+        label="Send a sample of (%)", min_value=0, max_value=100, initial=100,
+        widget=forms.NumberInput(attrs={"class": "narrow-number"}),
         help_text="Percent of the remaining events, chosen by messageId: a retried or replayed event gets the "
                   "same answer. 100 sends all.")
     fields_mode = forms.ChoiceField(label="Fields", choices=FieldsMode.choices, required=False,

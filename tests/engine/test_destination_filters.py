@@ -180,3 +180,16 @@ def test_api_preview_counts_what_would_be_dropped(make_webhook: Callable[..., De
     assert result["reasons"] == [{"reason": "filtered: matches the destination's drop filter", "count": 5}]
     assert len(result["examples"]) == 5
     assert not DestinationFilters.objects.exists()  # a preview saves nothing
+
+
+def test_the_openapi_schema_describes_the_filters_api(client: Any, db: Any) -> None:
+    import yaml
+
+    schema = yaml.safe_load(client.get("/api/schema/").content)
+    filters = schema["paths"]["/api/workspaces/{slug}/destinations/{destination_id}/filters/"]
+    assert {"get", "put"} <= set(filters)
+    assert "post" in schema["paths"]["/api/workspaces/{slug}/destinations/{destination_id}/filters/preview/"]
+    body = schema["components"]["schemas"]["DestinationFilters"]
+    assert {"keep_if", "drop_if", "sample_percent", "fields_mode", "fields"} <= set(body["properties"])
+    assert {"events", "dropped", "trimmed"} <= set(schema["components"]["schemas"]["DestinationFiltersPreview"]
+                                                  ["properties"])
