@@ -50,3 +50,25 @@ def test_preview_then_save_filters(logged_in: Page, live_server: Any, workspace:
     assert (row.drop_if, row.fields_mode, row.fields) == ('event = "Test Event"', "block",
                                                           ["properties.total", "context.ip"])
     expect(page.get_by_label("Field paths")).to_have_value("properties.total\ncontext.ip")
+
+
+def test_the_delivery_tab_lists_filtered_events_with_the_reason(logged_in: Page, live_server: Any,
+                                                                workspace: Workspace, shot: Any,
+                                                                settings: Any) -> None:
+    from destinations.fanout import clear_routing_cache, fan_out
+
+    settings.OUTBOUND_ALLOW_PRIVATE = True
+    clear_routing_cache()
+    source, _ = services.create_source(workspace, name="Website", kind="javascript")
+    destination = services.create_destination(workspace, name="Growth webhook", kind="webhook",
+                                              settings={"url": "http://127.0.0.1:9/in"}, sources=[source])
+    ids = store_events(source, [{"type": "track", "messageId": "off-1", "userId": "u-1", "event": "Signed Up",
+                                 "timestamp": "2024-05-01T12:00:00Z", "integrations": {"All": False}}],
+                       timezone.now())
+    fan_out(ids)
+    page = logged_in
+    page.goto(f"{live_server.url}/w/{workspace.slug}/destinations/{destination.id}/delivery/")
+    filtered = page.locator("section[aria-labelledby=filtered-heading]")
+    expect(filtered).to_contain_text("off-1")
+    expect(filtered).to_contain_text("the event's integrations set All to false")
+    shot("destination-delivery-filtered")
