@@ -17,7 +17,7 @@ from connections.models import Destination
 from ingest.models import Event
 
 from .models import DestinationFilters
-from .routing_controls import CompiledFilters, apply_filters, compile_filters, integrations_reason
+from .routing_controls import CompiledFilters, FilterError, apply_filters, compile_filters, integrations_reason
 
 PREVIEW_EVENTS = 100
 
@@ -33,6 +33,8 @@ def settings_of(destination: Destination) -> dict[str, Any]:
 
 def check(data: dict[str, Any]) -> tuple[dict[str, Any], CompiledFilters]:
     """The settings cleaned (missing keys take their defaults) and compiled. Raises FilterError."""
+    if not isinstance(data.get("fields") or [], list):
+        raise FilterError("fields", "a list of paths")
     clean = {
         "keep_if": str(data.get("keep_if") or "").strip(),
         "drop_if": str(data.get("drop_if") or "").strip(),

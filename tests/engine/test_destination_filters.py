@@ -193,3 +193,24 @@ def test_the_openapi_schema_describes_the_filters_api(client: Any, db: Any) -> N
     assert {"keep_if", "drop_if", "sample_percent", "fields_mode", "fields"} <= set(body["properties"])
     assert {"events", "dropped", "trimmed"} <= set(schema["components"]["schemas"]["DestinationFiltersPreview"]
                                                   ["properties"])
+
+
+def test_django_admin_validates_filters_like_the_tab(admin_client: Any, make_webhook: Callable[..., Destination]) -> None:
+    from django.urls import reverse
+
+    destination = make_webhook()
+    url = reverse("admin:destinations_destinationfilters_add")
+    form = {"destination": destination.id, "keep_if": 'event = "A', "drop_if": "", "sample_percent": 100,
+            "fields_mode": "", "fields": "[]"}
+    response = admin_client.post(url, form)
+    assert response.status_code == 200
+    assert "column" in response.content.decode()
+    assert not DestinationFilters.objects.exists()
+    response = admin_client.post(url, {**form, "keep_if": 'type = "track"', "fields": '"properties.email"'})
+    assert response.status_code == 200 and not DestinationFilters.objects.exists()  # fields must be a list
+    response = admin_client.post(url, {**form, "keep_if": 'type = "track"', "fields_mode": "block",
+                                       "fields": '["properties.email"]'})
+    assert response.status_code == 302
+    row = DestinationFilters.objects.get()
+    assert (row.keep_if, row.fields) == ('type = "track"', ["properties.email"])
+    assert admin_client.get(reverse("admin:destinations_destinationfilters_changelist")).status_code == 200
