@@ -17,7 +17,13 @@ from connections.models import Destination
 from ingest.models import Event
 
 from .models import DestinationFilters
-from .routing_controls import CompiledFilters, FilterError, apply_filters, compile_filters, integrations_reason
+from .routing_controls import (
+    CompiledFilters,
+    FilterError,
+    apply_filters,
+    compile_filters,
+    integrations_reason,
+)
 
 PREVIEW_EVENTS = 100
 
