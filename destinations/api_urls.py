@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import api, filters_api
+from . import api
 
 app_name = "destinations-api"
 
@@ -13,8 +13,4 @@ urlpatterns = [
          name="delivery-stats"),
     path("workspaces/<slug:slug>/destinations/<int:destination_id>/actions/<int:action_id>/test/",
          api.ActionTest.as_view(), name="action-test"),
-    path("workspaces/<slug:slug>/destinations/<int:destination_id>/filters/", filters_api.DestinationFiltersView.as_view(),
-         name="destination-filters"),
-    path("workspaces/<slug:slug>/destinations/<int:destination_id>/filters/preview/",
-         filters_api.DestinationFiltersPreview.as_view(), name="destination-filters-preview"),
 ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
@@ -15,11 +16,22 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from connections.models import Destination
+from pipelines.models import Membership
+from pipelines.tenancy import get_workspace
+
 from . import destination_filters
-from .api import Role, _destination
 from .models import FieldsMode
 from .routing_controls import MAX_FIELDS, FilterError
 from .triggers import MAX_LENGTH
+
+Role = Membership.Role
+
+
+def _destination(request: Request, slug: str, destination_id: int, at_least: Role = Role.VIEWER) -> Destination:
+    """The destination in a workspace of the caller (404 otherwise), their role including `at_least` (403)."""
+    workspace = get_workspace(request.user, slug, at_least=at_least)
+    return get_object_or_404(Destination, workspace=workspace, id=destination_id)
 
 
 class DestinationFiltersSerializer(serializers.Serializer):

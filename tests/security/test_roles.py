@@ -49,8 +49,8 @@ RULES: dict[str, dict[str, Role]] = {
     "destinations-api:deliveries": {"GET": VIEWER},
     "destinations-api:delivery-stats": {"GET": VIEWER},
     "destinations-api:action-test": {"POST": MEMBER},
-    "destinations-api:destination-filters": {"GET": VIEWER, "PUT": ADMIN},
-    "destinations-api:destination-filters-preview": {"POST": VIEWER},  # stores nothing
+    "routing-api:destination-filters": {"GET": VIEWER, "PUT": ADMIN},
+    "routing-api:destination-filters-preview": {"POST": VIEWER},  # stores nothing
     "members-api:members": {"GET": VIEWER},
     "members-api:member": {"GET": VIEWER, "PATCH": OWNER, "DELETE": OWNER},  # DELETE of yourself: anyone
     "members-api:invitations": {"GET": ADMIN, "POST": ADMIN},  # inviting an owner: owners only
