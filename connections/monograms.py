@@ -29,6 +29,8 @@ DESTINATIONS: dict[str, tuple[str, str]] = {
     "slack": ("Sl", "#a3145c"),
     "postgres": ("Pg", "#4338ca"),
     "profiles": ("Pr", "#5b3fd6"),
+    "facebook_custom_audiences": ("FA", "#1d4e89"),
+    "google_customer_match": ("CM", "#6d4c00"),
 }
 
 SOURCES: dict[str, tuple[str, str]] = {
@@ -43,6 +45,7 @@ SOURCES: dict[str, tuple[str, str]] = {
     "http": ("API", "#5b3fd6"),
     "journeys_track_api": ("TA", "#0f6e5c"),
     "webhook": ("Wh", "#a3145c"),
+    "audience": ("Au", "#7b2d8e"),
 }
 
 
