@@ -27,6 +27,7 @@ class AuditEntry(models.Model):
         MEMBERSHIP = "membership", "Member"
         INVITATION = "invitation", "Invitation"
         WEBHOOK = "webhook", "Webhook settings"
+        FILTERS = "filters", "Destination filters"
         WORKSPACE = "workspace", "Workspace"
 
     class Channel(models.TextChoices):

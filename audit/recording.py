@@ -54,6 +54,7 @@ class _Spec:
 
 def _specs() -> dict[type[models.Model], _Spec]:
     from connections.models import Action, Connection, Destination, Source, WebhookSettings
+    from destinations.models import DestinationFilters
     from pipelines.models import Invitation, Membership
 
     return {
@@ -81,6 +82,10 @@ def _specs() -> dict[type[models.Model], _Spec]:
                                        "signature_encoding", "signature_prefix"),
             keys={"secret_encrypted": "webhook_secret"},
             workspace_id=lambda w: w.source.workspace_id, name=lambda w: f"{w.source.display_name}: webhook",
+        ),
+        DestinationFilters: _Spec(
+            ObjectType.FILTERS, plain=("keep_if", "drop_if", "sample_percent", "fields_mode", "fields"),
+            workspace_id=lambda f: f.destination.workspace_id, name=lambda f: f"{f.destination.name}: filters",
         ),
         Membership: _Spec(
             ObjectType.MEMBERSHIP, plain=("role",),

@@ -3,8 +3,8 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from .views import destination_filters, overview, source_pages, webhook_pages, wizard
 from .views import destination_pages as dest
-from .views import overview, source_pages, webhook_pages, wizard
 
 ui_patterns = [
     path("", overview.home, name="home"),
@@ -28,6 +28,7 @@ ui_patterns = [
     path("w/<slug:slug>/destinations/<int:pk>/actions/<int:action_id>/delete/", dest.delete_action,
          name="action-delete"),
     path("w/<slug:slug>/destinations/<int:pk>/delivery/", dest.delivery_tab, name="destination-delivery"),
+    path("w/<slug:slug>/destinations/<int:pk>/filters/", destination_filters.filters_tab, name="destination-filters"),
     # Sources
     path("w/<slug:slug>/sources/new/", source_pages.add_source, name="add-source"),
     path("w/<slug:slug>/sources/new/<str:kind>/", source_pages.name_source, name="add-source-name"),

@@ -1,17 +1,20 @@
-"""Admin for delivery records and per-minute counts: read-only views of what the workers did."""
+"""Admin for delivery records and per-minute counts (read-only views of what the workers did) and for
+destination filters (validated as the Filters tab and the API validate them)."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
-from .models import Delivery, DeliveryCount
+from .models import Delivery, DeliveryCount, DestinationFilters
+from .routing_controls import FilterError
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -62,3 +65,30 @@ class DeliveryCountAdmin(ReadOnlyAdmin):
     date_hierarchy = "minute"
     fields = list_display
     readonly_fields = fields
+
+
+class DestinationFiltersForm(forms.ModelForm):
+    class Meta:
+        model = DestinationFilters
+        fields = ["destination", "keep_if", "drop_if", "sample_percent", "fields_mode", "fields"]
+
+    def clean(self) -> dict[str, Any]:
+        from .destination_filters import check
+
+        data = super().clean()
+        if not self.errors:
+            try:
+                clean, _ = check(data)
+            except FilterError as exc:
+                self.add_error(exc.field if exc.field in self.fields else None, exc.message)
+            else:
+                data.update(clean)
+        return data
+
+
+@admin.register(DestinationFilters)
+class DestinationFiltersAdmin(admin.ModelAdmin):
+    form = DestinationFiltersForm
+    list_display = ["destination", "fields_mode", "sample_percent", "updated_at"]
+    list_select_related = ["destination"]
+    raw_id_fields = ["destination"]

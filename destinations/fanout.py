@@ -36,7 +36,8 @@ from .counts import add_counts
 from .delivery import batch_size, bound_cursor, int_array, json_value, relax_commit
 from .errors import PayloadError
 from .mapping import MappingError, apply_fields
-from .models import DeliveryStatus
+from .models import DeliveryStatus, DestinationFilters
+from .routing_controls import CompiledFilters, FilterError, apply_filters, integrations_reason
 from .triggers import Trigger, TriggerSyntaxError, parse
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,10 @@ class RouteAction:
 class Route:
     destination_id: int
     actions: tuple[RouteAction, ...]
+    # what the event's `integrations` object may call it: own name, catalog name, catalog key
+    names: tuple[str, ...] = ()
+    builtin: bool = False
+    filters: CompiledFilters | None = None
 
 
 _routes: dict[int, tuple[float, list[Route]]] = {}
@@ -88,6 +93,7 @@ def routes_for(source_id: int) -> list[Route]:
     actions_by_dest: dict[int, list[Action]] = defaultdict(list)
     for action in Action.objects.filter(destination_id__in=destinations, enabled=True).order_by("position", "id"):
         actions_by_dest[action.destination_id].append(action)
+    filters = {f.destination_id: f for f in DestinationFilters.objects.filter(destination_id__in=destinations)}
     for dest_id, destination in destinations.items():
         try:
             definition = get_definition(destination.kind)
@@ -108,10 +114,21 @@ def routes_for(source_id: int) -> list[Route]:
             # the batch size only depends on non-secret settings (config): no need to decrypt here
             size = batch_size(action_def, destination.config)
             route_actions.append(RouteAction(action.id, action.name, trigger, action.mapping, action_def, size))
-        routes.append(Route(dest_id, tuple(route_actions)))
+        routes.append(Route(dest_id, tuple(route_actions), (destination.name, definition.name, definition.key),
+                            definition.category == "Built in", _compiled_filters(filters.get(dest_id))))
     with _routes_lock:
         _routes[source_id] = (now + settings.DELIVERY_ROUTING_TTL, routes)
     return routes
+
+
+def _compiled_filters(row: DestinationFilters | None) -> CompiledFilters | None:
+    if row is None:
+        return None
+    try:
+        return row.compiled()
+    except FilterError as exc:  # validated when saved; fail closed if that changed since
+        log.error("filters of destination %s do not compile: %s", row.destination_id, exc)
+        return CompiledFilters(broken=str(exc))
 
 
 @dataclass
@@ -172,14 +189,20 @@ class _Event:
 def _route_event(event: _Event, routes: list[Route], rows: list[_NewRow]) -> None:
     body = event.payload if isinstance(event.payload, dict) else {}
     for route in routes:
+        reason = integrations_reason(body, route.names, builtin=route.builtin)
+        routed, reason = (None, reason) if reason else apply_filters(body, event.message_id, route.filters)
+        if routed is None:
+            rows.append(_NewRow(event.workspace_id, event.id, route.destination_id, None, event.message_id,
+                                DeliveryStatus.FILTERED, reason, None))
+            continue
         matched = False
         for ra in route.actions:
-            if ra.trigger is None or not ra.trigger.matches(body):
+            if ra.trigger is None or not ra.trigger.matches(routed):
                 continue
             matched = True
             status, error, payload = DeliveryStatus.PENDING, "", None
             try:
-                payload = apply_fields(ra.definition, ra.mapping, body)
+                payload = apply_fields(ra.definition, ra.mapping, routed)
             except PayloadError as exc:
                 status, error = DeliveryStatus.FILTERED, f"filtered: {exc}"
             except MappingError as exc:

@@ -176,3 +176,31 @@ class DestinationCircuit(models.Model):
     open_until = models.DateTimeField()
     reason = models.TextField(blank=True, default="")
     opened_at = models.DateTimeField(auto_now=True)
+
+
+class FieldsMode(models.TextChoices):
+    ALL = "", "Send every field"
+    BLOCK = "block", "Drop the listed fields"
+    ALLOW = "allow", "Send only the listed fields"
+
+
+class DestinationFilters(models.Model):
+    """A destination's filters, applied at fan-out before its actions (see destinations/routing_controls.py
+    for the rules). No row: no filters."""
+
+    destination = models.OneToOneField(Destination, on_delete=models.CASCADE, related_name="filters")
+    keep_if = models.TextField(blank=True, default="", help_text="Only events matching this condition are sent.")
+    drop_if = models.TextField(blank=True, default="", help_text="Events matching this condition are not sent.")
+    sample_percent = models.PositiveSmallIntegerField(default=100)
+    fields_mode = models.CharField(max_length=5, choices=FieldsMode.choices, blank=True, default="")
+    fields = models.JSONField(default=list, blank=True)  # paths such as "properties.email"
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"filters of {self.destination_id}"
+
+    def compiled(self) -> Any:
+        """The filters as destinations.routing_controls compiles them (raises FilterError if invalid)."""
+        from .routing_controls import compile_filters
+
+        return compile_filters(self.keep_if, self.drop_if, self.sample_percent, self.fields_mode, self.fields)

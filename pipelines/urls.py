@@ -2,6 +2,7 @@
 - ingest.urls: the Segment/Customer.io compatible tracking API (/v1/*)
 - ingest.track_urls: the Customer.io Track API compatibility routes (/api/v1/*, /api/v2/*)
 - connections.api_urls, destinations.api_urls: the management REST API (/api/...)
+- destinations.filters_api_urls: a destination's filters (routing controls) in the management API
 - audit.urls, audit.api_urls: the audit log page (/w/<slug>/audit/) and its API
 - retention.api_urls: the retention policy in the management API
 - privacy.api_urls, privacy.urls: the privacy API (/api/workspaces/<slug>/privacy/...) and page (/w/<slug>/privacy/)
@@ -28,6 +29,7 @@ urlpatterns = [
     path("", include("ingest.track_urls")),
     path("api/", include("connections.api_urls")),
     path("api/", include("destinations.api_urls")),
+    path("api/", include("destinations.filters_api_urls")),
     path("api/", include("audit.api_urls")),
     path("", include("audit.urls")),
     path("api/", include("retention.api_urls")),

@@ -26,7 +26,8 @@ from ..models import Action, Destination, DestinationMode, Source, check_connect
 from .access import Role, action_for, destination_for, read_or_change, render_page, source_for, workspace_for
 from .wizard import run_connection_test
 
-TABS = (("overview", "Overview"), ("settings", "Settings"), ("actions", "Actions"), ("delivery", "Event delivery"))
+TABS = (("overview", "Overview"), ("settings", "Settings"), ("actions", "Actions"), ("filters", "Filters"),
+        ("delivery", "Event delivery"))
 
 
 def _page(request: HttpRequest, workspace: Workspace, destination: Destination, tab: str, template: str,
@@ -323,6 +324,12 @@ def delivery_tab(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
         # the newest retrying events with their last error, beside the failures (same index)
         context["retrying_rows"] = (
             Delivery.objects.filter(destination=destination, status=DeliveryStatus.RETRYING)
+            .select_related("action", "exchange")[:20]
+        )
+        # the newest events not sent on purpose (no action matched, the event's integrations, ...), each
+        # with the reason (same index)
+        context["filtered_rows"] = (
+            Delivery.objects.filter(destination=destination, status=DeliveryStatus.FILTERED)
             .select_related("action", "exchange")[:20]
         )
         context["queued"] = DeliveryChunk.queued(destination)

@@ -114,3 +114,16 @@ def test_the_openapi_schema_describes_the_audit_api(client, db):
     operation = schema["paths"]["/api/workspaces/{slug}/audit/"]["get"]
     assert {p["name"] for p in operation["parameters"]} >= {"slug", "type", "limit", "cursor"}
     assert "AuditEntry" in schema["components"]["schemas"]
+
+
+def test_filter_changes_through_the_api_are_recorded(owner_api, owner, webhook):
+    url = f"/api/workspaces/acme/destinations/{webhook.id}/filters/"
+    assert owner_api.put(url, {"drop_if": 'event = "Test"'}, format="json").status_code == 200
+    entry = last_entry(object_type="filters")
+    assert (entry.action, entry.actor, entry.channel, entry.object_name) == ("created", owner, "api",
+                                                                             "My webhook: filters")
+    assert entry.changes["drop_if"]["after"] == 'event = "Test"'
+    owner_api.put(url, {"drop_if": 'event = "Test"', "sample_percent": 10}, format="json")
+    entry = last_entry(object_type="filters")
+    assert entry.action == "updated"
+    assert entry.changes == {"sample_percent": {"before": 100, "after": 10}}

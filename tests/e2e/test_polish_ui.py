@@ -137,6 +137,7 @@ def _pages(world: dict[str, Any]) -> dict[str, str]:
         "destination-settings": f"/w/acme/destinations/{hook}/settings/",
         "destination-actions": f"/w/acme/destinations/{hook}/actions/",
         "action": f"/w/acme/destinations/{hook}/actions/{action.id}/",
+        "destination-filters": f"/w/acme/destinations/{hook}/filters/",
         "destination-delivery": f"/w/acme/destinations/{hook}/delivery/",
         "add-destination": "/w/acme/destinations/new/select/",
         "people": "/w/acme/people/",

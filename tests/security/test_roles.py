@@ -49,6 +49,8 @@ RULES: dict[str, dict[str, Role]] = {
     "destinations-api:deliveries": {"GET": VIEWER},
     "destinations-api:delivery-stats": {"GET": VIEWER},
     "destinations-api:action-test": {"POST": MEMBER},
+    "routing-api:destination-filters": {"GET": VIEWER, "PUT": ADMIN},
+    "routing-api:destination-filters-preview": {"POST": VIEWER},  # stores nothing
     "members-api:members": {"GET": VIEWER},
     "members-api:member": {"GET": VIEWER, "PATCH": OWNER, "DELETE": OWNER},  # DELETE of yourself: anyone
     "members-api:invitations": {"GET": ADMIN, "POST": ADMIN},  # inviting an owner: owners only
@@ -114,6 +116,7 @@ RULES: dict[str, dict[str, Role]] = {
     "connections:action-toggle": {"POST": ADMIN},
     "connections:action-delete": {"POST": ADMIN},
     "connections:destination-delivery": {"GET": VIEWER},
+    "connections:destination-filters": {"GET": VIEWER, "POST": ADMIN, "POST op=preview": VIEWER},
     "connections:add-source": {"GET": ADMIN},
     "connections:add-source-name": {"GET": ADMIN, "POST": ADMIN},
     "connections:source": {"GET": VIEWER},
